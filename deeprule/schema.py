@@ -1,0 +1,151 @@
+"""The raw-table data contract: columns, types, keys and allowed ranges.
+
+One place that the generator, the bring-your-own-data loader, the validators,
+the asset checks and `docs/data-contract.md` all read, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a raw table and the values it may hold."""
+
+    name: str
+    dtype: type[pl.DataType] | pl.DataType
+    description: str
+    min_value: float | None = None
+    max_value: float | None = None
+    nullable: bool = False
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A raw table: its columns and the columns that form its unique key."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    extra_columns_allowed: bool = False
+    partition_column: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    def polars_schema(self) -> dict[str, type[pl.DataType] | pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+
+DOC_TYPES = ("profile", "reward_penalty", "price_application", "approval", "negotiation")
+
+CUSTOMERS = TableSchema(
+    name="customers",
+    description="Distributor customers (the paper's c_k). Observable attributes only.",
+    key=("customer_id",),
+    extra_columns_allowed=True,
+    metadata={
+        "extra columns": "any further numeric raw attributes named attr_* (the paper has ~62)",
+    },
+    columns=(
+        Column("customer_id", pl.String, "Unique customer identifier."),
+        Column("name", pl.String, "Trading name."),
+        Column("latitude", pl.Float64, "Depot latitude, degrees.", -90, 90),
+        Column("longitude", pl.Float64, "Depot longitude, degrees.", -180, 180),
+        Column("city", pl.String, "Nearest city."),
+        Column("region", pl.String, "Sales region."),
+        Column("customer_type", pl.String, "Channel type (wholesale, retail chain, ...)."),
+        Column("business_scale", pl.Float64, "Business scale s_k (thousand units per year).", 0, None),
+        Column("years_active", pl.Int64, "Years as a customer.", 0, 200),
+        Column("credit_limit", pl.Float64, "Granted credit limit (currency).", 0, None),
+    ),
+)
+
+STORES = TableSchema(
+    name="stores",
+    description="Retail stores (the paper's m_j) with location and demographics q_j.",
+    key=("store_id",),
+    columns=(
+        Column("store_id", pl.String, "Unique store identifier."),
+        Column("latitude", pl.Float64, "Latitude, degrees.", -90, 90),
+        Column("longitude", pl.Float64, "Longitude, degrees.", -180, 180),
+        Column("city", pl.String, "Nearest city."),
+        Column("population", pl.Float64, "Residents in the catchment.", 0, None),
+        Column("median_income", pl.Float64, "Median household income (currency/yr).", 0, None),
+        Column("share_age_under_30", pl.Float64, "Share of residents under 30.", 0, 1),
+        Column("share_age_30_55", pl.Float64, "Share of residents aged 30-55.", 0, 1),
+        Column("share_age_over_55", pl.Float64, "Share of residents over 55.", 0, 1),
+        Column("floor_area_sqm", pl.Float64, "Sales floor area, square metres.", 0, None),
+    ),
+)
+
+SKUS = TableSchema(
+    name="skus",
+    description="Products (SKUs) with category, brand, style text and prices.",
+    key=("sku_id",),
+    extra_columns_allowed=True,
+    metadata={"extra columns": "further SKU attributes (the paper has 15 in all)"},
+    columns=(
+        Column("sku_id", pl.String, "Unique SKU identifier."),
+        Column("primary_category", pl.String, "Primary category."),
+        Column("secondary_category", pl.String, "Secondary category."),
+        Column("brand", pl.String, "Brand name."),
+        Column("style_text", pl.String, "Free-text style description (colour, pattern, scent)."),
+        Column("color", pl.String, "Colour."),
+        Column("pattern", pl.String, "Pattern."),
+        Column("scent", pl.String, "Scent."),
+        Column("pack_size", pl.Int64, "Units per pack.", 1, None),
+        Column("cost", pl.Float64, "Unit cost to the manufacturer.", 0, None),
+        Column("wholesale_price", pl.Float64, "Reference wholesale price.", 0, None),
+        Column("list_price", pl.Float64, "List price to customers.", 0, None),
+    ),
+)
+
+SHIPMENTS = TableSchema(
+    name="shipments",
+    description="Monthly shipments customer x SKU (partitioned by month).",
+    key=("customer_id", "sku_id", "month"),
+    partition_column="month",
+    columns=(
+        Column("customer_id", pl.String, "Customer shipped to (must exist in customers)."),
+        Column("sku_id", pl.String, "SKU shipped (must exist in skus)."),
+        Column("month", pl.Date, "First day of the shipment month."),
+        Column("list_price", pl.Float64, "List price that month.", 0, None),
+        Column("discount", pl.Float64, "Discount off list price, fraction.", 0, 0.95),
+        Column("unit_price", pl.Float64, "Net unit price = list_price * (1 - discount).", 0, None),
+        Column("units", pl.Int64, "Units shipped.", 0, None),
+        Column("revenue", pl.Float64, "units * unit_price.", 0, None),
+    ),
+)
+
+RAW_DOCUMENTS = TableSchema(
+    name="raw_documents",
+    description="Unstructured business documents per customer (untrusted text).",
+    key=("doc_id",),
+    columns=(
+        Column("doc_id", pl.String, "Unique document identifier."),
+        Column("customer_id", pl.String, "Customer the document is about."),
+        Column("doc_type", pl.String, "Kind of document.", allowed=DOC_TYPES),
+        Column("doc_date", pl.Date, "Date written."),
+        Column("title", pl.String, "Title line."),
+        Column("text", pl.String, "Body text."),
+        Column("content_hash", pl.String, "sha256 of title + text (drives incremental extraction)."),
+    ),
+)
+
+RAW_TABLES: dict[str, TableSchema] = {
+    t.name: t for t in (CUSTOMERS, STORES, SKUS, SHIPMENTS, RAW_DOCUMENTS)
+}

@@ -1,0 +1,98 @@
+"""World presets: how big the synthetic retail world is and how it is seeded.
+
+A spec fully determines a world: the same spec always generates the same
+entities, documents, shipments and hidden truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """Sizes and seed of a synthetic world; every field can be overridden from config."""
+
+    seed: int = 7
+    n_customers: int = 200
+    n_skus: int = 40
+    n_stores: int = 2_000
+    n_months: int = 12
+    start_month: str = "2024-01-01"
+    n_cities: int = 12
+    n_primary_categories: int = 6
+    n_secondary_categories: int = 20
+    n_brands: int = 12
+    n_extra_customer_attrs: int = 12
+    skus_per_customer: int = 25
+    docs_per_customer: int = 5
+
+    @property
+    def start(self) -> date:
+        return date.fromisoformat(self.start_month)
+
+    @property
+    def months(self) -> list[date]:
+        """First day of every month the world covers, in order."""
+        first = self.start
+        out = []
+        for i in range(self.n_months):
+            y, m = divmod(first.month - 1 + i, 12)
+            out.append(date(first.year + y, m + 1, 1))
+        return out
+
+    @property
+    def end_exclusive(self) -> date:
+        """First day of the month after the last one (for partition definitions)."""
+        last = self.months[-1]
+        y, m = divmod(last.month, 12)
+        return date(last.year + y, m + 1, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, WorldSpec] = {
+    # Small enough for unit tests: materializes in a couple of seconds.
+    "tiny": WorldSpec(
+        n_customers=30, n_skus=12, n_stores=300, n_months=3, n_cities=4,
+        n_secondary_categories=8, n_brands=6, skus_per_customer=8, docs_per_customer=4,
+    ),
+    # The default: the whole pipeline must run in minutes on 2 cores.
+    "demo": WorldSpec(),
+    # The paper's scale (Sec. 5): 2,362 customers, 215 SKUs, 100k stores, ~8.6M shipments.
+    "paper": WorldSpec(
+        n_customers=2_362, n_skus=215, n_stores=100_000, n_months=61, n_cities=60,
+        n_primary_categories=6, n_secondary_categories=20, n_brands=30,
+        n_extra_customer_attrs=52, skus_per_customer=60, docs_per_customer=5,
+    ),
+}
+
+
+def resolve_spec(preset: str = "demo", overrides: dict[str, Any] | None = None) -> WorldSpec:
+    """Return the named preset with `overrides` applied; unknown names raise a clear error."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown world preset {preset!r}; choose one of {sorted(PRESETS)}")
+    overrides = overrides or {}
+    known = {f.name: f.type for f in fields(WorldSpec)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown world override(s) {unknown}; known fields: {sorted(known)}")
+    spec = replace(PRESETS[preset], **overrides)
+    if spec.n_months < 1 or spec.n_customers < 1 or spec.n_skus < 1 or spec.n_stores < 1:
+        raise ValueError(f"world sizes must be positive, got {spec}")
+    return spec
+
+
+def spec_from_env() -> WorldSpec:
+    """The spec selected by DEEPRULE_PRESET and DEEPRULE_WORLD_OVERRIDES (a JSON object)."""
+    raw = os.environ.get("DEEPRULE_WORLD_OVERRIDES", "").strip()
+    try:
+        overrides = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"DEEPRULE_WORLD_OVERRIDES is not valid JSON: {err}") from err
+    return resolve_spec(os.environ.get("DEEPRULE_PRESET", "demo"), overrides)

@@ -1,0 +1,49 @@
+"""Shared fixtures: a tiny world materialized into a throwaway DuckDB file."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from resources import default_resources
+from resources.world import WorldResource
+
+TINY_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
+
+
+def tiny_resources(database: Path, **world_config: object) -> dict:
+    """All default resources, on the `tiny` preset and a DuckDB file of the test's own."""
+    resources = default_resources(str(database))
+    resources["world"] = WorldResource(preset="tiny", **world_config)
+    return resources
+
+
+def materialize_raw(database: Path, **world_config: object) -> dict:
+    """Materialize every raw asset (all tiny months) into `database`; return the resources."""
+    from assets.raw import raw_tables, shipments
+
+    resources = tiny_resources(database, **world_config)
+    result = dg.materialize(raw_tables, resources=resources)
+    assert result.success
+    for month in TINY_MONTHS:
+        assert dg.materialize([shipments], resources=resources, partition_key=month).success
+    return resources
+
+
+@pytest.fixture(scope="session")
+def raw_tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB file holding the tiny world's raw tables (built once per test session).
+
+    Tests must not write to it; copy it first (see `tiny_db_copy`).
+    """
+    database = tmp_path_factory.mktemp("raw") / "tiny.duckdb"
+    materialize_raw(database)
+    return database
+
+
+@pytest.fixture()
+def tiny_db_copy(raw_tiny_db: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the tiny raw warehouse."""
+    target = tmp_path / "tiny.duckdb"
+    target.write_bytes(raw_tiny_db.read_bytes())
+    return target
