@@ -20,7 +20,7 @@ def _monthly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
     ]
 
 
-def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
     """The monthly job (one partition per run) and the unpartitioned rebuild job."""
     monthly = dg.AssetSelection.assets(*_monthly_keys(assets))
     return [
@@ -35,7 +35,7 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list[dg.UnresolvedAsset
     ]
 
 
-def build_schedules(jobs: Sequence[dg.UnresolvedAssetJobDefinition]) -> list:
+def build_schedules(jobs: Sequence) -> list:
     """Monthly ingestion when a month closes; a daily rebuild at 02:00 (both off by default)."""
     by_name = {job.name: job for job in jobs}
     return [
