@@ -68,7 +68,9 @@ CUSTOMERS = TableSchema(
         Column("city", pl.String, "Nearest city."),
         Column("region", pl.String, "Sales region."),
         Column("customer_type", pl.String, "Channel type (wholesale, retail chain, ...)."),
-        Column("business_scale", pl.Float64, "Business scale s_k (thousand units per year).", 0, None),
+        Column(
+            "business_scale", pl.Float64, "Business scale s_k (thousand units per year).", 0, None
+        ),
         Column("years_active", pl.Int64, "Years as a customer.", 0, 200),
         Column("credit_limit", pl.Float64, "Granted credit limit (currency).", 0, None),
     ),
@@ -142,7 +144,10 @@ RAW_DOCUMENTS = TableSchema(
         Column("doc_date", pl.Date, "Date written."),
         Column("title", pl.String, "Title line."),
         Column("text", pl.String, "Body text."),
-        Column("content_hash", pl.String, "sha256 of title + text (drives incremental extraction)."),
+        Column(
+            "content_hash", pl.String,
+            "sha256 of title + newline + text (drives incremental extraction).",
+        ),
     ),
 )
 

@@ -22,7 +22,8 @@ def table_files(folder: Path, schema: TableSchema) -> list[Path]:
     """The files that hold `schema`'s table in `folder`, or a clear error if none do."""
     if not folder.is_dir():
         raise DataContractError(f"data folder {folder} does not exist or is not a folder")
-    files = [folder / f"{schema.name}{s}" for s in SUFFIXES if (folder / f"{schema.name}{s}").is_file()]
+    files = [folder / f"{schema.name}{s}" for s in SUFFIXES]
+    files = [p for p in files if p.is_file()]
     subdir = folder / schema.name
     if subdir.is_dir():
         files += sorted(p for p in subdir.iterdir() if p.suffix in SUFFIXES)

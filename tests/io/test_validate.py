@@ -9,7 +9,10 @@ from deeprule.io.sources import read_table, split_by_month
 from deeprule.io.validate import DataContractError, validate_table
 from deeprule.schema import CUSTOMERS, SHIPMENTS
 
-HEADER = "customer_id,name,latitude,longitude,city,region,customer_type,business_scale,years_active,credit_limit,attr_01"
+HEADER = (
+    "customer_id,name,latitude,longitude,city,region,customer_type,business_scale,"
+    "years_active,credit_limit,attr_01"
+)
 GOOD = "C1,Acme,31.2,121.4,Shanghai,East,wholesale,120.5,4,50000,0.3"
 
 
