@@ -1,8 +1,8 @@
 """`python -m pipelines.cli run`: materialize every asset on the configured world.
 
 Runs go through the project's Dagster instance (DAGSTER_HOME), so they appear
-in `make ui`. Each month of the partitioned assets is its own run, then one
-run rebuilds everything unpartitioned.
+in `make ui`: first the raw entities, then one run per month of the
+partitioned assets, then one run for everything derived from them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.jobs import MONTHLY_JOB, REBUILD_JOB
+from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
 from pipelines.partitions import monthly_partitions
 
 
@@ -39,17 +39,20 @@ def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | N
 
 
 def run(args: argparse.Namespace) -> int:
-    """Months first (each independent), then the unpartitioned rebuild."""
+    """Entities, then months (each independent), then everything derived."""
     instance = dg.DagsterInstance.get()
     months = _months(args.first_month, args.last_month)
-    print(f"materializing {len(months)} month partition(s), then the rebuild job", flush=True)
+    print(f"materializing raw entities, {len(months)} month partition(s), then derived assets",
+          flush=True)
+    if not _execute(ENTITIES_JOB, instance, None):
+        return 1
     failed = [m for m in months if not _execute(MONTHLY_JOB, instance, m)]
     if failed:
         print(f"months failed: {failed}; fix and rerun (reruns are idempotent)", file=sys.stderr)
         return 1
     if args.months_only:
         return 0
-    return 0 if _execute(REBUILD_JOB, instance, None) else 1
+    return 0 if _execute(DERIVED_JOB, instance, None) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--first-month", help="first partition key, e.g. 2024-01-01")
     run_parser.add_argument("--last-month", help="last partition key, e.g. 2024-06-01")
     run_parser.add_argument("--months-only", action="store_true",
-                            help="only the monthly partitions (a backfill)")
+                            help="raw entities and monthly partitions only (a backfill)")
     args = parser.parse_args(argv)
     return run(args)
 

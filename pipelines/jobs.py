@@ -1,7 +1,8 @@
 """Jobs and schedules: monthly ingestion of partitioned assets, daily rebuild of the rest.
 
-Assets with different partitioning cannot share a run, so the graph is split
-into the monthly-partitioned part and everything else.
+Assets with different partitioning cannot share a run, so the graph is split:
+the unpartitioned raw entities (which monthly assets join against), the
+monthly-partitioned part, and everything derived from both.
 """
 
 from collections.abc import Sequence
@@ -10,8 +11,11 @@ import dagster as dg
 
 from pipelines.partitions import monthly_partitions
 
+ENTITIES_JOB = "raw_entities_job"
 MONTHLY_JOB = "monthly_ingest_job"
+DERIVED_JOB = "derived_job"
 REBUILD_JOB = "rebuild_job"
+ENTITY_GROUPS = ("raw", "simulator")
 
 
 def _monthly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
@@ -23,14 +27,23 @@ def _monthly_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
 def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
     """The monthly job (one partition per run) and the unpartitioned rebuild job."""
     monthly = dg.AssetSelection.assets(*_monthly_keys(assets))
+    entities = dg.AssetSelection.groups(*ENTITY_GROUPS) - monthly
     return [
+        dg.define_asset_job(
+            ENTITIES_JOB, selection=entities,
+            description="Load the unpartitioned raw tables and the simulator's truth.",
+        ),
         dg.define_asset_job(
             MONTHLY_JOB, selection=monthly, partitions_def=monthly_partitions,
             description="Load one month of shipments (and what is partitioned with it).",
         ),
         dg.define_asset_job(
             REBUILD_JOB, selection=dg.AssetSelection.all() - monthly,
-            description="Rebuild every unpartitioned asset from the current raw data.",
+            description="Rebuild every unpartitioned asset, raw entities included.",
+        ),
+        dg.define_asset_job(
+            DERIVED_JOB, selection=dg.AssetSelection.all() - monthly - entities,
+            description="Rebuild everything derived from the raw tables (not the raw tables).",
         ),
     ]
 
