@@ -6,6 +6,8 @@ from typing import Any
 from dagster_duckdb import DuckDBResource
 from dagster_duckdb_polars import DuckDBPolarsIOManager
 
+from deeprule.features.embedding import PackagedSentenceEncoder
+from resources.llm import LLMResource
 from resources.paths import duckdb_path
 from resources.world import WorldResource
 
@@ -24,4 +26,6 @@ def default_resources(database: str | None = None) -> dict[str, Any]:
             overrides_json=os.environ.get("DEEPRULE_WORLD_OVERRIDES", ""),
             data_folder=os.environ.get("DEEPRULE_DATA_DIR", ""),
         ),
+        "llm": LLMResource.from_env(),
+        "sku_embedder": PackagedSentenceEncoder(),
     }

@@ -54,7 +54,8 @@ def test_dagster_dev_serves_asset_graph(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_server(base, process, time.monotonic() + 180)
-        answer = _get(f"{base}/graphql", {"query": "{ assetNodes { assetKey { path } groupName } }"})
+        query = "{ assetNodes { assetKey { path } groupName } }"
+        answer = _get(f"{base}/graphql", {"query": query})
         groups = {
             node["assetKey"]["path"][-1]: node["groupName"]
             for node in answer["data"]["assetNodes"]

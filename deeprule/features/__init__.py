@@ -1,0 +1,1 @@
+"""Feature engineering: customer demographics, temporal statistics, SKU representations."""

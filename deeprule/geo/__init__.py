@@ -1,0 +1,1 @@
+"""Geography: great-circle distances and the store -> customer affiliation."""

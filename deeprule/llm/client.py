@@ -1,0 +1,203 @@
+"""The one path every LLM call takes: cache, budget, retries, validation, accounting."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from deeprule.llm.cache import CachedResponse, ResponseCache
+from deeprule.llm.types import (
+    BudgetExhausted,
+    CallRecord,
+    Generation,
+    InvalidOutputError,
+    LLMCallFailed,
+    LLMConfigError,
+    LLMError,
+    Prompt,
+    TransientLLMError,
+    Usage,
+    cache_key,
+)
+
+T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    """A model that turns a prompt into a validated instance of a pydantic schema.
+
+    Raises TransientLLMError or InvalidOutputError for retryable problems,
+    LLMConfigError for a setup that cannot work (it stops the run), and any
+    other LLMError for a permanent failure of this call. `attempt` counts
+    retries, so a deterministic backend can vary its next try.
+    """
+
+    name: str
+    model: str
+    settings: str
+
+    def generate(
+        self, prompt: Prompt, schema: type[T], timeout_s: float, attempt: int = 0
+    ) -> Generation[T]: ...
+
+
+@dataclass(frozen=True)
+class CallResult(Generic[T]):
+    """A validated answer and its accounting record."""
+
+    value: T
+    record: CallRecord
+
+
+class LLMClient:
+    """Wraps a backend with a response cache, a token budget and bounded retries.
+
+    One client serves one asset materialization: its `usage` is what the asset
+    reports, and its budget bounds that materialization.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        cache: ResponseCache | None,
+        *,
+        max_retries: int = 2,
+        timeout_s: float = 60.0,
+        backoff_s: float = 1.0,
+        token_budget: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.max_retries = max_retries
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.token_budget = token_budget
+        self.usage = Usage()
+        self._sleep = sleep
+        self._memo: dict[str, CachedResponse] = {}
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Persist buffered cache writes."""
+        if self.cache is not None:
+            self.cache.flush()
+
+    @property
+    def budget_left(self) -> int | None:
+        """Tokens still allowed (None = unlimited)."""
+        if self.token_budget <= 0:
+            return None
+        return max(self.token_budget - self.usage.spent_tokens, 0)
+
+    def key(self, prompt: Prompt, schema: type[BaseModel]) -> str:
+        b = self.backend
+        return cache_key(b.name, b.model, b.settings, prompt, schema)
+
+    def prefetch(self, requests: Iterable[tuple[Prompt, type[BaseModel]]]) -> int:
+        """Load the cached answers for many requests in one read; returns how many were found."""
+        if self.cache is None:
+            return 0
+        found = self.cache.get_many(self.key(p, s) for p, s in requests)
+        self._memo.update(found)
+        return len(found)
+
+    def generate(self, prompt: Prompt, schema: type[T]) -> CallResult[T]:
+        """A validated `schema` instance for `prompt`, from the cache or the backend.
+
+        Raises BudgetExhausted before starting a backend attempt once the budget
+        is spent, and LLMCallFailed when every attempt failed.
+        """
+        key = self.key(prompt, schema)
+        hit = self._cached(key, schema)
+        if hit is not None:
+            return hit
+        return self._call_backend(key, prompt, schema)
+
+    def _cached(self, key: str, schema: type[T]) -> CallResult[T] | None:
+        entry = self._memo.pop(key, None)
+        if entry is None and self.cache is not None:
+            entry = self.cache.get_many([key]).get(key)
+        if entry is None:
+            return None
+        try:
+            value = schema.model_validate_json(entry.response)
+        except ValidationError:
+            return None  # a stale entry under a changed validator: ask again
+        record = self._record(schema, entry.prompt_tokens, entry.completion_tokens, 0.0,
+                              cache_hit=True, attempts=0, ok=True)
+        return CallResult(value, record)
+
+    def _call_backend(self, key: str, prompt: Prompt, schema: type[T]) -> CallResult[T]:
+        started = time.perf_counter()
+        tokens = [0, 0]
+        errors: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            self._check_budget(tokens)
+            try:
+                gen = self.backend.generate(prompt, schema, self.timeout_s, attempt)
+            except (TransientLLMError, InvalidOutputError) as err:
+                tokens[0] += err.prompt_tokens
+                tokens[1] += err.completion_tokens
+                errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
+                log.info("LLM attempt %d failed: %s", attempt + 1, err)
+                if attempt < self.max_retries:
+                    self._sleep(self.backoff_s * 2**attempt)
+                continue
+            except LLMConfigError:
+                raise
+            except LLMError as err:
+                errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
+                break
+            tokens[0] += gen.prompt_tokens
+            tokens[1] += gen.completion_tokens
+            record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
+                                  cache_hit=False, attempts=attempt + 1, ok=True)
+            self._store(key, schema, gen)
+            return CallResult(gen.value, record)
+        record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
+                              cache_hit=False, attempts=len(errors), ok=False)
+        raise LLMCallFailed("; ".join(errors), record)
+
+    def _check_budget(self, in_flight: list[int]) -> None:
+        """Refuse to start an attempt once the budget (including this call's tokens) is spent."""
+        if self.token_budget <= 0:
+            return
+        if self.usage.spent_tokens + sum(in_flight) >= self.token_budget:
+            if any(in_flight):
+                self._record(None, in_flight[0], in_flight[1], 0.0, cache_hit=False,
+                             attempts=0, ok=False)
+            raise BudgetExhausted(f"token budget of {self.token_budget} spent")
+
+    def _record(
+        self, schema: type[BaseModel] | None, prompt_tokens: int, completion_tokens: int,
+        latency_s: float, *, cache_hit: bool, attempts: int, ok: bool,
+    ) -> CallRecord:
+        record = CallRecord(
+            backend=self.backend.name, model=self.backend.model,
+            schema=schema.__name__ if schema else "", prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, latency_s=latency_s, cache_hit=cache_hit,
+            attempts=attempts, ok=ok,
+        )
+        self.usage.add(record)
+        return record
+
+    def _store(self, key: str, schema: type[BaseModel], gen: Generation) -> None:
+        if self.cache is None:
+            return
+        self.cache.put(CachedResponse(
+            key=key, backend=self.backend.name, model=self.backend.model,
+            schema_name=schema.__name__, response=gen.text,
+            prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+        ))

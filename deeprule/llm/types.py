@@ -1,0 +1,151 @@
+"""Requests, results, accounting and errors shared by every LLM backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A two-part prompt: fixed instructions first (shared prefix), the variable input last.
+
+    Keeping the instructions identical across calls lets the local runtime reuse
+    their evaluated prefix, and lets chat backends send them as the system message.
+    """
+
+    system: str
+    user: str
+
+    def as_text(self) -> str:
+        """Plain-text form for models without a chat template."""
+        return f"{self.system}\n\n{self.user}\n"
+
+
+@dataclass(frozen=True)
+class Generation(Generic[T]):
+    """What a backend returns: the validated object, its JSON text and token counts."""
+
+    value: T
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """Accounting for one logical call (cache hit or one-or-more backend attempts)."""
+
+    backend: str
+    model: str
+    schema: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cache_hit: bool
+    attempts: int
+    ok: bool
+
+
+@dataclass
+class Usage:
+    """Running totals over the calls one client made; becomes asset metadata."""
+
+    records: list[CallRecord] = field(default_factory=list)
+
+    def add(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def spent_tokens(self) -> int:
+        """Tokens charged to the budget: cache hits are free."""
+        return sum(
+            r.prompt_tokens + r.completion_tokens for r in self.records if not r.cache_hit
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Flat, JSON-friendly totals (no prompt text, no credentials)."""
+        live = [r for r in self.records if not r.cache_hit]
+        return {
+            "llm_calls": len(self.records),
+            "llm_cache_hits": len(self.records) - len(live),
+            "llm_backend_attempts": sum(r.attempts for r in live),
+            "llm_failed_calls": sum(not r.ok for r in self.records),
+            "llm_prompt_tokens": sum(r.prompt_tokens for r in live),
+            "llm_completion_tokens": sum(r.completion_tokens for r in live),
+            "llm_tokens_spent": self.spent_tokens,
+            "llm_latency_s": round(sum(r.latency_s for r in live), 3),
+        }
+
+
+class LLMError(Exception):
+    """Base class of every error the LLM layer raises.
+
+    A failed attempt may still have consumed tokens (a local model that produced
+    invalid output, a server that answered badly): they are charged to the budget.
+    """
+
+    def __init__(self, message: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+
+
+class TransientLLMError(LLMError):
+    """Timeout, connection error, rate limit or server error: worth retrying."""
+
+
+class InvalidOutputError(LLMError):
+    """The model answered, but not with a valid instance of the schema: worth retrying."""
+
+
+class LLMCallFailed(LLMError):
+    """A call that still failed after its retries; carries the accounting record."""
+
+    def __init__(self, message: str, record: CallRecord) -> None:
+        super().__init__(message, record.prompt_tokens, record.completion_tokens)
+        self.record = record
+
+
+class BudgetExhausted(LLMError):
+    """The client's token budget is spent: no further call is started."""
+
+
+class LLMConfigError(LLMError):
+    """The LLM layer is misconfigured (missing package, model name or key): stop the run."""
+
+
+class ModelPackageMissing(LLMConfigError):
+    """The local model's weights or runtime package is not installed."""
+
+
+def schema_fingerprint(schema: type[BaseModel]) -> str:
+    """Stable hash of a pydantic model's JSON schema (enums and bounds included)."""
+    text = json.dumps(schema.model_json_schema(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(
+    backend: str, model: str, settings: str, prompt: Prompt, schema: type[BaseModel]
+) -> str:
+    """Key of one response in the cache: backend + model (+ decoding settings) + prompt + schema.
+
+    `settings` names whatever else changes the answer (sampling, penalties), so a
+    different decoding configuration never reads another's answers.
+    """
+    parts = [backend, model, settings, prompt.system, prompt.user, schema_fingerprint(schema)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def validation_summary(err: ValidationError, limit: int = 3) -> str:
+    """The first few validation problems as 'field: reason' (no input values echoed)."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+             for e in err.errors()[:limit]]
+    more = err.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,1 @@
+"""LLM-extracted customer priors: schemas, prompts, incremental extraction, aggregation."""

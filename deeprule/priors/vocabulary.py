@@ -1,0 +1,48 @@
+"""The closed vocabularies extraction may answer with.
+
+Categories and brands come from the product catalogue (the `skus` table), so a
+model can only name brands and categories the business actually sells; the
+remaining enumerations are fixed by the document contract in
+`deeprule.synth.vocab`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from deeprule.synth import vocab
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every enumeration an extraction schema uses (sorted tuples, hashable)."""
+
+    categories: tuple[str, ...]
+    brands: tuple[str, ...]
+    price_levels: tuple[str, ...] = vocab.PRICE_SENSITIVITY_LEVELS
+    scale_bands: tuple[str, ...] = vocab.SCALE_BANDS
+    sentiments: tuple[str, ...] = vocab.SENTIMENTS
+    event_states: tuple[str, ...] = vocab.EVENT_STATES
+    event_actions: tuple[str, ...] = vocab.EVENT_ACTIONS
+
+    def __post_init__(self) -> None:
+        if not self.categories or not self.brands:
+            raise ValueError("a vocabulary needs at least one category and one brand")
+
+    @classmethod
+    def from_catalog(cls, skus: pl.DataFrame) -> Vocabulary:
+        """Categories and brands of the catalogue; the full synthetic lists if it is empty."""
+        if skus.is_empty():
+            return cls.default()
+        return cls(
+            categories=tuple(sorted(skus["primary_category"].drop_nulls().unique().to_list())),
+            brands=tuple(sorted(skus["brand"].drop_nulls().unique().to_list())),
+        )
+
+    @classmethod
+    def default(cls) -> Vocabulary:
+        return cls(
+            categories=tuple(sorted(vocab.PRIMARY_CATEGORIES)), brands=tuple(sorted(vocab.BRANDS))
+        )

@@ -1,0 +1,142 @@
+"""The LLM client's logic against a scripted backend: cache, retries, budget, accounting."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from deeprule.llm import (
+    BudgetExhausted,
+    CachedResponse,
+    InvalidOutputError,
+    LLMCallFailed,
+    LLMClient,
+    LLMError,
+    Prompt,
+    ResponseCache,
+    TransientLLMError,
+    cache_key,
+)
+from deeprule.llm.testing import ScriptedBackend
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(max_length=10)
+    score: int = Field(ge=0, le=10)
+
+
+GOOD = '{"label": "yes", "score": 3}'
+PROMPT = Prompt(system="Classify.", user="some text")
+
+
+def client(backend: ScriptedBackend, tmp_path: Path | None = None, **kwargs) -> LLMClient:
+    cache = ResponseCache(tmp_path / "cache.duckdb") if tmp_path else None
+    sleeps: list[float] = kwargs.pop("sleeps", [])
+    return LLMClient(backend, cache, backoff_s=0.5, sleep=sleeps.append, **kwargs)
+
+
+def test_validated_answer_and_accounting() -> None:
+    llm = client(ScriptedBackend([GOOD]))
+    result = llm.generate(PROMPT, Answer)
+    assert result.value == Answer(label="yes", score=3)
+    assert (result.record.prompt_tokens, result.record.completion_tokens) == (100, 20)
+    assert llm.usage.summary()["llm_tokens_spent"] == 120
+
+
+def test_cache_makes_repeat_calls_free(tmp_path: Path) -> None:
+    first = ScriptedBackend([GOOD])
+    with client(first, tmp_path) as llm:
+        llm.generate(PROMPT, Answer)
+    second = ScriptedBackend()  # would fail if asked anything
+    with client(second, tmp_path) as llm:
+        assert llm.prefetch([(PROMPT, Answer)]) == 1
+        result = llm.generate(PROMPT, Answer)
+    assert second.calls == 0 and result.record.cache_hit
+    assert llm.usage.summary()["llm_cache_hits"] == 1
+    assert llm.usage.spent_tokens == 0
+
+
+def test_cache_key_separates_backend_model_settings_prompt_and_schema() -> None:
+    class Other(Answer):
+        extra: int = 0
+
+    base = cache_key("local", "m", "s", PROMPT, Answer)
+    variants = [
+        cache_key("openai", "m", "s", PROMPT, Answer),
+        cache_key("local", "m2", "s", PROMPT, Answer),
+        cache_key("local", "m", "s2", PROMPT, Answer),
+        cache_key("local", "m", "s", Prompt("Classify.", "other"), Answer),
+        cache_key("local", "m", "s", PROMPT, Other),
+    ]
+    assert len({base, *variants}) == 6
+
+
+def test_transient_and_invalid_outputs_are_retried_with_backoff() -> None:
+    sleeps: list[float] = []
+    backend = ScriptedBackend([TransientLLMError("503"), '{"label": "yes"}', GOOD])
+    llm = client(backend, sleeps=sleeps, max_retries=2)
+    result = llm.generate(PROMPT, Answer)
+    assert result.record.attempts == 3 and backend.calls == 3
+    assert sleeps == [0.5, 1.0]
+    # the invalid attempt's tokens are charged too
+    assert result.record.prompt_tokens == 200
+
+
+def test_exhausted_retries_raise_with_a_failed_record() -> None:
+    backend = ScriptedBackend(['{"label": "x", "score": 99}'] * 3)
+    llm = client(backend, max_retries=2)
+    with pytest.raises(LLMCallFailed, match="attempt 3") as info:
+        llm.generate(PROMPT, Answer)
+    assert not info.value.record.ok and info.value.record.attempts == 3
+    assert llm.usage.summary()["llm_failed_calls"] == 1
+
+
+def test_permanent_errors_are_not_retried() -> None:
+    backend = ScriptedBackend([LLMError("401 unauthorized"), GOOD])
+    with pytest.raises(LLMCallFailed):
+        client(backend, max_retries=3).generate(PROMPT, Answer)
+    assert backend.calls == 1
+
+
+def test_budget_stops_before_the_next_call() -> None:
+    backend = ScriptedBackend(responder=lambda p, s: GOOD, tokens_per_call=(100, 20))
+    llm = client(backend, token_budget=230)
+    llm.generate(Prompt("a", "1"), Answer)
+    llm.generate(Prompt("a", "2"), Answer)
+    with pytest.raises(BudgetExhausted):
+        llm.generate(Prompt("a", "3"), Answer)
+    assert backend.calls == 2 and llm.budget_left == 0
+
+
+def test_budget_does_not_block_cache_hits(tmp_path: Path) -> None:
+    with client(ScriptedBackend([GOOD]), tmp_path) as llm:
+        llm.generate(PROMPT, Answer)
+    llm = client(ScriptedBackend([GOOD]), tmp_path, token_budget=100)
+    llm.generate(Prompt("a", "new"), Answer)  # spends 120 of 100
+    assert llm.generate(PROMPT, Answer).record.cache_hit
+    with pytest.raises(BudgetExhausted):
+        llm.generate(Prompt("a", "newer"), Answer)
+
+
+def test_stale_cache_entry_is_asked_again(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "cache.duckdb")
+    llm = LLMClient(ScriptedBackend([GOOD]), cache)
+    cache.put(CachedResponse(llm.key(PROMPT, Answer), "scripted", "fake-model", "Answer",
+                             '{"label": "no"}', 1, 1))
+    assert llm.generate(PROMPT, Answer).record.cache_hit is False
+
+
+def test_invalid_output_error_carries_tokens() -> None:
+    err = InvalidOutputError("bad", 7, 3)
+    assert (err.prompt_tokens, err.completion_tokens) == (7, 3)
+
+
+def test_cache_flushes_in_batches(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.duckdb", flush_every=2)
+    backend = ScriptedBackend(responder=lambda p, s: GOOD)
+    llm = LLMClient(backend, cache)
+    llm.generate(Prompt("a", "1"), Answer)
+    assert ResponseCache(tmp_path / "c.duckdb").size() == 0  # still buffered
+    llm.generate(Prompt("a", "2"), Answer)
+    assert ResponseCache(tmp_path / "c.duckdb").size() == 2

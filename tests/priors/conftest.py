@@ -1,0 +1,15 @@
+"""Fixtures for the priors tests: the hand-written documents and their stated facts."""
+
+import polars as pl
+import pytest
+from priors_fixtures import documents, truth
+
+
+@pytest.fixture()
+def docs() -> pl.DataFrame:
+    return documents()
+
+
+@pytest.fixture()
+def facts() -> pl.DataFrame:
+    return truth()
