@@ -44,6 +44,9 @@ EXTRACTION_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
 }
 DOC_COLUMNS = ["doc_id", "customer_id", "doc_type", "doc_date", "content_hash"]
+DOC_PRIORITY = ("profile", "negotiation", "price_application", "approval", "reward_penalty")
+"""Order in which a budget-bounded run reaches document types: profiles first, since they
+carry most of p_prior (scope, brands, sensitivity, scale) that affiliation and the scorers use."""
 
 
 @dataclass(frozen=True)
@@ -98,14 +101,18 @@ def run_extraction(
     *, max_documents: int = 0, progress: Callable[[str], None] = log.info,
     progress_every: int = 25,
 ) -> ExtractionRun:
-    """Send the plan's documents to the model (grouped by type) until done or out of budget.
+    """Send the plan's documents to the model (types in DOC_PRIORITY) until done or out of budget.
 
     `texts` holds doc_id, title and text. `max_documents` > 0 caps how many
     documents this run sends (a cap on wall time that does not depend on tokens).
     """
     schemas = extraction_schemas(vocab)
     todo = plan.todo.join(texts.select("doc_id", "title", "text"), on="doc_id", how="left")
-    todo = todo.sort("doc_type", "doc_id")  # same instructions back to back: prefix reuse
+    # most useful types first; one type's instructions back to back reuse the evaluated prefix
+    rank = pl.col("doc_type").replace_strict(
+        {t: i for i, t in enumerate(DOC_PRIORITY)}, default=len(DOC_PRIORITY), return_dtype=pl.Int64
+    )
+    todo = todo.sort(rank, "doc_type", "doc_id")
     prompts = [extraction_prompt(r["doc_type"], r["title"] or "", r["text"] or "", vocab)
                if r["doc_type"] in schemas else None for r in todo.iter_rows(named=True)]
     client.prefetch((p, schemas[r["doc_type"]])

@@ -146,4 +146,8 @@ def test_real_local_model_through_the_assets(tiny_db_copy: Path, tmp_path: Path)
     meta = metadata(result, "document_extractions")
     assert meta["backend"] == "local" and meta["documents_processed"] == 2
     assert meta["llm_prompt_tokens"] > 0 and meta["stopped_by"] == "document_cap"
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    pending = checks.pop("no_pending_extractions")
+    n_documents = query(tiny_db_copy, "SELECT count(*) AS n FROM raw_documents")["n"][0]
+    assert pending.metadata["pending_documents"].value == n_documents - 2
+    assert all(e.passed for e in checks.values()), checks

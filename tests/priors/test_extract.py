@@ -5,7 +5,14 @@ from priors_fixtures import VOCAB, oracle
 
 from deeprule.llm import LLMClient, TransientLLMError
 from deeprule.llm.testing import ScriptedBackend
-from deeprule.priors.extract import FAILED, OK, PENDING, plan_extraction, run_extraction
+from deeprule.priors.extract import (
+    DOC_PRIORITY,
+    FAILED,
+    OK,
+    PENDING,
+    plan_extraction,
+    run_extraction,
+)
 from deeprule.priors.facts import extracted_facts
 
 
@@ -93,11 +100,14 @@ def test_document_cap_bounds_a_run(docs, facts) -> None:
     assert (run.processed, run.pending, run.stopped_by) == (2, 4, "document_cap")
 
 
-def test_documents_are_sent_grouped_by_type(docs, facts) -> None:
+def test_documents_are_sent_grouped_by_type_profiles_first(docs, facts) -> None:
     backend = oracle(docs, facts)
     extract(docs, backend)
     kinds = [p.system.split("Document type: ")[1].split(".")[0] for p in backend.prompts]
-    assert kinds == sorted(kinds)
+    order = [k.replace(" ", "_") for k in dict.fromkeys(kinds)]
+    assert len(order) == len(set(kinds)), "each type's documents back to back"
+    assert order == [t for t in DOC_PRIORITY if t in order]
+    assert order[0] == "profile"
 
 
 def test_refresh_reextracts_other_models_but_keeps_their_rows_until_replaced(docs, facts) -> None:
