@@ -17,6 +17,9 @@ from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
 from pipelines.partitions import monthly_partitions
 
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+"""Progress and warnings on the terminal; every DEBUG event is still in the run's log in the UI."""
+
 
 def _months(first: str | None, last: str | None) -> list[str]:
     keys = monthly_partitions.get_partition_keys()
@@ -29,7 +32,8 @@ def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | N
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=False
+        run_config=QUIET_CONSOLE, instance=instance, partition_key=partition_key,
+        raise_on_error=False,
     )
     label = f"{job_name}" + (f" [{partition_key}]" if partition_key else "")
     status = "ok" if result.success else "FAILED"
