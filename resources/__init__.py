@@ -8,6 +8,7 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from deeprule.features.embedding import PackagedSentenceEncoder
 from resources.llm import LLMResource
+from resources.mlflow import MlflowResource
 from resources.paths import duckdb_path
 from resources.world import WorldResource
 
@@ -28,4 +29,5 @@ def default_resources(database: str | None = None) -> dict[str, Any]:
         ),
         "llm": LLMResource.from_env(),
         "sku_embedder": PackagedSentenceEncoder(),
+        "mlflow": MlflowResource(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", "")),
     }

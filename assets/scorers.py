@@ -1,0 +1,331 @@
+"""Scorers: the DNN sales-volume model and the monotone uplift model (MLflow-tracked).
+
+The math lives in deeprule/models (docs/scorers.md). Each model asset trains
+on the months before a time-based validation split, logs the run to MLflow,
+registers the model and stores a small model card (run id, registered
+version, split, metrics). Everything downstream loads the model by the
+registered version on that card. `scorer_quality` (group evaluation) is the
+only one here that reads the simulator's truth.
+"""
+
+import json
+import time
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import polars.selectors as cs
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from assets._metadata import frame_metadata, markdown_preview
+from assets._tables import read_table_or_none
+from deeprule.models import registry
+from deeprule.models.assess import assess, comparison_table, truth_for
+from deeprule.models.dataset import ScorerData, frames_for, prepare
+from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
+from deeprule.models.features import ScoringFrame, SourceTables
+from deeprule.models.metrics import mae, wape
+from deeprule.models.price import PriceResponse
+from deeprule.models.split import TimeSplit
+from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
+from resources.mlflow import MlflowResource
+from resources.world import WorldResource
+
+GROUP = "scorers"
+SOURCES = ("shipments", "skus", "customer_features", "sku_features",
+           "customer_category_features")
+"""Tables the scorers read, by name (SourceTables fields); declared as deps for lineage."""
+SOURCE_DEPS = [dg.AssetKey(name) for name in SOURCES]
+CURVE_RATIOS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2)
+"""Price / list-price ratios of the price-response preview."""
+TARGETS = {"wape": 0.25, "elasticity_rank_corr": 0.6}
+"""The issue's targets on held-out months of the demo world."""
+
+
+class SplitConfig(dg.Config):
+    """How many of the latest months are held out (validation for early stopping, then test)."""
+
+    validation_months: int = Field(default=2, description="Months for early stopping.")
+    test_months: int = Field(default=2, description="Latest months, only for reporting.")
+
+
+class DemandModelConfig(SplitConfig):
+    """Training settings of the demand network (deeprule.models.demand.DemandConfig)."""
+
+    max_epochs: int = Field(default=30, description="Upper bound on epochs (early stopping).")
+    patience: int = Field(default=4, description="Epochs without validation gain before stop.")
+    beta: float | None = Field(default=None, description="Tower fusion beta; None = choose "
+                               "from beta_grid on the validation months.")
+    cv_epochs: int = Field(default=4, description="Epochs per beta candidate.")
+
+    def demand(self) -> DemandConfig:
+        return DemandConfig(max_epochs=self.max_epochs, patience=self.patience, beta=self.beta,
+                            cv_epochs=self.cv_epochs)
+
+
+class UpliftModelConfig(SplitConfig):
+    """The registered variant's switches and whether to train the ablations beside it."""
+
+    propensity: bool = Field(default=True, description="Inverse-propensity weighting.")
+    adversarial: bool = Field(default=True, description="Treatment discriminator + "
+                              "gradient reversal.")
+    within_pair: bool = Field(default=True, description="Price measured against the pair's "
+                              "own usual price.")
+    ablations: bool = Field(default=True, description="Also train the naive fit and the "
+                            "single-switch variants (logged, not registered).")
+    max_epochs: int = Field(default=30, description="Upper bound on epochs.")
+    patience: int = Field(default=4, description="Epochs without validation gain before stop.")
+
+    def variants(self) -> list[UpliftConfig]:
+        """The registered variant first, then the ablations (none repeated)."""
+        common = {"max_epochs": self.max_epochs, "patience": self.patience}
+        main = UpliftConfig(propensity=self.propensity, adversarial=self.adversarial,
+                            within_pair=self.within_pair, **common)
+        if not self.ablations:
+            return [main]
+        grid = [UpliftConfig(propensity=p, adversarial=a, within_pair=w, **common)
+                for w, p, a in ((False, False, False), (False, True, False),
+                                (False, False, True), (False, True, True), (True, False, False))]
+        return [main, *[v for v in grid if v.variant != main.variant]]
+
+
+def _curve(response: PriceResponse, data: ScorerData, rows: int = 4) -> str:
+    """Markdown price-response table for a few test pairs: units at each price / list."""
+    frame = data.test if data.test.height else data.valid
+    take = np.linspace(0, frame.height - 1, min(rows, frame.height)).astype(np.int64)
+    sample = response.take(take)
+    header = "| pair | " + " | ".join(f"{r:.2f}" for r in CURVE_RATIOS) + " |"
+    lines = [header, "|---|" + "---|" * len(CURVE_RATIOS)]
+    for i, row in enumerate(take):
+        pair = f"{frame.rows['customer_id'][int(row)]} × {frame.rows['sku_id'][int(row)]}"
+        units = [sample.take(np.array([i])).units(sample.list_price[[i]] * r)[0]
+                 for r in CURVE_RATIOS]
+        lines.append(f"| {pair} | " + " | ".join(f"{u:.1f}" for u in units) + " |")
+    return "Expected units at price / list price:\n\n" + "\n".join(lines)
+
+
+def _sources(duckdb: DuckDBResource) -> SourceTables:
+    """The raw and `features` tables a scorer reads (never simulator truth)."""
+    tables = {name: read_table_or_none(duckdb, name) for name in SOURCES}
+    missing = [name for name, table in tables.items() if table is None]
+    if missing:
+        raise ValueError(f"scorer inputs not materialized yet: {missing} (run the raw and "
+                         "features assets first)")
+    return SourceTables(**tables)
+
+
+def _card(ref: registry.ModelRef, split: TimeSplit, variant: str, metrics: dict[str, float],
+          seconds: float) -> dict[str, object]:
+    return {"variant": variant, "model_name": ref.name, "version": ref.version,
+            "run_id": ref.run_id, "split": json.dumps(split.to_dict()),
+            "seconds": round(seconds, 2), **{k: float(v) for k, v in metrics.items()}}
+
+
+def _table_md(frame: pl.DataFrame) -> str:
+    """Every row, floats rounded, as a markdown table."""
+    return markdown_preview(frame.with_columns(cs.float().round(4)), rows=frame.height)
+
+
+def _history_md(history: list[dict[str, float]]) -> str:
+    """Per-epoch metrics; step 0 is the untrained network (its priors)."""
+    return _table_md(pl.DataFrame(history).with_row_index("step") if history else pl.DataFrame())
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"pytorch", "mlflow", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
+    description="DNN sales-volume model (dual tower, monotone price pathway), trained with "
+    "early stopping on later months, logged and registered as deeprule-demand. Stores its "
+    "model card: registered version, run id, split and metrics.",
+)
+def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
+                 mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    data = prepare(_sources(duckdb), config.validation_months, config.test_months)
+    with mlflow.run(context, "demand_model") as run:
+        fit = fit_demand(data.train, data.valid, data.spec, config.demand(),
+                         sink=registry.mlflow_sink())
+        predicted, actual = fit.scorer.predict(data.test), data.test.column("units")
+        metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
+                   "test_mae": mae(actual, predicted), "best_epoch": fit.best_epoch,
+                   "train_seconds": fit.seconds}
+        ref = registry.log_scorer(
+            fit.scorer.net, data.spec,
+            {**fit.config.params(), **data.sizes(), "split": data.split.to_dict()},
+            {**metrics, **{f"beta_{b}_val_wape": v for b, v in fit.beta_scores.items()}},
+            register_as=registry.DEMAND_MODEL)
+    card = pl.DataFrame([_card(ref, data.split, "demand", metrics,
+                               time.perf_counter() - started)])
+    return dg.Output(card, metadata=frame_metadata(
+        card, time.perf_counter() - started, **data.sizes(), **_rounded(metrics),
+        beta=float(fit.config.beta or 0.0), beta_scores=json.dumps(fit.beta_scores),
+        registered_model=ref.name, registered_version=ref.version, run_id=run.info.run_id,
+        mlflow_run=mlflow.run_url(ref.run_id),
+        mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
+        epochs=dg.MetadataValue.md(_history_md(fit.history)),
+        price_response=dg.MetadataValue.md(_curve(fit.scorer.response(data.test), data)),
+    ))
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource, data: ScorerData,
+                 variant: UpliftConfig, register: bool) -> tuple[UpliftFit, registry.ModelRef]:
+    """One uplift variant in its own (nested) MLflow run; only the main one is registered."""
+    with mlflow.run(context, f"uplift_{variant.variant}", nested=True):
+        fit = fit_uplift(data.train, data.valid, data.spec, variant, sink=registry.mlflow_sink())
+        units, _ = fit.scorer.responses(data.test)
+        actual = data.test.column("units")
+        predicted = units.units(data.test.column("unit_price"))
+        metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
+                   "best_epoch": fit.best_epoch, "train_seconds": fit.seconds,
+                   **fit.diagnostics}
+        ref = registry.log_scorer(fit.scorer.net, data.spec,
+                                  {**variant.params(), **data.sizes(),
+                                   "split": data.split.to_dict()},
+                                  metrics, register_as=registry.UPLIFT_MODEL if register else None)
+    context.log.info(f"uplift {variant.variant}: {_rounded(metrics)}")
+    return fit, ref
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"pytorch", "mlflow", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
+    description="Monotone uplift model: Δunits and Δnet rate of a price change against the "
+    "logged price, de-confounded by propensity weighting and an adversarial discriminator "
+    "(switchable). The configured variant is registered as deeprule-uplift; the naive fit and "
+    "single-switch ablations are logged beside it. One model card row per variant.",
+)
+def uplift_model(context: dg.AssetExecutionContext, config: UpliftModelConfig,
+                 mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    data = prepare(_sources(duckdb), config.validation_months, config.test_months)
+    cards, main = [], None
+    with mlflow.run(context, "uplift_model"):
+        for i, variant in enumerate(config.variants()):
+            variant_started = time.perf_counter()
+            fit, ref = _fit_variant(context, mlflow, data, variant, register=i == 0)
+            main = main or (fit, ref)
+            metrics = {"val_wape": fit.val_wape, "best_epoch": fit.best_epoch, **fit.diagnostics}
+            cards.append(_card(ref, data.split, variant.variant, metrics,
+                               time.perf_counter() - variant_started))
+    card = pl.DataFrame(cards)
+    fit, ref = main
+    return dg.Output(card, metadata=frame_metadata(
+        card, time.perf_counter() - started, **data.sizes(),
+        registered_variant=fit.config.variant, registered_model=ref.name,
+        registered_version=ref.version, run_id=ref.run_id,
+        mlflow_run=mlflow.run_url(ref.run_id),
+        mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
+        **{k: round(v, 4) for k, v in fit.diagnostics.items()},
+        effects=dg.MetadataValue.md(_effects_md(fit, data)),
+    ))
+
+
+def _effects_md(fit: UpliftFit, data: ScorerData, rows: int = 8) -> str:
+    """Predicted effect of a 5% price rise on a few held-out rows."""
+    frame = data.test if data.test.height else data.valid
+    effects = fit.scorer.effects(frame, frame.column("unit_price") * 1.05)
+    table = frame.rows.select("customer_id", "sku_id", "unit_price", "units").with_columns(
+        delta_units_5pct=pl.Series(effects["delta_units"]).round(2),
+        delta_net_rate_5pct=pl.Series(effects["delta_net_rate"]).round(4))
+    return markdown_preview(table, rows=rows)
+
+
+def _registered(card: pl.DataFrame) -> registry.ModelRef:
+    """The registered model on a card (the row with a version)."""
+    row = card.filter(pl.col("version").is_not_null()).row(0, named=True)
+    return registry.ModelRef("", row["model_name"], str(row["version"]))
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
+    description="One row per shipment row the demand model used: customer_id, sku_id, month, "
+    "split (train/valid/test), list_price, unit_price, discount, units, predicted_units, "
+    "scored by the registered deeprule-demand version on the model card.",
+)
+def demand_predictions(mlflow: MlflowResource, duckdb: DuckDBResource,
+                       demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    mlflow.activate()
+    ref = _registered(demand_model)
+    scorer = registry.load_demand(ref)
+    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    data = frames_for(_sources(duckdb), scorer.spec, split)
+    df = pl.concat([_predictions(name, frame, scorer) for name, frame in data.frames().items()])
+    by_split = df.group_by("split").agg(
+        (pl.col("units") - pl.col("predicted_units")).abs().sum().alias("abs_error"),
+        pl.col("units").sum()).with_columns(wape=pl.col("abs_error") / pl.col("units"))
+    return dg.Output(df, metadata=frame_metadata(
+        df, time.perf_counter() - started, registered_version=ref.version,
+        **{f"wape_{r['split']}": round(r["wape"], 4) for r in by_split.iter_rows(named=True)},
+    ))
+
+
+def _predictions(name: str, frame: ScoringFrame, scorer: DemandScorer) -> pl.DataFrame:
+    rows = frame.rows
+    return pl.DataFrame({
+        "customer_id": rows["customer_id"], "sku_id": rows["sku_id"], "month": rows["month"],
+        "split": pl.Series([name] * frame.height, dtype=pl.String),
+        "list_price": rows["list_price"].cast(pl.Float64),
+        "unit_price": rows["unit_price"].cast(pl.Float64),
+        "discount": rows["discount"].cast(pl.Float64),
+        "units": rows["units"].cast(pl.Float64),
+        "predicted_units": pl.Series(scorer.predict(frame), dtype=pl.Float64),
+    })
+
+
+@dg.asset(
+    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb",
+    deps=[*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")],
+    description="Scorers against the simulator's truth on the held-out test months: WAPE and "
+    "MAE of units, Spearman correlation of implied vs true elasticity per customer x "
+    "category, and the uplift error of price moves, for the demand model, the registered "
+    "uplift variant, its ablations and the naive fit, side by side.",
+)
+def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
+                   demand_model: pl.DataFrame, uplift_model: pl.DataFrame
+                   ) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    if world.user_folder() is not None:
+        return dg.Output(comparison_table([]), metadata={"dagster/row_count": 0,
+                                                         "note": "user data has no truth"})
+    mlflow.activate()
+    scorer = registry.load_demand(_registered(demand_model))
+    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    data = frames_for(_sources(duckdb), scorer.spec, split)
+    if not data.test.height:
+        raise ValueError("the demand model was trained without test months: nothing held out")
+    truth = truth_for(world.world(), data.test)
+    rows = [assess("demand", data.test, scorer.response(data.test), truth)]
+    for card in uplift_model.iter_rows(named=True):
+        uplift = registry.load_uplift(registry.ModelRef(card["run_id"]))
+        units, rate = uplift.responses(data.test)
+        rows.append(assess(f"uplift:{card['variant']}", data.test, units, truth, rate))
+    table = comparison_table(rows)
+    return dg.Output(table, metadata=frame_metadata(
+        table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
+        **_verdicts(table), comparison=dg.MetadataValue.md(_table_md(table)),
+    ))
+
+
+def _verdicts(table: pl.DataFrame) -> dict[str, object]:
+    """The issue's targets, each as a number and a met / not met flag."""
+    by_model = {r["model"]: r for r in table.iter_rows(named=True)}
+    demand = by_model["demand"]
+    uplift = table.filter(pl.col("model").str.starts_with("uplift:")).row(0, named=True)
+    naive = by_model.get("uplift:naive")
+    out: dict[str, object] = {
+        "demand_wape": round(demand["wape"], 4),
+        "demand_wape_target_met": demand["wape"] <= TARGETS["wape"],
+        "demand_elasticity_rank_corr": round(demand["elasticity_rank_corr"], 4),
+        "uplift_elasticity_rank_corr": round(uplift["elasticity_rank_corr"], 4),
+        "elasticity_target_met": uplift["elasticity_rank_corr"] >= TARGETS["elasticity_rank_corr"],
+    }
+    if naive is not None:
+        out["naive_elasticity_rank_corr"] = round(naive["elasticity_rank_corr"], 4)
+        out["uplift_beats_naive"] = bool(
+            uplift["elasticity_rank_corr"] > naive["elasticity_rank_corr"]
+            and uplift["uplift_wape"] < naive["uplift_wape"])
+    return out

@@ -1,0 +1,89 @@
+"""Scorers measured against the simulator's truth (EVALUATION ONLY).
+
+On held-out months: accuracy of units (WAPE, MAE against the logged units),
+how well each model ranks price sensitivity (Spearman correlation between its
+implied elasticity and the true one, averaged per customer x category), and
+how well it predicts the effect of a price move (the uplift error against the
+true change in expected units). Only the `evaluation` group calls `truth_for`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from deeprule.models.features import ScoringFrame
+from deeprule.models.metrics import grouped_mean, mae, rank_correlation, wape
+from deeprule.models.price import NetRateResponse, PriceResponse
+from deeprule.synth import World
+
+PRICE_MOVES = (0.9, 0.95, 1.05, 1.1)
+"""Candidate / logged price ratios the uplift error is measured on."""
+CELL = ["customer_id", "primary_category"]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the simulator knows about each row of a frame."""
+
+    elasticity: np.ndarray
+    delta_units: dict[float, np.ndarray]
+
+
+def truth_for(world: World, frame: ScoringFrame) -> Truth:
+    """True elasticity at the logged price and true Δexpected units for each price move."""
+    rows = frame.rows
+    customers, skus, months = rows["customer_id"], rows["sku_id"], rows["month"].to_numpy()
+    logged = frame.column("unit_price")
+    at_logged = world.expected_units(customers, skus, logged, months)
+    delta = {move: world.expected_units(customers, skus, logged * move, months) - at_logged
+             for move in PRICE_MOVES}
+    return Truth(world.true_elasticity(customers, skus, logged, months), delta)
+
+
+def elasticity_rank(frame: ScoringFrame, predicted: np.ndarray, true: np.ndarray) -> float:
+    """Spearman correlation of mean elasticity per customer x category, model vs truth."""
+    cells = grouped_mean(frame.rows.select(CELL), {"predicted": predicted, "true": true})
+    return rank_correlation(cells["predicted"].to_numpy(), cells["true"].to_numpy())
+
+
+def uplift_error(units: PriceResponse, logged: np.ndarray, truth: Truth) -> float:
+    """WAPE of the predicted Δunits against the true Δexpected units over all price moves."""
+    base = units.units(logged)
+    predicted = np.concatenate([units.units(logged * m) - base for m in PRICE_MOVES])
+    true = np.concatenate([truth.delta_units[m] for m in PRICE_MOVES])
+    return wape(true, predicted)
+
+
+def net_rate_error(rate: NetRateResponse, frame: ScoringFrame) -> float:
+    """MAE of the predicted Δnet rate against the accounting truth cost/p - cost/p'."""
+    logged, cost = frame.column("unit_price"), frame.column("cost")
+    errors = [(rate.rate(logged * m) - rate.rate(logged)) - (cost / logged - cost / (logged * m))
+              for m in PRICE_MOVES]
+    return float(np.mean(np.abs(np.concatenate(errors))))
+
+
+def assess(name: str, frame: ScoringFrame, units: PriceResponse, truth: Truth,
+           rate: NetRateResponse | None = None) -> dict[str, object]:
+    """One row of the comparison table."""
+    logged, actual = frame.column("unit_price"), frame.column("units")
+    predicted = units.units(logged)
+    return {
+        "model": name, "rows": frame.height,
+        "wape": wape(actual, predicted), "mae": mae(actual, predicted),
+        "elasticity_rank_corr": elasticity_rank(frame, units.elasticity(logged),
+                                                truth.elasticity),
+        "uplift_wape": uplift_error(units, logged, truth),
+        "net_rate_delta_mae": net_rate_error(rate, frame) if rate is not None else None,
+    }
+
+
+def comparison_table(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """The side-by-side table (one row per model), with explicit types for empty cells."""
+    return pl.DataFrame(rows, schema={
+        "model": pl.String, "rows": pl.Int64, "wape": pl.Float64, "mae": pl.Float64,
+        "elasticity_rank_corr": pl.Float64, "uplift_wape": pl.Float64,
+        "net_rate_delta_mae": pl.Float64,
+    })

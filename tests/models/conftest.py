@@ -1,0 +1,38 @@
+"""Scorer fixtures on the tiny world's raw tables (no Dagster): data and briefly trained models."""
+
+import polars as pl
+import pytest
+
+from deeprule.models.dataset import ScorerData, prepare
+from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
+from deeprule.models.features import SourceTables
+from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
+from deeprule.synth import World, build_world, resolve_spec
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> World:
+    return build_world(resolve_spec("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tables(tiny_world: World) -> SourceTables:
+    shipments = pl.concat([tiny_world.shipments(m) for m in tiny_world.spec.months])
+    return SourceTables(shipments, tiny_world.skus())
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_tables: SourceTables) -> ScorerData:
+    return prepare(tiny_tables, validation_months=1, test_months=1)
+
+
+@pytest.fixture(scope="session")
+def demand_fit(tiny_data: ScorerData) -> DemandFit:
+    config = DemandConfig(beta=0.3, max_epochs=3, patience=3, lr=5e-3)
+    return fit_demand(tiny_data.train, tiny_data.valid, tiny_data.spec, config)
+
+
+@pytest.fixture(scope="session")
+def uplift_fit(tiny_data: ScorerData) -> UpliftFit:
+    config = UpliftConfig(max_epochs=3, patience=3, lr=5e-3)
+    return fit_uplift(tiny_data.train, tiny_data.valid, tiny_data.spec, config)

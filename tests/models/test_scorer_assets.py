@@ -1,0 +1,108 @@
+"""Scorer assets in Dagster on the tiny world, tracked in a throwaway MLflow store."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from assets.features import (
+    customer_features,
+    customer_monthly_sales,
+    sku_features,
+    store_affiliation,
+)
+from assets.raw import raw_tables, shipments
+from assets.scorers import demand_model, demand_predictions, scorer_quality, uplift_model
+from assets.simulator import truth_tables
+from resources.mlflow import MlflowResource
+from tests.conftest import TINY_MONTHS, tiny_resources
+from tests.features.test_feature_assets import HashEncoder
+
+FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
+SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]
+PREDICTION_COLUMNS = ["customer_id", "sku_id", "month", "split", "list_price", "unit_price",
+                      "discount", "units", "predicted_units"]
+FAST = {"max_epochs": 2, "patience": 2}
+RUN_CONFIG = {"ops": {"demand_model": {"config": {**FAST, "beta": 0.3}},
+                      "uplift_model": {"config": FAST}}}
+
+
+def _table(database: Path, name: str) -> pl.DataFrame:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return conn.execute(f"SELECT * FROM {name}").pl()
+
+
+@pytest.fixture(scope="module")
+def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("scorers")
+    database = folder / "tiny.duckdb"
+    database.write_bytes(raw_tiny_db.read_bytes())
+    resources = tiny_resources(database)
+    resources["sku_embedder"] = HashEncoder()
+    resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    everything = [*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS]
+    for month in TINY_MONTHS:
+        assert dg.materialize(everything, resources=resources, partition_key=month,
+                              selection=[customer_monthly_sales]).success
+    assert dg.materialize(everything, resources=resources,
+                          selection=[store_affiliation, customer_features, sku_features]).success
+    result = dg.materialize(everything, resources=resources, selection=SCORERS,
+                            run_config=RUN_CONFIG)
+    assert result.success
+    metadata = {e.asset_key.to_user_string(): e.materialization.metadata
+                for e in result.get_asset_materialization_events()}
+    return {"database": database, "folder": folder, "metadata": metadata}
+
+
+def test_demand_predictions_contract(scored: dict) -> None:
+    df = _table(scored["database"], "demand_predictions")
+    raw = _table(scored["database"], "shipments")
+    assert df.columns == PREDICTION_COLUMNS
+    assert df.height == raw.height
+    assert set(df["split"].unique()) == {"train", "valid", "test"}
+    assert df["month"].dtype == pl.Date
+    assert df["units"].dtype == pl.Float64 and df["predicted_units"].dtype == pl.Float64
+    assert df["predicted_units"].min() >= 0 and df.null_count().sum_horizontal().item() == 0
+    by_month = df.group_by("month").agg(pl.col("split").unique()).sort("month")
+    assert [s.to_list() for s in by_month["split"]] == [["train"], ["valid"], ["test"]]
+    joined = df.join(raw, on=["customer_id", "sku_id", "month"])
+    assert joined.height == df.height
+    assert (joined["discount"] - joined["discount_right"]).abs().max() < 1e-9
+
+
+def test_models_are_registered_and_metadata_carries_run_and_version(scored: dict) -> None:
+    demand = scored["metadata"]["demand_model"]
+    uplift = scored["metadata"]["uplift_model"]
+    assert demand["registered_model"].value == "deeprule-demand"
+    assert demand["registered_version"].value == "1"
+    assert len(demand["run_id"].value) == 32
+    assert uplift["registered_model"].value == "deeprule-uplift"
+    assert "mlflow_run" in demand and "price_response" in demand and "epochs" in demand
+    card = _table(scored["database"], "uplift_model")
+    assert card["variant"][0] == "within_pair+propensity+adversarial"
+    assert card.filter(pl.col("version").is_not_null()).height == 1
+    assert {"naive", "within_pair"} <= set(card["variant"])
+    assert (scored["folder"] / "mlflow.db").exists()
+    assert any((scored["folder"] / "mlartifacts").iterdir())
+    predictions = scored["metadata"]["demand_predictions"]
+    assert predictions["registered_version"].value == "1"
+
+
+def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None:
+    table = _table(scored["database"], "scorer_quality")
+    assert table["model"][0] == "demand"
+    assert "uplift:naive" in table["model"].to_list()
+    assert table.height == 1 + _table(scored["database"], "uplift_model").height
+    assert table["wape"].is_between(0, 2).all()
+    assert table["elasticity_rank_corr"].is_between(-1, 1).all()
+    meta = scored["metadata"]["scorer_quality"]
+    assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
+
+
+def test_only_scorer_quality_reads_truth() -> None:
+    truth = {k for a in truth_tables for k in a.keys}
+    for asset in SCORERS:
+        reads_truth = bool(truth & set(asset.asset_deps[asset.key]))
+        assert reads_truth == (asset.group_names_by_key[asset.key] == "evaluation")
