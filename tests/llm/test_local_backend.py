@@ -50,7 +50,9 @@ def test_real_local_model_extracts_a_short_document(tmp_path: Path) -> None:
     assert isinstance(first.value, schema)
     assert set(first.value.categories) <= set(VOCAB.categories)
     assert set(first.value.core_brands) <= set(VOCAB.brands)
-    assert first.record.prompt_tokens > 50 and 0 < first.record.completion_tokens < 160
+    record = first.record
+    assert record.prompt_tokens > 50 * record.attempts
+    assert 0 < record.completion_tokens <= record.attempts * backend.max_tokens
     assert not first.record.cache_hit
     again = LLMClient(backend, cache).generate(prompt, schema)
     assert again.record.cache_hit and again.value == first.value
