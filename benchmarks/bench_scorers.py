@@ -36,12 +36,17 @@ def tiled(frame: ScoringFrame, rows: int) -> ScoringFrame:
     return ScoringFrame(frame.rows[index], frame.high[index], frame.low[index])
 
 
-def scoring_speed(scorer: DemandScorer, frame: ScoringFrame, repeats: int = 3) -> dict[str, float]:
-    """Rows per second: network pass + units at a price, and a price sweep on exported terms."""
+def scoring_speed(scorer: DemandScorer, frame: ScoringFrame, repeats: int = 5) -> dict[str, float]:
+    """Rows per second: network pass + units at a price, and a price sweep on exported terms.
+
+    The first pass of a process is timed on its own: it pays the allocator's warm-up
+    (fresh pages for every batch's activations); the rule search scores every
+    iteration in one process, so the repeated passes are its speed.
+    """
     big = tiled(frame, SCORING_ROWS)
     prices = big.column("list_price") * 0.95
     network, sweep = [], []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):
         started = time.perf_counter()
         response = scorer.response(big)
         response.units(prices)
@@ -49,8 +54,9 @@ def scoring_speed(scorer: DemandScorer, frame: ScoringFrame, repeats: int = 3) -
         started = time.perf_counter()
         response.units(prices * 1.03)
         sweep.append(time.perf_counter() - started)
-    return {"network_rows_per_s": SCORING_ROWS / float(np.median(network)),
-            "sweep_rows_per_s": SCORING_ROWS / float(np.median(sweep))}
+    return {"first_pass_rows_per_s": SCORING_ROWS / network[0],
+            "network_rows_per_s": SCORING_ROWS / float(np.median(network[1:])),
+            "sweep_rows_per_s": SCORING_ROWS / float(np.median(sweep[1:]))}
 
 
 def train_rows_at(preset: str, shipped_share: float, held_out_months: int = 4) -> int:
@@ -146,7 +152,8 @@ def main() -> int:
           f"{len(result.demand.history) - 1}, validation WAPE {result.demand.val_wape:.3f}")
     speed = scoring_speed(result.demand.scorer, result.data.test)
     print(f"batch scoring of {SCORING_ROWS:,} rows: network + units "
-          f"{speed['network_rows_per_s'] / 1e6:.2f}M rows/s; price sweep on exported terms "
+          f"{speed['network_rows_per_s'] / 1e6:.2f}M rows/s (first pass of the process "
+          f"{speed['first_pass_rows_per_s'] / 1e6:.2f}M); price sweep on exported terms "
           f"{speed['sweep_rows_per_s'] / 1e6:.2f}M rows/s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
           f"total {time.perf_counter() - started:.0f}s")

@@ -83,7 +83,7 @@ class DemandScorer:
         self.net.eval()
         base, slopes = batched_outputs(self.net.terms, [frame.high, frame.low, prior_matrix(frame)])
         r_usual = frame.column("r_usual")
-        level = base + np.einsum("nk,nk->n", slopes, self.spec.basis.numpy(r_usual, r_usual))
+        level = base + self.spec.basis.dot(slopes, r_usual, r_usual)
         return PriceResponse(level, slopes, r_usual, frame.column("list_price"), self.spec.basis)
 
     def predict(self, frame: ScoringFrame) -> np.ndarray:

@@ -166,11 +166,11 @@ class UpliftScorer:
         base, slopes, rate_base, rate_slopes = batched_outputs(
             self.net.terms, [context_matrix(frame), uplift_priors(frame)])
         r_usual, list_price = frame.column("r_usual"), frame.column("list_price")
-        phi_usual = self.spec.basis.numpy(r_usual, r_usual)
-        units = PriceResponse(base + np.einsum("nk,nk->n", slopes, phi_usual), slopes,
-                              r_usual, list_price, self.spec.basis)
-        rate = NetRateResponse(rate_base - np.einsum("nk,nk->n", rate_slopes, phi_usual),
-                               rate_slopes, r_usual, list_price, self.spec.basis)
+        basis = self.spec.basis
+        units = PriceResponse(base + basis.dot(slopes, r_usual, r_usual), slopes,
+                              r_usual, list_price, basis)
+        rate = NetRateResponse(rate_base - basis.dot(rate_slopes, r_usual, r_usual),
+                               rate_slopes, r_usual, list_price, basis)
         return units, rate
 
     def effects(self, frame: ScoringFrame, new_price: np.ndarray) -> dict[str, np.ndarray]:

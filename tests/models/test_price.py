@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from deeprule.models.price import NetRateResponse, PriceBasis, PriceResponse
+from deeprule.models.price import DOT_CHUNK, NetRateResponse, PriceBasis, PriceResponse
 
 R = np.linspace(np.log(0.3), np.log(2.0), 400)
 
@@ -61,3 +61,14 @@ def test_elasticity_is_the_log_slope_of_units() -> None:
     np.testing.assert_allclose(units.elasticity(price), numeric, rtol=1e-4, atol=1e-6)
     subset = units.take(np.array([3, 7]))
     np.testing.assert_allclose(subset.units(price[[3, 7]]), units.units(price)[[3, 7]])
+
+
+def test_chunked_dot_equals_the_full_basis_product_across_chunk_boundaries() -> None:
+    basis, rng = PriceBasis(), np.random.default_rng(0)
+    rows = DOT_CHUNK * 2 + 17
+    r, r_usual = rng.uniform(-0.5, 0.3, rows), rng.uniform(-0.2, 0.0, rows)
+    slopes = rng.uniform(0.0, 2.0, (rows, basis.size))
+    for derivative, full in ((False, basis.numpy), (True, basis.numpy_slope)):
+        expected = np.einsum("nk,nk->n", slopes, full(r, r_usual))
+        np.testing.assert_allclose(basis.dot(slopes, r, r_usual, derivative), expected,
+                                   rtol=1e-12)
