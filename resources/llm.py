@@ -12,7 +12,7 @@ from deeprule.llm.client import Backend
 from deeprule.llm.factory import LLMSettings, make_client
 from resources.paths import data_dir
 
-DEFAULT_TOKEN_BUDGET = 20_000
+DEFAULT_TOKEN_BUDGET = 40_000
 """Per materialization: a few minutes of the local model on 2 idle cores (docs/llm.md)."""
 
 

@@ -8,6 +8,7 @@ starts the UI (`make mlflow` does).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,9 @@ from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from resources.paths import data_dir
+
+# Loading a registered model draws a progress bar per artifact file: noise in run logs.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 class MlflowResource(dg.ConfigurableResource):

@@ -43,3 +43,18 @@ def test_jobs_split_monthly_and_unpartitioned_assets() -> None:
     assert dg.AssetKey("shipments") in monthly.asset_layer.executable_asset_keys
     assert dg.AssetKey("customers") in rebuild.asset_layer.executable_asset_keys
     assert dg.AssetKey("shipments") not in rebuild.asset_layer.executable_asset_keys
+
+
+def test_only_raw_simulator_and_evaluation_assets_hold_the_world_resource() -> None:
+    """The `world` resource can hand out the truth: learners must not even hold it."""
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    holders = {
+        key.to_user_string(): graph.get(key).group_name
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+        and "world" in graph.get(key).assets_def.required_resource_keys
+    }
+    learners = {k: g for k, g in holders.items() if g not in {"raw", "simulator", "evaluation"}}
+    assert holders and not learners, f"learners holding the world resource: {learners}"
