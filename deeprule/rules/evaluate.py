@@ -1,0 +1,133 @@
+"""Run a parsed rule on whole columns: numpy, one array operation per IR node.
+
+Operators are protected, as in the paper's symbolic-regression baselines, so
+that any structure an LLM proposes yields finite numbers on every row instead
+of an exception halfway through a search: division by |x| < 1e-9 gives 0, log
+and sqrt act on |x| (log of ~0 gives 0), exp and powers are clipped before
+they overflow. Booleans are 1.0 / 0.0 in arithmetic, and any number is "true"
+when it is > 0 (the paper's h(x) > tau with tau = 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprule.rules import ir
+
+EPS = 1e-9
+EXP_CLIP = 50.0
+"""exp(50) ~ 5e21: large enough for any price or volume, far from float overflow."""
+
+Columns = Mapping[str, np.ndarray]
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float64) if x.dtype == np.bool_ else x
+
+
+def _as_bool(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype == np.bool_ else x > 0
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(a, b)
+    return np.divide(a, b, out=np.zeros(a.shape), where=np.abs(b) > EPS)
+
+
+def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a| ** b, computed as exp(b log|a|) clipped, so neither overflow nor NaN."""
+    logged = np.log(np.maximum(np.abs(a), EPS))
+    return np.where(np.abs(a) > EPS, np.exp(np.clip(b * logged, -EXP_CLIP, EXP_CLIP)),
+                    np.where(b > 0, 0.0, 1.0))
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    magnitude = np.abs(x)
+    return np.where(magnitude > EPS, np.log(np.maximum(magnitude, EPS)), 0.0)
+
+
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": _divide, "**": _power}
+_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+            "==": np.equal, "!=": np.not_equal}
+_CALLS = {
+    "abs": np.abs, "log": _log, "exp": lambda x: np.exp(np.clip(x, -EXP_CLIP, EXP_CLIP)),
+    "sqrt": lambda x: np.sqrt(np.abs(x)),
+    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * np.clip(x, -EXP_CLIP, EXP_CLIP))),
+    "min": lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
+    "max": lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
+    "clip": lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+}
+
+
+@dataclass
+class _Evaluator:
+    columns: Columns
+    params: Sequence[float] | None
+    rows: int
+
+    def run(self, node: ir.Node) -> np.ndarray:
+        if isinstance(node, ir.Const):
+            value = node.value if self.params is None else self.params[node.index]
+            return np.full(self.rows, float(value))
+        if isinstance(node, ir.Flag):
+            return np.full(self.rows, node.value)
+        if isinstance(node, ir.Feature):
+            return np.asarray(self.columns[node.name], dtype=np.float64)
+        if isinstance(node, ir.BinOp):
+            return _ARITHMETIC[node.op](_as_float(self.run(node.left)),
+                                        _as_float(self.run(node.right)))
+        if isinstance(node, ir.Unary):
+            value = self.run(node.operand)
+            return ~_as_bool(value) if node.op == "not" else -_as_float(value)
+        if isinstance(node, ir.Compare):
+            return _COMPARE[node.op](_as_float(self.run(node.left)),
+                                     _as_float(self.run(node.right)))
+        if isinstance(node, ir.Logic):
+            combine = np.logical_and if node.op == "and" else np.logical_or
+            return combine.reduce([_as_bool(self.run(a)) for a in node.args])
+        if isinstance(node, ir.Where):
+            then, otherwise = self.run(node.then), self.run(node.otherwise)
+            if then.dtype != otherwise.dtype:
+                then, otherwise = _as_float(then), _as_float(otherwise)
+            return np.where(_as_bool(self.run(node.cond)), then, otherwise)
+        if isinstance(node, ir.Call):
+            return _CALLS[node.func](*(_as_float(self.run(a)) for a in node.args))
+        raise TypeError(f"not a rule node: {node!r}")
+
+
+def evaluate(node: ir.Node, columns: Columns, params: Sequence[float] | None = None) -> np.ndarray:
+    """One value per row (bool or float64). `params` replaces the program's constants."""
+    missing = sorted({n for n in _feature_names(node) if n not in columns})
+    if missing:
+        raise KeyError(f"rule needs columns the candidate rows lack: {', '.join(missing)}")
+    rows = len(next(iter(columns.values()))) if columns else 1
+    with np.errstate(all="ignore"):
+        return _Evaluator(columns, params, rows).run(node)
+
+
+def _feature_names(node: ir.Node) -> set[str]:
+    return {n.name for n in ir.walk(node) if isinstance(n, ir.Feature)}
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What a rule program says for each candidate row."""
+
+    stock: np.ndarray
+    """bool: recommend stocking this SKU for this customer."""
+    price: np.ndarray
+    """float64: the recommended unit price (NaN where not stocked)."""
+    invalid_price: np.ndarray
+    """bool: stocked rows whose price came out non-finite or <= 0 (counted, never hidden)."""
+
+
+def decide(program: ir.Program, columns: Columns,
+           params: Sequence[float] | None = None) -> Decisions:
+    """(d, p) per row: stock where stock(row) holds, at price(row)."""
+    stock = _as_bool(evaluate(program["stock"], columns, params))
+    price = _as_float(evaluate(program["price"], columns, params))
+    invalid = stock & ~(np.isfinite(price) & (price > 0))
+    return Decisions(stock, np.where(stock, price, np.nan), invalid)
