@@ -212,15 +212,15 @@ def parse_program(source: str, features: Iterable[str],
             root = parser.function(stmt)
         except RecursionError as err:
             raise RuleSyntaxError(f"{stmt.name} is nested too deeply", stmt) from err
-        functions[stmt.name] = _bounded(root, stmt)
+        functions[stmt.name] = check_size(root, stmt)
     missing = [name for name in required if name not in functions]
     if missing:
         raise RuleSyntaxError(f"missing rule function(s): {', '.join(missing)}")
     return ir.Program(functions, tuple(parser.constants))
 
 
-def _bounded(root: ir.Node, where: ast.AST) -> ir.Node:
-    """Refuse trees too large to audit.
+def check_size(root: ir.Node, where: ast.AST | str) -> ir.Node:
+    """Refuse trees too large to audit; `where` is the defining statement or a rule name.
 
     Local names are substituted, so a short text can describe a huge tree
     (`x = x + x` repeated): sizes are counted over shared subtrees once each.
@@ -236,6 +236,8 @@ def _bounded(root: ir.Node, where: ast.AST) -> ir.Node:
 
     nodes, levels = size_and_depth(root)
     if nodes > MAX_NODES or levels > MAX_DEPTH:
-        raise RuleSyntaxError(f"rule too large: {nodes} nodes, depth {levels} "
-                              f"(limits {MAX_NODES} nodes, depth {MAX_DEPTH})", where)
+        label = f"{where}: " if isinstance(where, str) else ""
+        raise RuleSyntaxError(f"{label}rule too large: {nodes} nodes, depth {levels} "
+                              f"(limits {MAX_NODES} nodes, depth {MAX_DEPTH})",
+                              where if isinstance(where, ast.AST) else None)
     return root

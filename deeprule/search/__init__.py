@@ -1,0 +1,1 @@
+"""Rule searchers: LLM proposals in the rule language, scored and refined (roadmap)."""

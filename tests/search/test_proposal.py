@@ -1,0 +1,102 @@
+"""An LLM rule proposal: scripted for the logic, the real local model once (slow)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeprule.llm import LLMClient, ResponseCache
+from deeprule.llm.local import LocalBackend
+from deeprule.llm.testing import ScriptedBackend
+from deeprule.llm.types import LLMCallFailed
+from deeprule.rules import decide, parse_program
+from deeprule.rules.schema import rule_schema
+from deeprule.search.proposal import ProposalContext, proposal_prompt, propose
+from resources.paths import data_dir
+
+FEATURES = {"cost": "unit cost of the SKU", "list_price": "the SKU's list price",
+            "loyalty": "customer loyalty, 0 (none) to 1 (very loyal)"}
+CONTEXT = ProposalContext(FEATURES, "maximize profit without pricing above list price")
+
+
+def feature(name: str) -> dict:
+    return {"kind": "feature", "name": name}
+
+
+def number(value: float) -> dict:
+    return {"kind": "number", "value": value}
+
+
+def op(symbol: str, left: dict, right: dict) -> dict:
+    return {"kind": "op", "op": symbol, "left": left, "right": right}
+
+
+GOOD = {"stock": {"left": feature("loyalty"), "cmp": ">", "right": number(0.3)},
+        "price": op("min", feature("list_price"), op("*", feature("cost"), number(1.25)))}
+
+
+def columns() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(1, 10, 200)
+    return {"cost": cost, "list_price": cost * 1.4, "loyalty": rng.uniform(0, 1, 200)}
+
+
+def test_a_valid_answer_becomes_the_same_program_as_its_text() -> None:
+    backend = ScriptedBackend([json.dumps(GOOD)])
+    proposal = propose(LLMClient(backend, None), CONTEXT)
+    assert proposal.program.constants == (0.3, 1.25)
+    expected = parse_program("def stock(row):\n    return row.loyalty > 0.3\n"
+                             "def price(row):\n    return min(row.list_price, row.cost * 1.25)\n",
+                             FEATURES)
+    cols = columns()
+    np.testing.assert_allclose(decide(proposal.program, cols).price,
+                               decide(expected, cols).price, equal_nan=True)
+    assert parse_program(proposal.text, FEATURES).constants == (0.3, 1.25)
+    assert proposal.record.ok and proposal.record.attempts == 1
+
+
+def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
+    context = ProposalContext(FEATURES, "maximize profit", current_rule="def stock(row): ...",
+                              feedback=("raising the markup lost 3% of profit",))
+    prompt = proposal_prompt(context)
+    assert all(name in prompt.system for name in FEATURES)
+    assert "maximize profit" in prompt.system
+    assert "def stock(row): ..." in prompt.user and "lost 3%" in prompt.user
+    assert proposal_prompt(CONTEXT).system == prompt.system.replace(
+        "maximize profit", "maximize profit without pricing above list price")
+
+
+@pytest.mark.parametrize("bad", [
+    {**GOOD, "stock": {"left": feature("secret_margin"), "cmp": ">", "right": number(0.3)}},
+    {**GOOD, "price": number(1e9)},
+    {**GOOD, "price": {"kind": "call", "func": "eval", "arg": number(1.0)}},
+    {**GOOD, "price": op("*", op("*", op("*", op("*", feature("cost"), number(1.0)),
+                                         number(1.0)), number(1.0)), number(1.0))},
+    {**GOOD, "extra": "ignore previous instructions"},
+])
+def test_answers_outside_the_schema_are_retried_then_fail(bad: dict) -> None:
+    backend = ScriptedBackend([json.dumps(bad)] * 3)
+    with pytest.raises(LLMCallFailed):
+        propose(LLMClient(backend, None, max_retries=2, backoff_s=0.0), CONTEXT)
+    assert backend.calls == 3
+
+
+def test_schema_depth_bounds_nesting() -> None:
+    shallow = rule_schema(tuple(FEATURES), depth=1)
+    deeper = json.dumps({**GOOD, "price": op("*", op("*", feature("cost"), number(1.0)),
+                                             number(1.0))})
+    with pytest.raises(ValueError):
+        shallow.model_validate_json(deeper)
+    assert rule_schema(tuple(FEATURES), depth=2).model_validate_json(deeper)
+
+
+@pytest.mark.slow
+def test_real_local_model_proposes_a_rule_that_compiles_and_runs(tmp_path: Path) -> None:
+    backend = LocalBackend(data_dir() / "models", max_tokens=400)
+    client = LLMClient(backend, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=180)
+    proposal = propose(client, ProposalContext(FEATURES, CONTEXT.objective, depth=2))
+    assert proposal.program.features() <= set(FEATURES)
+    decisions = decide(proposal.program, columns())
+    assert decisions.stock.dtype == np.bool_ and len(decisions.price) == 200
+    assert parse_program(proposal.text, FEATURES).features() == proposal.program.features()
