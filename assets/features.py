@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets._metadata import frame_metadata
+from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
 from deeprule.features import customer, standardize
 from deeprule.features.demographics import build_affiliation, customer_demographics
@@ -27,6 +28,7 @@ from deeprule.features.temporal import (
     monthly_sales,
 )
 from deeprule.geo.affiliation import AffiliationParams
+from deeprule.plots import affiliation_map
 from pipelines.partitions import monthly_partitions
 
 GROUP = "features"
@@ -81,6 +83,7 @@ def store_affiliation(
     yield dg.Output(table, output_name="store_affiliation", metadata=frame_metadata(
         table, affiliation_seconds, **summary.as_metadata(),
         priors_source="customer_priors" if priors is not None else "neutral prior (missing)",
+        map=_map(table, stores, customers, summary.alpha),
     ))
     started = time.perf_counter()
     demographics = customer_demographics(table, stores, customers, summary.alpha)
@@ -106,6 +109,15 @@ def customer_monthly_sales(
         df = monthly_sales(conn, month)
     return dg.Output(df, metadata=frame_metadata(df, time.perf_counter() - started,
                                                  month=month.isoformat()))
+
+
+def _map(table: pl.DataFrame, stores: pl.DataFrame, customers: pl.DataFrame,
+         alpha: float) -> dg.MetadataValue:
+    covered = stores["store_id"].is_in(
+        table.filter(pl.col("covered"))["store_id"].implode()).to_numpy()
+    radius = alpha * customers["business_scale"].fill_null(0.0).fill_nan(0.0).to_numpy()
+    return plot_metadata(affiliation_map(stores, covered, customers, radius),
+                         "Stores, customers and radii r_k = alpha * s_k")
 
 
 class CustomerFeatureConfig(dg.Config):

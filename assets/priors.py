@@ -15,7 +15,9 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets._metadata import frame_metadata, markdown_preview
+from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
+from deeprule.plots import metric_bars
 from deeprule.priors import aggregate
 from deeprule.priors.extract import FAILED, OK, PENDING, plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
@@ -216,5 +218,9 @@ def extraction_quality(
     return dg.Output(df, metadata=frame_metadata(
         df, time.perf_counter() - started, extracted_by=json.dumps(sorted(models)),
         quality=dg.MetadataValue.md(markdown_preview(df, rows=len(df))),
+        quality_plot=plot_metadata(metric_bars(
+            [f"{r['doc_type']} · {r['field']} ({r['metric']})" for r in df.iter_rows(named=True)],
+            df["value"].to_list(), "Extraction vs document truth"),
+            f"Per-field accuracy / F1 of {', '.join(sorted(models)) or 'no model'}"),
         mean_score=round(float(df["value"].drop_nulls().mean() or 0.0), 4),
     ))

@@ -19,9 +19,10 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets._metadata import frame_metadata, markdown_preview
+from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
 from deeprule.models import registry
-from deeprule.models.assess import assess, comparison_table, truth_for
+from deeprule.models.assess import Truth, assess, comparison_table, elasticity_cells, truth_for
 from deeprule.models.dataset import ScorerData, frames_for, prepare
 from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
 from deeprule.models.features import ScoringFrame, SourceTables
@@ -29,6 +30,7 @@ from deeprule.models.metrics import mae, wape
 from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
 from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
+from deeprule.plots import elasticity_scatter, price_response_curves
 from resources.mlflow import MlflowResource
 from resources.world import WorldResource
 
@@ -90,18 +92,23 @@ class UpliftModelConfig(SplitConfig):
         return [main, *[v for v in grid if v.variant != main.variant]]
 
 
-def _curve(response: PriceResponse, data: ScorerData, rows: int = 4) -> str:
-    """Markdown price-response table for a few test pairs: units at each price / list."""
+def _curves(scorer: DemandScorer, data: ScorerData, rows: int = 4) -> dict[str, np.ndarray]:
+    """Units at each of CURVE_RATIOS x list price for a few held-out pairs, by pair label."""
     frame = data.test if data.test.height else data.valid
     take = np.linspace(0, frame.height - 1, min(rows, frame.height)).astype(np.int64)
-    sample = response.take(take)
+    sample = scorer.response(frame).take(take)
+    ratios = np.asarray(CURVE_RATIOS)
+    return {f"{frame.rows['customer_id'][int(row)]} × {frame.rows['sku_id'][int(row)]}":
+            sample.take(np.full(len(ratios), i)).units(sample.list_price[i] * ratios)
+            for i, row in enumerate(take)}
+
+
+def _curve_table(curves: dict[str, np.ndarray]) -> str:
+    """Markdown price-response table: units at each price / list."""
     header = "| pair | " + " | ".join(f"{r:.2f}" for r in CURVE_RATIOS) + " |"
     lines = [header, "|---|" + "---|" * len(CURVE_RATIOS)]
-    for i, row in enumerate(take):
-        pair = f"{frame.rows['customer_id'][int(row)]} × {frame.rows['sku_id'][int(row)]}"
-        units = [sample.take(np.array([i])).units(sample.list_price[[i]] * r)[0]
-                 for r in CURVE_RATIOS]
-        lines.append(f"| {pair} | " + " | ".join(f"{u:.1f}" for u in units) + " |")
+    lines += [f"| {pair} | " + " | ".join(f"{u:.1f}" for u in units) + " |"
+              for pair, units in curves.items()]
     return "Expected units at price / list price:\n\n" + "\n".join(lines)
 
 
@@ -156,6 +163,7 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
             register_as=registry.DEMAND_MODEL)
     card = pl.DataFrame([_card(ref, data.split, "demand", metrics,
                                time.perf_counter() - started)])
+    curves = _curves(fit.scorer, data)
     return dg.Output(card, metadata=frame_metadata(
         card, time.perf_counter() - started, **data.sizes(), **_rounded(metrics),
         beta=float(fit.config.beta or 0.0), beta_scores=json.dumps(fit.beta_scores),
@@ -163,7 +171,10 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
         mlflow_run=mlflow.run_url(ref.run_id),
         mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
         epochs=dg.MetadataValue.md(_history_md(fit.history)),
-        price_response=dg.MetadataValue.md(_curve(fit.scorer.response(data.test), data)),
+        price_response=dg.MetadataValue.md(_curve_table(curves)),
+        price_response_plot=plot_metadata(
+            price_response_curves(np.asarray(CURVE_RATIOS), curves),
+            "Expected units of a few test pairs as their price moves"),
     ))
 
 
@@ -298,16 +309,30 @@ def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBR
     if not data.test.height:
         raise ValueError("the demand model was trained without test months: nothing held out")
     truth = truth_for(world.world(), data.test)
-    rows = [assess("demand", data.test, scorer.response(data.test), truth)]
+    responses = {"demand": scorer.response(data.test)}
+    rows = [assess("demand", data.test, responses["demand"], truth)]
     for card in uplift_model.iter_rows(named=True):
         uplift = registry.load_uplift(registry.ModelRef(card["run_id"]))
         units, rate = uplift.responses(data.test)
+        responses[f"uplift:{card['variant']}"] = units
         rows.append(assess(f"uplift:{card['variant']}", data.test, units, truth, rate))
     table = comparison_table(rows)
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
         **_verdicts(table), comparison=dg.MetadataValue.md(_table_md(table)),
+        elasticity_plot=_elasticity_plot(responses, data.test, truth),
     ))
+
+
+def _elasticity_plot(responses: dict[str, PriceResponse], frame: ScoringFrame,
+                     truth: Truth) -> dg.MetadataValue:
+    """Demand, the registered uplift (first card row) and the naive fit against truth."""
+    shown = [name for i, name in enumerate(responses) if i < 2 or name == "uplift:naive"]
+    logged = frame.column("unit_price")
+    cells = {name: elasticity_cells(frame, responses[name].elasticity(logged), truth.elasticity)
+             for name in shown}
+    return plot_metadata(elasticity_scatter(cells),
+                         "Elasticity per customer x category on the test months: model vs truth")
 
 
 def _verdicts(table: pl.DataFrame) -> dict[str, object]:

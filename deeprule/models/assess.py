@@ -43,9 +43,15 @@ def truth_for(world: World, frame: ScoringFrame) -> Truth:
     return Truth(world.true_elasticity(customers, skus, logged, months), delta)
 
 
+def elasticity_cells(frame: ScoringFrame, predicted: np.ndarray,
+                     true: np.ndarray) -> pl.DataFrame:
+    """Mean model and true elasticity per customer x category (columns predicted, true)."""
+    return grouped_mean(frame.rows.select(CELL), {"predicted": predicted, "true": true})
+
+
 def elasticity_rank(frame: ScoringFrame, predicted: np.ndarray, true: np.ndarray) -> float:
     """Spearman correlation of mean elasticity per customer x category, model vs truth."""
-    cells = grouped_mean(frame.rows.select(CELL), {"predicted": predicted, "true": true})
+    cells = elasticity_cells(frame, predicted, true)
     return rank_correlation(cells["predicted"].to_numpy(), cells["true"].to_numpy())
 
 

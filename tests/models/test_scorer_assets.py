@@ -19,6 +19,7 @@ from assets.simulator import truth_tables
 from resources.mlflow import MlflowResource
 from tests.conftest import TINY_MONTHS, tiny_resources
 from tests.features.test_feature_assets import HashEncoder
+from tests.plot_checks import embedded_png
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]
@@ -99,6 +100,8 @@ def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None
     assert table["elasticity_rank_corr"].is_between(-1, 1).all()
     meta = scored["metadata"]["scorer_quality"]
     assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
+    embedded_png(meta["elasticity_plot"])
+    embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
 
 
 def test_only_scorer_quality_reads_truth() -> None:

@@ -30,6 +30,7 @@ from deeprule.synth import build_world, resolve_spec
 from resources import default_resources
 from resources.llm import LLMResource
 from resources.world import WorldResource
+from tests.plot_checks import embedded_png
 
 BACKENDS: list[ScriptedBackend] = []
 PRIORS = [document_extractions, customer_priors, reward_table, decision_set]
@@ -98,6 +99,7 @@ def test_priors_pipeline_end_to_end(tiny_db_copy: Path, tmp_path: Path,
     assert priors.height == 30 and priors["price_sensitivity"].is_not_null().all()
     quality = query(tiny_db_copy, "SELECT * FROM extraction_quality")
     assert quality["value"].min() == 1.0  # the oracle states exactly the truth
+    embedded_png(metadata(result, "extraction_quality")["quality_plot"])
     assert query(tiny_db_copy, "SELECT count(*) AS n FROM reward_table")["n"].item() > 0
     assert query(tiny_db_copy, "SELECT count(*) AS n FROM decision_set")["n"].item() == 30
 
