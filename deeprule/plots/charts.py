@@ -46,7 +46,7 @@ def elasticity_scatter(cells: Mapping[str, pl.DataFrame]) -> Figure:
         ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--")
         ax.set(xlabel="true elasticity", ylabel="model elasticity", title=model)
         ax.grid(alpha=0.3)
-    fig.suptitle("Elasticity per customer x category: model vs simulator truth")
+    fig.suptitle("Elasticity per customer x category: model vs simulator truth", y=1.03)
     return fig
 
 
