@@ -126,7 +126,11 @@ class Decisions:
 
 def decide(program: ir.Program, columns: Columns,
            params: Sequence[float] | None = None) -> Decisions:
-    """(d, p) per row: stock where stock(row) holds, at price(row)."""
+    """(d, p) per row: stock where stock(row) holds, at price(row).
+
+    Without `params`, the program's own constants (fitted ones, once replaced) are used.
+    """
+    params = program.constants if params is None else params
     stock = _as_bool(evaluate(program["stock"], columns, params))
     price = _as_float(evaluate(program["price"], columns, params))
     invalid = stock & ~(np.isfinite(price) & (price > 0))

@@ -69,6 +69,10 @@ def _render(node: ir.Node, params: Sequence[float] | None, context: int) -> str:
 
 
 def render_program(program: ir.Program, params: Sequence[float] | None = None) -> str:
-    """`def stock(row): return ...` and `def price(row): return ...`, one expression each."""
+    """`def stock(row): return ...` and `def price(row): return ...`, one expression each.
+
+    Without `params`, the program's own constants (fitted ones, once replaced) are written.
+    """
+    params = program.constants if params is None else params
     return "\n\n".join(f"def {name}(row):\n    return {render_expr(root, params)}"
                        for name, root in program.functions.items()) + "\n"

@@ -1,0 +1,173 @@
+"""The LLM-guided rule search: propose, fit constants, score, remember, reflect.
+
+The paper's loop (Section 3.3, "reflection with memory"): start from an
+expert rule; each iteration the LLM sees the best rule so far and the memory
+— triples (customer type, rule change, fitness change) — and proposes a
+changed rule; its constants are fitted with the structure fixed (phase 2 of
+the decoupled search); the result is scored by Φ on the candidate rows and
+kept if it beats the best. Customer types are the primary categories: the
+memory records where a change helped most and hurt most, so the next prompt
+can say which kind of customer a change is good for.
+
+A failed proposal (invalid after retries) is an iteration with status
+`failed`, not a crash; a spent token budget ends the search cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from deeprule.llm import LLMClient
+from deeprule.llm.types import BudgetExhausted, LLMCallFailed
+from deeprule.rules import Program, decide, fit_constants, parse_program, render_program
+from deeprule.search.objective import (
+    RULE_FEATURES,
+    Candidates,
+    FitnessConfig,
+    Outcome,
+    outcome,
+    plan_prices,
+)
+from deeprule.search.proposal import ProposalContext, propose
+
+EXPERT_RULE = """
+def stock(row):
+    return row.hist_units > 0.0
+
+def price(row):
+    return row.usual_price * 1.0
+"""
+"""The domain-expert starting point: keep what sold, at the usual price."""
+OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked rows, stay near "
+             "the usual price, keep the rule short; units fall as the price rises")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    iterations: int = 5
+    patience: int = 3
+    """Stop after this many iterations without a new best."""
+    memory_size: int = 6
+    """Memory lines quoted in each prompt (the most recent)."""
+    fit_evaluations: int = 150
+    depth: int = 2
+    fitness: FitnessConfig = FitnessConfig()
+
+
+@dataclass(frozen=True)
+class Iteration:
+    number: int
+    status: str
+    """`expert`, `improved`, `kept` (no better than the best), `failed` or `budget`."""
+    rule: str
+    fitness: float | None
+    profit: float | None
+    violations: int | None
+    delta: float | None
+    note: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class SearchResult:
+    best: Program
+    best_outcome: Outcome
+    iterations: list[Iteration] = field(default_factory=list)
+    memory: list[str] = field(default_factory=list)
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame([vars(i) for i in self.iterations])
+
+
+def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Program, Outcome]:
+    """The program with constants fitted to maximize Φ, and its outcome."""
+
+    def loss(decisions) -> float:
+        return -outcome(program, decisions, cand, config.fitness).fitness
+
+    fit = fit_constants(program, cand.columns, loss, max_evaluations=config.fit_evaluations)
+    tuned = Program(program.functions, fit.params)
+    return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
+
+
+def _segment_change(before: Outcome, after: Outcome, cand: Candidates) -> str:
+    """Where a change helped and hurt most: mean profit change per primary category."""
+    frame = cand.rows.select("primary_category").with_columns(
+        delta=pl.Series(after.row_profit - before.row_profit))
+    means = frame.group_by("primary_category").agg(pl.col("delta").mean()).sort("delta")
+    worst, best = means.row(0), means.row(-1)
+    return (f"helped {best[0]} most ({best[1]:+.1f} profit per row), "
+            f"hurt {worst[0]} most ({worst[1]:+.1f})")
+
+
+def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchConfig(),
+           start: str = EXPERT_RULE,
+           progress: Callable[[str], None] = lambda _: None) -> SearchResult:
+    """Run the reflection loop from `start`; every iteration is recorded."""
+    started = time.perf_counter()
+    best, best_out = fitted(parse_program(start, RULE_FEATURES), cand, config)
+    result = SearchResult(best, best_out)
+    result.iterations.append(Iteration(0, "expert", render_program(best),
+                                       best_out.fitness, best_out.profit, best_out.violations,
+                                       None, "expert rule, constants fitted",
+                                       seconds=time.perf_counter() - started))
+    stale = 0
+    for number in range(1, config.iterations + 1):
+        if stale >= config.patience:
+            break
+        step = _iterate(client, cand, config, result, number)
+        result.iterations.append(step)
+        progress(f"iteration {number}: {step.status} {step.note}")
+        if step.status == "budget":
+            break
+        stale = 0 if step.status == "improved" else stale + 1
+    return result
+
+
+def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: SearchResult,
+             number: int) -> Iteration:
+    started = time.perf_counter()
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE,
+                              render_program(result.best),
+                              tuple(result.memory[-config.memory_size:]), config.depth)
+    try:
+        proposal = propose(client, context)
+    except BudgetExhausted:
+        return Iteration(number, "budget", "", None, None, None, None, "token budget spent")
+    except LLMCallFailed as err:
+        return Iteration(number, "failed", "", None, None, None, None, str(err)[:300],
+                         err.record.prompt_tokens, err.record.completion_tokens,
+                         time.perf_counter() - started)
+    program, out = fitted(proposal.program, cand, config)
+    delta = out.fitness - result.best_outcome.fitness
+    where = _segment_change(result.best_outcome, out, cand)
+    text = render_program(program)
+    result.memory.append(f"iteration {number}: rule {' '.join(proposal.text.split())!r} "
+                         f"changed fitness by {delta:+.1f}; {where}")
+    status = "improved" if delta > 0 else "kept"
+    if delta > 0:
+        result.best, result.best_outcome = program, out
+    record = proposal.record
+    return Iteration(number, status, text, out.fitness, out.profit, out.violations,
+                     delta, where, record.prompt_tokens, record.completion_tokens,
+                     time.perf_counter() - started)
+
+
+def realized_profit(program: Program, cand: Candidates,
+                    true_units: Callable[[np.ndarray], np.ndarray]) -> float:
+    """Profit of a rule's plan under the true demand.
+
+    Evaluation only: `true_units(prices)` comes from the simulator, which the
+    caller (a benchmark or an `evaluation` asset) holds; the search never does.
+    """
+    decisions = decide(program, cand.columns)
+    price = plan_prices(decisions, cand)
+    units = np.where(decisions.stock, true_units(price), 0.0)
+    return float(np.sum(np.where(decisions.stock, (price - cand.columns["cost"]) * units, 0.0)))

@@ -1,0 +1,118 @@
+"""The reflection loop on a toy market with a known optimum (scripted LLM)."""
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from deeprule.llm import LLMClient
+from deeprule.llm.testing import ScriptedBackend
+from deeprule.llm.types import InvalidOutputError
+from deeprule.models.dataset import prepare
+from deeprule.models.demand import DemandConfig, fit_demand
+from deeprule.models.experiment import world_tables
+from deeprule.models.price import PriceBasis, PriceResponse
+from deeprule.rules import decide, parse_program
+from deeprule.search.objective import RULE_FEATURES, Candidates, candidates, outcome
+from deeprule.search.reflect import SearchConfig, realized_profit, search
+from deeprule.synth import build_world, resolve_spec
+
+ROWS = 300
+
+
+def toy_candidates(elasticity: float = 3.0) -> Candidates:
+    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(2.0, 8.0, ROWS)
+    list_price = cost * 2.0
+    usual = cost * 1.2
+    basis = PriceBasis()
+    slopes = np.zeros((ROWS, basis.size))
+    slopes[:, 0] = elasticity
+    r_usual = np.log(usual / list_price)
+    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
+    response = PriceResponse(level, slopes, r_usual, list_price, basis)
+    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
+                         "sku_id": [f"S{i}" for i in range(ROWS)],
+                         "month": ["2024-12-01"] * ROWS,
+                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
+    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
+               "hist_units": np.full(ROWS, 50.0), "elasticity": np.full(ROWS, elasticity)}
+    return Candidates(rows, columns, response)
+
+
+def markup_rule(markup: float) -> str:
+    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": "cost"},
+             "right": {"kind": "number", "value": markup}}
+    stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
+             "right": {"kind": "number", "value": 0.0}}
+    return json.dumps({"stock": stock, "price": price})
+
+
+def test_toy_response_has_the_textbook_optimum() -> None:
+    cand = toy_candidates()
+    usual_units = cand.response.units(cand.columns["usual_price"])
+    np.testing.assert_allclose(usual_units, 50.0, rtol=1e-9)
+    prices = cand.columns["cost"][:, None] * np.linspace(1.1, 1.9, 81)[None, :]
+    profit = (prices - cand.columns["cost"][:, None]) * np.stack(
+        [cand.response.units(prices[:, j]) for j in range(81)], axis=1)
+    best = np.linspace(1.1, 1.9, 81)[profit.argmax(axis=1)]
+    np.testing.assert_allclose(best, 1.5, atol=0.011)
+
+
+def test_search_keeps_the_better_rule_fits_its_markup_and_remembers() -> None:
+    cand = toy_candidates()
+    backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.1)])
+    config = SearchConfig(iterations=2, fitness=SearchConfig().fitness.__class__(eta=0.0,
+                                                                                 lam=0.0))
+    result = search(LLMClient(backend, None), cand, config)
+    statuses = [i.status for i in result.iterations]
+    assert statuses[0] == "expert" and "improved" in statuses
+    assert result.best.constants[-1] == pytest.approx(1.5, abs=0.02)  # fitted, not 1.3
+    assert result.best_outcome.fitness > result.iterations[0].fitness
+    assert len(result.memory) == 2 and "Laundry" in result.memory[0] + result.memory[1]
+    assert "Current rule" in backend.prompts[1].user and "iteration 1" in backend.prompts[1].user
+    table = result.table()
+    assert table.height == 3 and set(table["status"]) <= {"expert", "improved", "kept"}
+
+
+def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> None:
+    cand = toy_candidates()
+    failing = ScriptedBackend([InvalidOutputError("not JSON", 10, 5)] * 3
+                              + [markup_rule(1.4)])
+    result = search(LLMClient(failing, None, max_retries=2, backoff_s=0.0), cand,
+                    SearchConfig(iterations=2))
+    assert [i.status for i in result.iterations][1] == "failed"
+    assert result.iterations[1].prompt_tokens == 30
+    budgeted = search(LLMClient(ScriptedBackend([markup_rule(1.4)] * 5), None,
+                                token_budget=150), cand, SearchConfig(iterations=5))
+    assert budgeted.iterations[-1].status == "budget" and len(budgeted.iterations) < 6
+
+
+def test_outcome_counts_prices_outside_cost_and_list_as_violations() -> None:
+    cand = toy_candidates()
+    program = parse_program("def stock(row):\n    return True\n"
+                            "def price(row):\n    return row.cost * 0.5\n", RULE_FEATURES)
+    out = outcome(program, decide(program, cand.columns), cand)
+    assert out.violations == ROWS and out.profit == pytest.approx(0.0)  # held at cost
+
+
+def test_realized_profit_uses_the_given_truth() -> None:
+    cand = toy_candidates()
+    program = parse_program("def stock(row):\n    return True\n"
+                            "def price(row):\n    return row.cost * 1.5\n", RULE_FEATURES)
+    realized = realized_profit(program, cand, lambda prices: np.full(len(prices), 10.0))
+    assert realized == pytest.approx(float(np.sum(0.5 * cand.columns["cost"] * 10.0)))
+
+
+def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
+    data = prepare(world_tables(build_world(resolve_spec("tiny"))), 1, 1)
+    fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3, max_epochs=1))
+    cand = candidates(data.test, fit.scorer.response(data.test))
+    assert set(cand.columns) == set(RULE_FEATURES) and cand.height == data.test.height
+    assert all(np.isfinite(v).all() for v in cand.columns.values())
+    assert (cand.columns["elasticity"] >= 0).all()  # the monotone pathway, as a feature
+    assert (cand.columns["cost"] < cand.columns["list_price"]).all()
+    expert = search(LLMClient(ScriptedBackend(), None), cand, SearchConfig(iterations=0))
+    assert expert.best_outcome.stocked > 0 and expert.best_outcome.profit > 0
