@@ -1,17 +1,20 @@
 """Candidate rows and the paper's rule fitness Φ(f) (Appendix D, eq. 22), scored by the DNN.
 
-Φ(f) = mean_i [ 1[d_i = 1] (p_i − c_i) q_i(p_i) − η (p_i − p*_i)² ] − λ ℓ(f)
+Φ(f) = mean_i [ 1[d_i = 1] (p_i − c_i) q_i(p_i) − η (p_i − p*_i)² ] − λ ℓ(f) − ρ V(f)
 
 q_i(p) comes from the demand model's exported price response (no network
 call per evaluation), p* is the pair's usual price, ℓ the rule's complexity.
 Prices are held to [cost, list price] when profit is computed (the plan
-optimizer's bounds); how many stocked rows the rule priced outside them is
-reported as violations, never hidden.
+optimizer's bounds); the share V(f) of stocked rows the rule priced outside
+them is penalized (ρ times the mean absolute row profit of the usual prices) and
+reported, never hidden: otherwise a fitter learns that "10 × cost", clipped to
+the list price, is a fine way to say "list price".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -43,6 +46,12 @@ class Candidates:
     def height(self) -> int:
         return self.rows.height
 
+    @cached_property
+    def profit_scale(self) -> float:
+        """Mean absolute row profit at the usual prices: the unit of the violation penalty."""
+        usual, cost = self.columns["usual_price"], self.columns["cost"]
+        return float(np.mean(np.abs((usual - cost) * self.response.units(usual))))
+
 
 def candidates(frame: ScoringFrame, response: PriceResponse) -> Candidates:
     """Rule features from a scoring frame and the demand model's response on it."""
@@ -64,6 +73,8 @@ class FitnessConfig:
     """Weight of the squared deviation from the usual price."""
     lam: float = 0.5
     """Weight of the rule's complexity."""
+    rho: float = 1.0
+    """Weight of the violating share, in units of the mean absolute row profit at usual prices."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ def outcome(program: Program, decisions: Decisions, cand: Candidates,
     size = sum(complexity(root) for root in program.functions.values())
     outside = stocked & ((decisions.price < cost) | (decisions.price > cand.columns["list_price"])
                          | decisions.invalid_price)
-    fitness = float(np.mean(row_profit - config.eta * deviation) - config.lam * size)
+    penalty = config.rho * float(outside.mean()) * cand.profit_scale
+    fitness = float(np.mean(row_profit - config.eta * deviation) - config.lam * size - penalty)
     return Outcome(fitness, float(row_profit.sum()), float(units.sum()), int(stocked.sum()),
                    int(outside.sum()), row_profit)

@@ -98,13 +98,13 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
 
 
 def _segment_change(before: Outcome, after: Outcome, cand: Candidates) -> str:
-    """Where a change helped and hurt most: mean profit change per primary category."""
+    """Which customer types gained most and least: mean profit change per primary category."""
     frame = cand.rows.select("primary_category").with_columns(
         delta=pl.Series(after.row_profit - before.row_profit))
     means = frame.group_by("primary_category").agg(pl.col("delta").mean()).sort("delta")
     worst, best = means.row(0), means.row(-1)
-    return (f"helped {best[0]} most ({best[1]:+.1f} profit per row), "
-            f"hurt {worst[0]} most ({worst[1]:+.1f})")
+    return (f"profit per row changed most for {best[0]} ({best[1]:+.1f}) and least for "
+            f"{worst[0]} ({worst[1]:+.1f})")
 
 
 def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchConfig(),
@@ -150,7 +150,9 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
     where = _segment_change(result.best_outcome, out, cand)
     text = render_program(program)
     result.memory.append(f"iteration {number}: rule {' '.join(proposal.text.split())!r} "
-                         f"changed fitness by {delta:+.1f}; {where}")
+                         f"stocked {out.stocked:,} of {cand.height:,} rows, priced "
+                         f"{out.violations:,} outside [cost, list price], changed fitness by "
+                         f"{delta:+.1f}; {where}")
     status = "improved" if delta > 0 else "kept"
     if delta > 0:
         result.best, result.best_outcome = program, out

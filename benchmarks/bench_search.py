@@ -1,0 +1,123 @@
+"""Rule search on the demo world: predicted fitness next to realized profit and the oracle gap.
+
+Trains the demand model on the months before the held-out ones, builds
+candidate rows (customer x SKU pairs of the held-out months), then compares
+plans, each priced within [cost, list price]:
+
+- logged: what the history actually charged (every pair stocked);
+- expert: stock what sold, at the usual price, constants fitted to Φ;
+- search: the LLM reflection loop from the expert rule (local model by default).
+
+Each plan gets its predicted Φ and profit (demand model) and its realized
+profit under the simulator's true demand, and the gap to the oracle plan
+(every pair at its truly profit-maximizing price, from a grid between cost
+and list price, stocked only where that profit is positive).
+
+    python benchmarks/bench_search.py [--iterations 5] [--preset demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from deeprule.llm import LLMClient
+from deeprule.llm.factory import make_client
+from deeprule.models.dataset import prepare
+from deeprule.models.demand import DemandConfig, fit_demand
+from deeprule.models.experiment import world_tables
+from deeprule.rules import decide, parse_program, render_program
+from deeprule.search.objective import RULE_FEATURES, Candidates, candidates
+from deeprule.search.reflect import EXPERT_RULE, SearchConfig, fitted, realized_profit, search
+from deeprule.synth import World, build_world, resolve_spec
+from resources.llm import LLMResource
+
+GRID = np.linspace(0.0, 1.0, 41)
+"""Oracle price grid: cost + GRID * (list price - cost)."""
+
+
+def true_units(world: World, cand: Candidates):
+    rows = cand.rows
+    customers, skus = rows["customer_id"], rows["sku_id"]
+    months = rows["month"].to_numpy()
+    return lambda prices: world.expected_units(customers, skus, prices, months)
+
+
+def oracle_profit(world: World, cand: Candidates) -> float:
+    truth = true_units(world, cand)
+    cost, list_price = cand.columns["cost"], cand.columns["list_price"]
+    best = np.zeros(cand.height)
+    for share in GRID:
+        price = cost + share * (list_price - cost)
+        best = np.maximum(best, (price - cost) * truth(price))
+    return float(best.sum())
+
+
+def logged_profit(world: World, cand: Candidates, logged_price: np.ndarray) -> tuple[float, float]:
+    """(predicted, realized) profit of the history's own prices, every pair stocked."""
+    cost = cand.columns["cost"]
+    predicted = float(np.sum((logged_price - cost) * cand.response.units(logged_price)))
+    realized = float(np.sum((logged_price - cost) * true_units(world, cand)(logged_price)))
+    return predicted, realized
+
+
+def client_for(cache_dir: Path) -> LLMClient:
+    """The configured model (DEEPRULE_LLM_* as for `make run`), a fresh cache, no token cap;
+    room for a rule tree (400 new tokens) and time for a grammar compile (180 s)."""
+    settings = replace(LLMResource.from_env().settings(), cache_path=str(cache_dir / "c.duckdb"),
+                       token_budget=0, max_new_tokens=400, timeout_s=180.0)
+    return make_client(settings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--iterations", type=int, default=5)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    world = build_world(resolve_spec(args.preset))
+    data = prepare(world_tables(world), 2, 2)
+    fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3))
+    cand = candidates(data.test, fit.scorer.response(data.test))
+    print(f"candidates: {cand.height:,} customer x SKU rows of the held-out months; demand model "
+          f"trained in {fit.seconds:.1f}s")
+    oracle = oracle_profit(world, cand)
+    truth = true_units(world, cand)
+    config = SearchConfig(iterations=args.iterations)
+    expert, expert_out = fitted(parse_program(EXPERT_RULE, RULE_FEATURES), cand, config)
+    with tempfile.TemporaryDirectory() as tmp:
+        search_started = time.perf_counter()
+        result = search(client_for(Path(tmp)), cand, config,
+                        progress=lambda line: print(f"  ... {line}", flush=True))
+        search_seconds = time.perf_counter() - search_started
+    predicted_logged, realized_logged = logged_profit(world, cand, data.test.column("unit_price"))
+    print(f"\n{'plan':<10}{'Φ (pred.)':>12}{'profit pred.':>15}{'profit real.':>15}"
+          f"{'oracle gap':>12}{'stocked':>9}{'violations':>12}")
+    print(f"{'logged':<10}{'-':>12}{predicted_logged:>15,.0f}{realized_logged:>15,.0f}"
+          f"{1 - realized_logged / oracle:>12.1%}{cand.height:>9,}{'-':>12}")
+    for name, program, out in (("expert", expert, expert_out),
+                               ("search", result.best, result.best_outcome)):
+        realized = realized_profit(program, cand, truth)
+        print(f"{name:<10}{out.fitness:>12,.1f}{out.profit:>15,.0f}{realized:>15,.0f}"
+              f"{1 - realized / oracle:>12.1%}{out.stocked:>9,}{out.violations:>12,}")
+    print(f"{'oracle':<10}{'-':>12}{'-':>15}{oracle:>15,.0f}{0:>12.1%}")
+    print("\niterations:")
+    print(result.table().select("number", "status", "fitness", "delta", "completion_tokens",
+                                "seconds"))
+    for line in result.memory:
+        print(f"memory: {line}")
+    print(f"best rule:\n{render_program(result.best)}")
+    check = decide(result.best, cand.columns)
+    print(f"search {search_seconds:.0f}s for {len(result.iterations) - 1} iteration(s); "
+          f"{int(check.invalid_price.sum())} invalid prices; total "
+          f"{time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
