@@ -101,9 +101,10 @@ class LLMClient:
             return None
         return max(self.token_budget - self.usage.spent_tokens, 0)
 
-    def key(self, prompt: Prompt, schema: type[BaseModel]) -> str:
+    def key(self, prompt: Prompt, schema: type[BaseModel], sample: int = 0) -> str:
         b = self.backend
-        return cache_key(b.name, b.model, b.settings, prompt, schema)
+        settings = f"{b.settings};sample={sample}" if sample else b.settings
+        return cache_key(b.name, b.model, settings, prompt, schema)
 
     def prefetch(self, requests: Iterable[tuple[Prompt, type[BaseModel]]]) -> int:
         """Load the cached answers for many requests in one read; returns how many were found."""
@@ -113,17 +114,21 @@ class LLMClient:
         self._memo.update(found)
         return len(found)
 
-    def generate(self, prompt: Prompt, schema: type[T]) -> CallResult[T]:
+    def generate(self, prompt: Prompt, schema: type[T], sample: int = 0) -> CallResult[T]:
         """A validated `schema` instance for `prompt`, from the cache or the backend.
 
-        Raises BudgetExhausted before starting a backend attempt once the budget
-        is spent, and LLMCallFailed when every attempt failed.
+        `sample` > 0 asks for another answer than the first: backends start at
+        that attempt number (the local one samples at a low temperature seeded
+        by it instead of decoding greedily), and each sample is cached apart.
+        Searchers use it so that an unchanged prompt does not return the same
+        proposal forever. Raises BudgetExhausted before starting a backend
+        attempt once the budget is spent, and LLMCallFailed when every attempt failed.
         """
-        key = self.key(prompt, schema)
+        key = self.key(prompt, schema, sample)
         hit = self._cached(key, schema)
         if hit is not None:
             return hit
-        return self._call_backend(key, prompt, schema)
+        return self._call_backend(key, prompt, schema, sample)
 
     def _cached(self, key: str, schema: type[T]) -> CallResult[T] | None:
         entry = self._memo.pop(key, None)
@@ -139,14 +144,15 @@ class LLMClient:
                               cache_hit=True, attempts=0, ok=True)
         return CallResult(value, record)
 
-    def _call_backend(self, key: str, prompt: Prompt, schema: type[T]) -> CallResult[T]:
+    def _call_backend(self, key: str, prompt: Prompt, schema: type[T],
+                      sample: int) -> CallResult[T]:
         started = time.perf_counter()
         tokens = [0, 0]
         errors: list[str] = []
         for attempt in range(self.max_retries + 1):
             self._check_budget(tokens)
             try:
-                gen = self.backend.generate(prompt, schema, self.timeout_s, attempt)
+                gen = self.backend.generate(prompt, schema, self.timeout_s, sample + attempt)
             except (TransientLLMError, InvalidOutputError) as err:
                 tokens[0] += err.prompt_tokens
                 tokens[1] += err.completion_tokens

@@ -60,9 +60,10 @@ def proposal_prompt(context: ProposalContext) -> Prompt:
     return Prompt(system, "\n\n".join(parts))
 
 
-def propose(client: LLMClient, context: ProposalContext) -> Proposal:
-    """Ask for one rule; LLM failures (after retries) and budget exhaustion propagate."""
+def propose(client: LLMClient, context: ProposalContext, sample: int = 0) -> Proposal:
+    """Ask for one rule (`sample` > 0: another draw than the greedy one); LLM failures
+    (after retries) and budget exhaustion propagate."""
     schema = rule_schema(tuple(context.features), context.depth)
-    result = client.generate(proposal_prompt(context), schema)
+    result = client.generate(proposal_prompt(context), schema, sample)
     program = to_program(result.value)
     return Proposal(program, render_program(program), result.record)

@@ -138,7 +138,7 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
                               render_program(result.best),
                               tuple(result.memory[-config.memory_size:]), config.depth)
     try:
-        proposal = propose(client, context)
+        proposal = propose(client, context, sample=number - 1)  # the first one greedy
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent")
     except LLMCallFailed as err:

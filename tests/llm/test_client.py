@@ -140,3 +140,22 @@ def test_cache_flushes_in_batches(tmp_path: Path) -> None:
     assert ResponseCache(tmp_path / "c.duckdb").size() == 0  # still buffered
     llm.generate(Prompt("a", "2"), Answer)
     assert ResponseCache(tmp_path / "c.duckdb").size() == 2
+
+
+def test_samples_are_other_draws_cached_apart(tmp_path: Path) -> None:
+    """`sample` shifts the backend's attempt number (the local one samples from attempt 1)."""
+    attempts: list[int] = []
+
+    class AttemptRecorder(ScriptedBackend):
+        def generate(self, prompt, schema, timeout_s, attempt=0):
+            attempts.append(attempt)
+            return super().generate(prompt, schema, timeout_s, attempt)
+
+    replies = [GOOD, '{"label": "no", "score": 1}']
+    with client(AttemptRecorder(replies), tmp_path) as llm:
+        greedy, drawn = llm.generate(PROMPT, Answer), llm.generate(PROMPT, Answer, sample=3)
+        assert llm.key(PROMPT, Answer) != llm.key(PROMPT, Answer, sample=3)
+    assert attempts == [0, 3] and greedy.value != drawn.value
+    with client(ScriptedBackend(), tmp_path) as llm:  # both come back from the cache
+        assert llm.generate(PROMPT, Answer, sample=3).value == drawn.value
+        assert llm.generate(PROMPT, Answer).value == greedy.value
