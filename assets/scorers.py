@@ -250,6 +250,16 @@ def _registered(card: pl.DataFrame) -> registry.ModelRef:
     return registry.ModelRef("", row["model_name"], str(row["version"]))
 
 
+def registered_demand(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl.DataFrame
+                      ) -> tuple[registry.ModelRef, DemandScorer, ScorerData]:
+    """The registered demand scorer of the card and the frames of the split it was trained on."""
+    mlflow.activate()
+    ref = _registered(demand_model)
+    scorer = registry.load_demand(ref)
+    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    return ref, scorer, frames_for(_sources(duckdb), scorer.spec, split)
+
+
 @dg.asset(
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
     description="One row per shipment row the demand model used: customer_id, sku_id, month, "
@@ -259,11 +269,7 @@ def _registered(card: pl.DataFrame) -> registry.ModelRef:
 def demand_predictions(mlflow: MlflowResource, duckdb: DuckDBResource,
                        demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    mlflow.activate()
-    ref = _registered(demand_model)
-    scorer = registry.load_demand(ref)
-    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
-    data = frames_for(_sources(duckdb), scorer.spec, split)
+    ref, scorer, data = registered_demand(mlflow, duckdb, demand_model)
     df = pl.concat([_predictions(name, frame, scorer) for name, frame in data.frames().items()])
     by_split = df.group_by("split").agg(
         (pl.col("units") - pl.col("predicted_units")).abs().sum().alias("abs_error"),
@@ -287,9 +293,18 @@ def _predictions(name: str, frame: ScoringFrame, scorer: DemandScorer) -> pl.Dat
     })
 
 
+TRUTH_DEPS = [*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")]
+"""What an evaluation asset on the held-out months reads: the sources and, for lineage, the
+simulator's truth (which it gets through the `world` resource)."""
+
+
+def without_truth(empty: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """An evaluation asset's answer for user data, which comes with no truth."""
+    return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "user data has no truth"})
+
+
 @dg.asset(
-    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb",
-    deps=[*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")],
+    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
     description="Scorers against the simulator's truth on the held-out test months: WAPE and "
     "MAE of units, Spearman correlation of implied vs true elasticity per customer x "
     "category, and the uplift error of price moves, for the demand model, the registered "
@@ -300,12 +315,9 @@ def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBR
                    ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
-        return dg.Output(comparison_table([]), metadata={"dagster/row_count": 0,
-                                                         "note": "user data has no truth"})
-    mlflow.activate()
-    scorer = registry.load_demand(_registered(demand_model))
-    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
-    data = frames_for(_sources(duckdb), scorer.spec, split)
+        return without_truth(comparison_table([]))
+    _, scorer, data = registered_demand(mlflow, duckdb, demand_model)
+    split = data.split
     if not data.test.height:
         raise ValueError("the demand model was trained without test months: nothing held out")
     truth = truth_for(world.world(), data.test)

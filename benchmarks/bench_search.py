@@ -26,6 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprule.evaluate.plans import (
+    TrueUnits,
+    oracle_profit,
+    price_profit,
+    rule_profit,
+    true_units,
+)
 from deeprule.llm import LLMClient
 from deeprule.llm.factory import make_client
 from deeprule.models.dataset import prepare
@@ -33,37 +40,15 @@ from deeprule.models.demand import DemandConfig, fit_demand
 from deeprule.models.experiment import world_tables
 from deeprule.rules import decide, parse_program, render_program
 from deeprule.search.objective import RULE_FEATURES, Candidates, candidates
-from deeprule.search.reflect import EXPERT_RULE, SearchConfig, fitted, realized_profit, search
-from deeprule.synth import World, build_world, resolve_spec
+from deeprule.search.reflect import EXPERT_RULE, SearchConfig, fitted, search
+from deeprule.synth import build_world, resolve_spec
 from resources.llm import LLMResource
 
-GRID = np.linspace(0.0, 1.0, 41)
-"""Oracle price grid: cost + GRID * (list price - cost)."""
 
-
-def true_units(world: World, cand: Candidates):
-    rows = cand.rows
-    customers, skus = rows["customer_id"], rows["sku_id"]
-    months = rows["month"].to_numpy()
-    return lambda prices: world.expected_units(customers, skus, prices, months)
-
-
-def oracle_profit(world: World, cand: Candidates) -> float:
-    truth = true_units(world, cand)
-    cost, list_price = cand.columns["cost"], cand.columns["list_price"]
-    best = np.zeros(cand.height)
-    for share in GRID:
-        price = cost + share * (list_price - cost)
-        best = np.maximum(best, (price - cost) * truth(price))
-    return float(best.sum())
-
-
-def logged_profit(world: World, cand: Candidates, logged_price: np.ndarray) -> tuple[float, float]:
+def logged_profit(cand: Candidates, truth: TrueUnits, logged: np.ndarray) -> tuple[float, float]:
     """(predicted, realized) profit of the history's own prices, every pair stocked."""
-    cost = cand.columns["cost"]
-    predicted = float(np.sum((logged_price - cost) * cand.response.units(logged_price)))
-    realized = float(np.sum((logged_price - cost) * true_units(world, cand)(logged_price)))
-    return predicted, realized
+    return (price_profit(cand, logged, cand.response.units(logged)),
+            price_profit(cand, logged, truth(logged)))
 
 
 def client_for(cache_dir: Path) -> LLMClient:
@@ -86,8 +71,8 @@ def main() -> int:
     cand = candidates(data.test, fit.scorer.response(data.test))
     print(f"candidates: {cand.height:,} customer x SKU rows of the held-out months; demand model "
           f"trained in {fit.seconds:.1f}s")
-    oracle = oracle_profit(world, cand)
     truth = true_units(world, cand)
+    oracle = oracle_profit(cand, truth)
     config = SearchConfig(iterations=args.iterations)
     expert, expert_out = fitted(parse_program(EXPERT_RULE, RULE_FEATURES), cand, config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,14 +80,14 @@ def main() -> int:
         result = search(client_for(Path(tmp)), cand, config,
                         progress=lambda line: print(f"  ... {line}", flush=True))
         search_seconds = time.perf_counter() - search_started
-    predicted_logged, realized_logged = logged_profit(world, cand, data.test.column("unit_price"))
+    predicted_logged, realized_logged = logged_profit(cand, truth, data.test.column("unit_price"))
     print(f"\n{'plan':<10}{'Φ (pred.)':>12}{'profit pred.':>15}{'profit real.':>15}"
           f"{'oracle gap':>12}{'stocked':>9}{'violations':>12}")
     print(f"{'logged':<10}{'-':>12}{predicted_logged:>15,.0f}{realized_logged:>15,.0f}"
           f"{1 - realized_logged / oracle:>12.1%}{cand.height:>9,}{'-':>12}")
     for name, program, out in (("expert", expert, expert_out),
                                ("search", result.best, result.best_outcome)):
-        realized = realized_profit(program, cand, truth)
+        realized = rule_profit(program, cand, truth)
         print(f"{name:<10}{out.fitness:>12,.1f}{out.profit:>15,.0f}{realized:>15,.0f}"
               f"{1 - realized / oracle:>12.1%}{out.stocked:>9,}{out.violations:>12,}")
     print(f"{'oracle':<10}{'-':>12}{'-':>15}{oracle:>15,.0f}{0:>12.1%}")

@@ -8,10 +8,11 @@ embeds them in markdown so the Dagster UI shows them inline.
 from deeprule.plots.charts import (
     affiliation_map,
     elasticity_scatter,
+    fitness_trace,
     metric_bars,
     price_response_curves,
     to_png,
 )
 
-__all__ = ["affiliation_map", "elasticity_scatter", "metric_bars", "price_response_curves",
-           "to_png"]
+__all__ = ["affiliation_map", "elasticity_scatter", "fitness_trace", "metric_bars",
+           "price_response_curves", "to_png"]

@@ -86,3 +86,18 @@ def metric_bars(labels: Sequence[str], values: Sequence[float], title: str) -> F
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def fitness_trace(numbers: Sequence[int], fitness: Sequence[float | None]) -> Figure:
+    """Each iteration's fitness (failed ones left out) and the best so far."""
+    fig = Figure(figsize=(6, 3.4))
+    ax = fig.add_subplot()
+    points = [(n, f) for n, f in zip(numbers, fitness, strict=True) if f is not None]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    ax.scatter(xs, ys, s=18, label="proposal, constants fitted")
+    ax.step(xs, np.maximum.accumulate(ys), where="post", color="tab:green", label="best so far")
+    ax.set(xlabel="iteration (0 = expert rule)", ylabel="fitness Φ",
+           title="Rule search: fitness by iteration")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import polars as pl
 
 from deeprule.llm import LLMClient
@@ -31,7 +30,6 @@ from deeprule.search.objective import (
     FitnessConfig,
     Outcome,
     outcome,
-    plan_prices,
 )
 from deeprule.search.proposal import ProposalContext, propose
 
@@ -79,6 +77,8 @@ class Iteration:
 class SearchResult:
     best: Program
     best_outcome: Outcome
+    best_number: int = 0
+    """The iteration that produced `best` (0 = the expert rule)."""
     iterations: list[Iteration] = field(default_factory=list)
     memory: list[str] = field(default_factory=list)
 
@@ -155,21 +155,8 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
                          f"{delta:+.1f}; {where}")
     status = "improved" if delta > 0 else "kept"
     if delta > 0:
-        result.best, result.best_outcome = program, out
+        result.best, result.best_outcome, result.best_number = program, out, number
     record = proposal.record
     return Iteration(number, status, text, out.fitness, out.profit, out.violations,
                      delta, where, record.prompt_tokens, record.completion_tokens,
                      time.perf_counter() - started)
-
-
-def realized_profit(program: Program, cand: Candidates,
-                    true_units: Callable[[np.ndarray], np.ndarray]) -> float:
-    """Profit of a rule's plan under the true demand.
-
-    Evaluation only: `true_units(prices)` comes from the simulator, which the
-    caller (a benchmark or an `evaluation` asset) holds; the search never does.
-    """
-    decisions = decide(program, cand.columns)
-    price = plan_prices(decisions, cand)
-    units = np.where(decisions.stock, true_units(price), 0.0)
-    return float(np.sum(np.where(decisions.stock, (price - cand.columns["cost"]) * units, 0.0)))

@@ -15,11 +15,16 @@ from assets.features import (
 )
 from assets.raw import raw_tables, shipments
 from assets.scorers import demand_model, demand_predictions, scorer_quality, uplift_model
+from assets.search import rule_plan_quality, rule_search
 from assets.simulator import truth_tables
+from deeprule.llm import LLMClient
+from deeprule.llm.testing import ScriptedBackend
+from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
 from tests.conftest import TINY_MONTHS, tiny_resources
 from tests.features.test_feature_assets import HashEncoder
 from tests.plot_checks import embedded_png
+from tests.search.test_reflect import markup_rule
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]
@@ -109,3 +114,27 @@ def test_only_scorer_quality_reads_truth() -> None:
     for asset in SCORERS:
         reads_truth = bool(truth & set(asset.asset_deps[asset.key]))
         assert reads_truth == (asset.group_names_by_key[asset.key] == "evaluation")
+
+
+def test_rule_search_and_its_evaluation_against_truth(
+        scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2)])
+    monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
+    resources = tiny_resources(scored["database"])
+    resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
+    result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
+                             rule_search, rule_plan_quality], resources=resources,
+                            selection=[rule_search, rule_plan_quality])
+    assert result.success and backend.calls == 3
+    iterations = _table(scored["database"], "rule_search")
+    assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
+    assert iterations.height == 4 and iterations["fitness"].is_not_null().all()
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert "def price(row)" in meta["rule_search"]["best_rule"].value
+    embedded_png(meta["rule_search"]["fitness_plot"])
+    plans = _table(scored["database"], "rule_plan_quality")
+    assert plans["plan"].to_list() == ["logged prices", "expert rule", "search best", "oracle"]
+    assert plans.filter(pl.col("plan") == "oracle")["oracle_gap"].item() == 0.0
+    assert (plans["realized_profit"] > 0).all()
+    assert (plans["oracle_gap"] >= -1e-9).all()  # nothing beats the true optimum

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from deeprule.evaluate.plans import rule_profit
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
@@ -15,7 +16,7 @@ from deeprule.models.experiment import world_tables
 from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.rules import decide, parse_program
 from deeprule.search.objective import RULE_FEATURES, Candidates, candidates, outcome
-from deeprule.search.reflect import SearchConfig, realized_profit, search
+from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
 
 ROWS = 300
@@ -102,7 +103,7 @@ def test_realized_profit_uses_the_given_truth() -> None:
     cand = toy_candidates()
     program = parse_program("def stock(row):\n    return True\n"
                             "def price(row):\n    return row.cost * 1.5\n", RULE_FEATURES)
-    realized = realized_profit(program, cand, lambda prices: np.full(len(prices), 10.0))
+    realized = rule_profit(program, cand, lambda prices: np.full(len(prices), 10.0))
     assert realized == pytest.approx(float(np.sum(0.5 * cand.columns["cost"] * 10.0)))
 
 

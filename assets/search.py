@@ -1,0 +1,116 @@
+"""Group `search`: the LLM-guided rule search on the held-out months, and its evaluation.
+
+`rule_search` loads the registered demand model, builds candidate rows
+(customer x SKU pairs of the held-out months) and runs the reflection loop
+(`deeprule.search.reflect`); its table is every iteration, the best rule
+marked, the rule text rendered with its fitted constants (what an auditor
+reads; the evaluation re-parses it). `rule_plan_quality` (group
+`evaluation`) prices the plans under the simulator's true demand.
+"""
+
+import time
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from assets._metadata import frame_metadata
+from assets._plots import plot_metadata
+from assets.scorers import SOURCE_DEPS, TRUTH_DEPS, registered_demand, without_truth
+from deeprule.evaluate.plans import oracle_profit, price_profit, rule_profit, true_units
+from deeprule.plots import fitness_trace
+from deeprule.rules import parse_program
+from deeprule.search.objective import RULE_FEATURES, FitnessConfig, candidates
+from deeprule.search.reflect import SearchConfig, search
+from resources.llm import LLMResource
+from resources.mlflow import MlflowResource
+from resources.world import WorldResource
+
+GROUP = "search"
+
+
+class RuleSearchConfig(dg.Config):
+    """Search length and the fitness weights (docs/search.md)."""
+
+    iterations: int = Field(default=3, description="LLM proposals at most.")
+    patience: int = Field(default=3, description="Stop after this many without a new best.")
+    depth: int = Field(default=2, description="Nesting depth of proposed rule trees.")
+    eta: float = Field(default=1.0, description="Weight of (price - usual price)^2.")
+    lam: float = Field(default=0.5, description="Weight of the rule's complexity.")
+    rho: float = Field(default=1.0, description="Weight of prices outside [cost, list].")
+
+    def search(self) -> SearchConfig:
+        return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
+                            fitness=FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho))
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
+    description="Every iteration of the LLM-guided rule search (expert rule first), with "
+    "fitness, predicted profit, violations, LLM tokens; the best rule marked.",
+)
+def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
+                llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,
+                demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    ref, scorer, data = registered_demand(mlflow, duckdb, demand_model)
+    if not data.test.height:
+        raise ValueError("the demand model has no held-out months to plan for")
+    cand = candidates(data.test, scorer.response(data.test))
+    with llm.client() as client:
+        result = search(client, cand, config.search(), progress=context.log.info)
+        usage = client.usage.summary()
+    table = result.table().with_columns(
+        is_best=pl.col("number") == result.best_number,
+        demand_model_version=pl.lit(str(ref.version)))
+    best = table.filter(pl.col("is_best")).row(0, named=True)
+    expert = table.row(0, named=True)
+    return dg.Output(table, metadata=frame_metadata(
+        table, time.perf_counter() - started, candidates=cand.height,
+        best_rule=dg.MetadataValue.md(f"```python\n{best['rule']}```"),
+        best_fitness=round(best["fitness"], 3), expert_fitness=round(expert["fitness"], 3),
+        best_iteration=int(best["number"]), violations=int(best["violations"]),
+        predicted_profit=round(best["profit"], 2), **usage,
+        fitness_plot=plot_metadata(fitness_trace(table["number"].to_list(),
+                                                 table["fitness"].to_list()),
+                                   "Fitness of each proposal after its constants were fitted"),
+    ))
+
+
+@dg.asset(
+    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
+    description="Plans on the held-out months under the simulator's true demand: the "
+    "history's prices, the expert rule, the search's best rule, the oracle; realized "
+    "profit and gap to the oracle next to the predicted profit.",
+)
+def rule_plan_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
+                      demand_model: pl.DataFrame, rule_search: pl.DataFrame
+                      ) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    if world.user_folder() is not None:
+        return without_truth(pl.DataFrame())
+    _, scorer, data = registered_demand(mlflow, duckdb, demand_model)
+    cand = candidates(data.test, scorer.response(data.test))
+    truth = true_units(world.world(), cand)
+    oracle = oracle_profit(cand, truth)
+    logged = data.test.column("unit_price")
+    rows = [{"plan": "logged prices", "predicted_profit":
+             price_profit(cand, logged, cand.response.units(logged)),
+             "realized_profit": price_profit(cand, logged, truth(logged))}]
+    expert = rule_search.row(0, named=True)
+    best = rule_search.filter(pl.col("is_best")).row(0, named=True)
+    for name, row in (("expert rule", expert), ("search best", best)):
+        program = parse_program(row["rule"], RULE_FEATURES)
+        rows.append({"plan": name, "predicted_profit": row["profit"],
+                     "realized_profit": rule_profit(program, cand, truth)})
+    rows.append({"plan": "oracle", "predicted_profit": None, "realized_profit": oracle})
+    table = pl.DataFrame(rows, schema={"plan": pl.String, "predicted_profit": pl.Float64,
+                                       "realized_profit": pl.Float64}).with_columns(
+        oracle_gap=1.0 - pl.col("realized_profit") / oracle)
+    gaps = dict(zip(table["plan"], table["oracle_gap"], strict=True))
+    return dg.Output(table, metadata=frame_metadata(
+        table, time.perf_counter() - started,
+        search_best_gap=round(gaps["search best"], 4), expert_gap=round(gaps["expert rule"], 4),
+        logged_gap=round(gaps["logged prices"], 4), oracle_profit=round(oracle, 2),
+    ))

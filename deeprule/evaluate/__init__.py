@@ -1,0 +1,1 @@
+"""Scoring plans against the simulator's truth (evaluation only: learners never import it)."""
