@@ -25,7 +25,7 @@ from deeprule.models import registry
 from deeprule.models.assess import Truth, assess, comparison_table, elasticity_cells, truth_for
 from deeprule.models.dataset import ScorerData, frames_for, prepare
 from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
-from deeprule.models.features import ScoringFrame, SourceTables
+from deeprule.models.features import ScoringFrame, SourceTables, training_frame
 from deeprule.models.metrics import mae, wape
 from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
@@ -250,14 +250,22 @@ def _registered(card: pl.DataFrame) -> registry.ModelRef:
     return registry.ModelRef("", row["model_name"], str(row["version"]))
 
 
-def registered_demand(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl.DataFrame
-                      ) -> tuple[registry.ModelRef, DemandScorer, ScorerData]:
-    """The registered demand scorer of the card and the frames of the split it was trained on."""
+def registered_demand(mlflow: MlflowResource, demand_model: pl.DataFrame
+                      ) -> tuple[registry.ModelRef, DemandScorer, TimeSplit]:
+    """The registered demand scorer on the card and the split it was trained on."""
     mlflow.activate()
     ref = _registered(demand_model)
-    scorer = registry.load_demand(ref)
-    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
-    return ref, scorer, frames_for(_sources(duckdb), scorer.spec, split)
+    return ref, registry.load_demand(ref), TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+
+
+def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit
+                   ) -> ScoringFrame:
+    """The split's test months only: all that evaluation and planning read (assembling the
+    training months as well was most of their time at paper scale)."""
+    frame = training_frame(_sources(duckdb), scorer.spec, split.test)
+    if not frame.height:
+        raise ValueError("the demand model was trained without test months: nothing held out")
+    return frame
 
 
 @dg.asset(
@@ -269,7 +277,8 @@ def registered_demand(mlflow: MlflowResource, duckdb: DuckDBResource, demand_mod
 def demand_predictions(mlflow: MlflowResource, duckdb: DuckDBResource,
                        demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    ref, scorer, data = registered_demand(mlflow, duckdb, demand_model)
+    ref, scorer, split = registered_demand(mlflow, demand_model)
+    data = frames_for(_sources(duckdb), scorer.spec, split)
     df = pl.concat([_predictions(name, frame, scorer) for name, frame in data.frames().items()])
     by_split = df.group_by("split").agg(
         (pl.col("units") - pl.col("predicted_units")).abs().sum().alias("abs_error"),
@@ -316,23 +325,21 @@ def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBR
     started = time.perf_counter()
     if world.user_folder() is not None:
         return without_truth(comparison_table([]))
-    _, scorer, data = registered_demand(mlflow, duckdb, demand_model)
-    split = data.split
-    if not data.test.height:
-        raise ValueError("the demand model was trained without test months: nothing held out")
-    truth = truth_for(world.world(), data.test)
-    responses = {"demand": scorer.response(data.test)}
-    rows = [assess("demand", data.test, responses["demand"], truth)]
+    _, scorer, split = registered_demand(mlflow, demand_model)
+    test = held_out_frame(duckdb, scorer, split)
+    truth = truth_for(world.world(), test)
+    responses = {"demand": scorer.response(test)}
+    rows = [assess("demand", test, responses["demand"], truth)]
     for card in uplift_model.iter_rows(named=True):
         uplift = registry.load_uplift(registry.ModelRef(card["run_id"]))
-        units, rate = uplift.responses(data.test)
+        units, rate = uplift.responses(test)
         responses[f"uplift:{card['variant']}"] = units
-        rows.append(assess(f"uplift:{card['variant']}", data.test, units, truth, rate))
+        rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
     table = comparison_table(rows)
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
         **_verdicts(table), comparison=dg.MetadataValue.md(_table_md(table)),
-        elasticity_plot=_elasticity_plot(responses, data.test, truth),
+        elasticity_plot=_elasticity_plot(responses, test, truth),
     ))
 
 

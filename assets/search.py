@@ -17,11 +17,18 @@ from pydantic import Field
 
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
-from assets.scorers import SOURCE_DEPS, TRUTH_DEPS, registered_demand, without_truth
-from deeprule.evaluate.plans import oracle_profit, price_profit, rule_profit, true_units
+from assets.scorers import (
+    SOURCE_DEPS,
+    TRUTH_DEPS,
+    held_out_frame,
+    registered_demand,
+    without_truth,
+)
+from deeprule.evaluate.plans import compare_plans, true_units
+from deeprule.models import registry
+from deeprule.models.features import ScoringFrame
 from deeprule.plots import fitness_trace
-from deeprule.rules import parse_program
-from deeprule.search.objective import RULE_FEATURES, FitnessConfig, candidates
+from deeprule.search.objective import Candidates, FitnessConfig, candidates
 from deeprule.search.reflect import SearchConfig, search
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
@@ -54,16 +61,11 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,
                 demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    ref, scorer, data = registered_demand(mlflow, duckdb, demand_model)
-    if not data.test.height:
-        raise ValueError("the demand model has no held-out months to plan for")
-    cand = candidates(data.test, scorer.response(data.test))
+    ref, test, cand = _held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client() as client:
         result = search(client, cand, config.search(), progress=context.log.info)
         usage = client.usage.summary()
-    table = result.table().with_columns(
-        is_best=pl.col("number") == result.best_number,
-        demand_model_version=pl.lit(str(ref.version)))
+    table = result.table().with_columns(demand_model_version=pl.lit(str(ref.version)))
     best = table.filter(pl.col("is_best")).row(0, named=True)
     expert = table.row(0, named=True)
     return dg.Output(table, metadata=frame_metadata(
@@ -90,27 +92,23 @@ def rule_plan_quality(mlflow: MlflowResource, world: WorldResource, duckdb: Duck
     started = time.perf_counter()
     if world.user_folder() is not None:
         return without_truth(pl.DataFrame())
-    _, scorer, data = registered_demand(mlflow, duckdb, demand_model)
-    cand = candidates(data.test, scorer.response(data.test))
-    truth = true_units(world.world(), cand)
-    oracle = oracle_profit(cand, truth)
-    logged = data.test.column("unit_price")
-    rows = [{"plan": "logged prices", "predicted_profit":
-             price_profit(cand, logged, cand.response.units(logged)),
-             "realized_profit": price_profit(cand, logged, truth(logged))}]
-    expert = rule_search.row(0, named=True)
-    best = rule_search.filter(pl.col("is_best")).row(0, named=True)
-    for name, row in (("expert rule", expert), ("search best", best)):
-        program = parse_program(row["rule"], RULE_FEATURES)
-        rows.append({"plan": name, "predicted_profit": row["profit"],
-                     "realized_profit": rule_profit(program, cand, truth)})
-    rows.append({"plan": "oracle", "predicted_profit": None, "realized_profit": oracle})
-    table = pl.DataFrame(rows, schema={"plan": pl.String, "predicted_profit": pl.Float64,
-                                       "realized_profit": pl.Float64}).with_columns(
-        oracle_gap=1.0 - pl.col("realized_profit") / oracle)
-    gaps = dict(zip(table["plan"], table["oracle_gap"], strict=True))
+    _, test, cand = _held_out_candidates(mlflow, duckdb, demand_model)
+    table = compare_plans(cand, true_units(world.world(), cand), test.column("unit_price"),
+                          rule_search)
+    plans = {row["plan"]: row for row in table.iter_rows(named=True)}
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started,
-        search_best_gap=round(gaps["search best"], 4), expert_gap=round(gaps["expert rule"], 4),
-        logged_gap=round(gaps["logged prices"], 4), oracle_profit=round(oracle, 2),
+        search_best_gap=round(plans["search best"]["oracle_gap"], 4),
+        expert_gap=round(plans["expert rule"]["oracle_gap"], 4),
+        logged_gap=round(plans["logged prices"]["oracle_gap"], 4),
+        oracle_profit=round(plans["oracle"]["realized_profit"], 2),
     ))
+
+
+def _held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
+                         demand_model: pl.DataFrame
+                         ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
+    """The registered model's reference, its held-out rows and their candidates."""
+    ref, scorer, split = registered_demand(mlflow, demand_model)
+    test = held_out_frame(duckdb, scorer, split)
+    return ref, test, candidates(test, scorer.response(test))

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import polars as pl
 
-from deeprule.rules import Program, decide
-from deeprule.search.objective import Candidates, plan_prices
+from deeprule.rules import Program, decide, parse_program
+from deeprule.search.objective import RULE_FEATURES, Candidates, plan_prices
 from deeprule.synth import World
 
 GRID = np.linspace(0.0, 1.0, 41)
@@ -50,3 +51,25 @@ def rule_profit(program: Program, cand: Candidates, truth: TrueUnits) -> float:
     price = plan_prices(decisions, cand)
     units = np.where(decisions.stock, truth(price), 0.0)
     return price_profit(cand, price, units, decisions.stock)
+
+
+def compare_plans(cand: Candidates, truth: TrueUnits, logged_price: np.ndarray,
+                  search_table: pl.DataFrame) -> pl.DataFrame:
+    """Logged prices, the expert rule (iteration 0), the search's best rule and the oracle:
+    predicted profit, realized profit under `truth`, gap to the oracle.
+
+    The rules are re-parsed from the search table's audit text, so what is scored is
+    exactly what an auditor reads.
+    """
+    oracle = oracle_profit(cand, truth)
+    rows = [("logged prices", price_profit(cand, logged_price, cand.response.units(logged_price)),
+             price_profit(cand, logged_price, truth(logged_price)))]
+    expert = search_table.row(0, named=True)
+    best = search_table.filter(pl.col("is_best")).row(0, named=True)
+    for name, row in (("expert rule", expert), ("search best", best)):
+        program = parse_program(row["rule"], RULE_FEATURES)
+        rows.append((name, row["profit"], rule_profit(program, cand, truth)))
+    rows.append(("oracle", None, oracle))
+    return pl.DataFrame(rows, schema={"plan": pl.String, "predicted_profit": pl.Float64,
+                                      "realized_profit": pl.Float64}, orient="row").with_columns(
+        oracle_gap=1.0 - pl.col("realized_profit") / oracle)

@@ -9,9 +9,9 @@ from deeprule.rules.evaluate import Decisions, decide, evaluate
 from deeprule.rules.fit import ConstantFit, fit_constants
 from deeprule.rules.ir import Program, complexity
 from deeprule.rules.parse import RuleSyntaxError, parse_program
-from deeprule.rules.render import render_expr, render_program
+from deeprule.rules.render import render_program
 
 __all__ = [
     "ConstantFit", "Decisions", "Program", "RuleSyntaxError", "complexity", "decide",
-    "evaluate", "fit_constants", "parse_program", "render_expr", "render_program",
+    "evaluate", "fit_constants", "parse_program", "render_program",
 ]

@@ -100,16 +100,12 @@ class _Evaluator:
 
 def evaluate(node: ir.Node, columns: Columns, params: Sequence[float] | None = None) -> np.ndarray:
     """One value per row (bool or float64). `params` replaces the program's constants."""
-    missing = sorted({n for n in _feature_names(node) if n not in columns})
+    missing = sorted(n for n in ir.feature_names(node) if n not in columns)
     if missing:
         raise KeyError(f"rule needs columns the candidate rows lack: {', '.join(missing)}")
     rows = len(next(iter(columns.values()))) if columns else 1
     with np.errstate(all="ignore"):
         return _Evaluator(columns, params, rows).run(node)
-
-
-def _feature_names(node: ir.Node) -> set[str]:
-    return {n.name for n in ir.walk(node) if isinstance(n, ir.Feature)}
 
 
 @dataclass(frozen=True)

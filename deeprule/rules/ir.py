@@ -116,8 +116,7 @@ class Program:
         return self.functions[name]
 
     def features(self) -> set[str]:
-        return {n.name for root in self.functions.values() for n in walk(root)
-                if isinstance(n, Feature)}
+        return set().union(*(feature_names(root) for root in self.functions.values()))
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -127,8 +126,9 @@ def walk(node: Node) -> Iterator[Node]:
         yield from walk(child)
 
 
-def depth(node: Node) -> int:
-    return 1 + max((depth(c) for c in node.children()), default=0)
+def feature_names(node: Node) -> set[str]:
+    """The columns an expression reads."""
+    return {n.name for n in walk(node) if isinstance(n, Feature)}
 
 
 def complexity(node: Node) -> int:

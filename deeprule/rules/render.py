@@ -21,10 +21,6 @@ def _number(value: float) -> str:
     return text if any(c in text for c in ".en") else text + ".0"
 
 
-def render_expr(node: ir.Node, params: Sequence[float] | None = None) -> str:
-    return _render(node, params, 0)
-
-
 def _wrap(text: str, strength: int, context: int) -> str:
     return f"({text})" if strength <= context else text
 
@@ -74,5 +70,5 @@ def render_program(program: ir.Program, params: Sequence[float] | None = None) -
     Without `params`, the program's own constants (fitted ones, once replaced) are written.
     """
     params = program.constants if params is None else params
-    return "\n\n".join(f"def {name}(row):\n    return {render_expr(root, params)}"
+    return "\n\n".join(f"def {name}(row):\n    return {_render(root, params, 0)}"
                        for name, root in program.functions.items()) + "\n"

@@ -83,7 +83,6 @@ class Outcome:
 
     fitness: float
     profit: float
-    units: float
     stocked: int
     violations: int
     row_profit: np.ndarray
@@ -109,5 +108,5 @@ def outcome(program: Program, decisions: Decisions, cand: Candidates,
                          | decisions.invalid_price)
     penalty = config.rho * float(outside.mean()) * cand.profit_scale
     fitness = float(np.mean(row_profit - config.eta * deviation) - config.lam * size - penalty)
-    return Outcome(fitness, float(row_profit.sum()), float(units.sum()), int(stocked.sum()),
-                   int(outside.sum()), row_profit)
+    return Outcome(fitness, float(row_profit.sum()), int(stocked.sum()), int(outside.sum()),
+                   row_profit)

@@ -83,7 +83,9 @@ class SearchResult:
     memory: list[str] = field(default_factory=list)
 
     def table(self) -> pl.DataFrame:
-        return pl.DataFrame([vars(i) for i in self.iterations])
+        """One row per iteration; `is_best` marks the one that produced `best`."""
+        return pl.DataFrame([vars(i) for i in self.iterations]).with_columns(
+            is_best=pl.col("number") == self.best_number)
 
 
 def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Program, Outcome]:

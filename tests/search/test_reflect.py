@@ -15,7 +15,13 @@ from deeprule.models.demand import DemandConfig, fit_demand
 from deeprule.models.experiment import world_tables
 from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.rules import decide, parse_program
-from deeprule.search.objective import RULE_FEATURES, Candidates, candidates, outcome
+from deeprule.search.objective import (
+    RULE_FEATURES,
+    Candidates,
+    FitnessConfig,
+    candidates,
+    outcome,
+)
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
 
@@ -65,8 +71,7 @@ def test_toy_response_has_the_textbook_optimum() -> None:
 def test_search_keeps_the_better_rule_fits_its_markup_and_remembers() -> None:
     cand = toy_candidates()
     backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.1)])
-    config = SearchConfig(iterations=2, fitness=SearchConfig().fitness.__class__(eta=0.0,
-                                                                                 lam=0.0))
+    config = SearchConfig(iterations=2, fitness=FitnessConfig(eta=0.0, lam=0.0))
     result = search(LLMClient(backend, None), cand, config)
     statuses = [i.status for i in result.iterations]
     assert statuses[0] == "expert" and "improved" in statuses
