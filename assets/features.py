@@ -16,6 +16,7 @@ from pydantic import Field
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
+from assets.partitions import monthly_partitions
 from deeprule.features import customer, standardize
 from deeprule.features.demographics import build_affiliation, customer_demographics
 from deeprule.features.embedding import TextEncoder, cached_vectors, embed, store_vectors, text_key
@@ -29,7 +30,6 @@ from deeprule.features.temporal import (
 )
 from deeprule.geo.affiliation import AffiliationParams
 from deeprule.plots import affiliation_map
-from pipelines.partitions import monthly_partitions
 
 GROUP = "features"
 PRIORS = dg.AssetKey("customer_priors")

@@ -179,7 +179,7 @@ class ReportConfig(dg.Config):
 
 
 def _source_tables(duckdb: DuckDBResource, skus: pl.DataFrame):
-    from deeprule.models.features import SourceTables
+    from deeprule.models.frames import SourceTables
 
     shipments = read_table_or_none(duckdb, "shipments")
     if shipments is None:

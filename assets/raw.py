@@ -12,11 +12,11 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets._metadata import frame_metadata
+from assets.partitions import monthly_partitions
 from deeprule.io import checks
 from deeprule.io.quarantine import UNASSIGNED_PARTITION, replace_quarantine
 from deeprule.io.raw import RawLoad, generated_table, user_table
 from deeprule.schema import CUSTOMERS, RAW_DOCUMENTS, SHIPMENTS, SKUS, STORES, TableSchema
-from pipelines.partitions import monthly_partitions
 from resources.world import WorldResource
 
 UNPARTITIONED = (CUSTOMERS, STORES, SKUS, RAW_DOCUMENTS)

@@ -10,7 +10,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from assets._metadata import frame_metadata
+from assets._metadata import frame_metadata, no_truth
 from resources.world import WorldResource
 
 SIMULATOR_GROUP = "simulator"
@@ -41,8 +41,7 @@ def _truth_asset(name: str, description: str) -> dg.AssetsDefinition:
         started = time.perf_counter()
         if world.user_folder() is not None:
             context.log.info(f"{name}: user data has no hidden truth; writing nothing")
-            empty = pl.DataFrame()
-            return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "user data"})
+            return no_truth(pl.DataFrame())
         df = _truth_frame(name, world)
         return dg.Output(df, metadata=frame_metadata(df, time.perf_counter() - started))
 

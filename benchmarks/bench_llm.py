@@ -15,11 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
+from deeprule.evaluate.extraction import extraction_quality
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.local import LocalBackend, model_file
 from deeprule.priors.extract import plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
-from deeprule.priors.quality import extraction_quality
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.synth import build_world, resolve_spec
 from resources.paths import data_dir

@@ -13,9 +13,9 @@ import time
 
 import dagster as dg
 
+from assets.partitions import monthly_partitions
 from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
-from pipelines.partitions import monthly_partitions
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 """Progress and warnings on the terminal; every DEBUG event is still in the run's log in the UI."""

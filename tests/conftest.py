@@ -1,33 +1,12 @@
-"""Shared fixtures: a tiny world materialized into a throwaway DuckDB file."""
+"""Shared fixtures: a tiny world materialized into a throwaway DuckDB file.
+
+Nothing here imports Dagster at import time: the domain tests (deeprule/) run
+without it; only the fixtures that materialize assets load it, when used.
+"""
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
-
-from resources import default_resources
-from resources.world import WorldResource
-
-TINY_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
-
-
-def tiny_resources(database: Path, **world_config: object) -> dict:
-    """All default resources, on the `tiny` preset and a DuckDB file of the test's own."""
-    resources = default_resources(str(database))
-    resources["world"] = WorldResource(preset="tiny", **world_config)
-    return resources
-
-
-def materialize_raw(database: Path, **world_config: object) -> dict:
-    """Materialize every raw asset (all tiny months) into `database`; return the resources."""
-    from assets.raw import raw_tables, shipments
-
-    resources = tiny_resources(database, **world_config)
-    result = dg.materialize(raw_tables, resources=resources)
-    assert result.success
-    for month in TINY_MONTHS:
-        assert dg.materialize([shipments], resources=resources, partition_key=month).success
-    return resources
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +15,8 @@ def raw_tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Tests must not write to it; copy it first (see `tiny_db_copy`).
     """
+    from tests.helpers.warehouse import materialize_raw
+
     database = tmp_path_factory.mktemp("raw") / "tiny.duckdb"
     materialize_raw(database)
     return database

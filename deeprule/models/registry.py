@@ -18,7 +18,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from deeprule.models.demand import DemandScorer
-from deeprule.models.features import FeatureSpec
+from deeprule.models.frames import FeatureSpec
 from deeprule.models.training import EpochSink
 from deeprule.models.uplift import UpliftScorer
 

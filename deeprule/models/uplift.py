@@ -31,7 +31,7 @@ import polars as pl
 import torch
 
 from deeprule.models.demand import price_arrays
-from deeprule.models.features import FeatureSpec, ScoringFrame
+from deeprule.models.frames import FeatureSpec, ScoringFrame
 from deeprule.models.metrics import wape
 from deeprule.models.nets import UpliftNet, reverse_gradient
 from deeprule.models.price import NetRateResponse, PriceResponse

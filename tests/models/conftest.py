@@ -5,7 +5,7 @@ import pytest
 
 from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
-from deeprule.models.features import SourceTables
+from deeprule.models.frames import SourceTables
 from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
 from deeprule.synth import World, build_world, resolve_spec
 

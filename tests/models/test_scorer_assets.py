@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.evaluation import rule_plan_quality, scorer_quality
 from assets.features import (
     customer_features,
     customer_monthly_sales,
@@ -14,17 +15,17 @@ from assets.features import (
     store_affiliation,
 )
 from assets.raw import raw_tables, shipments
-from assets.scorers import demand_model, demand_predictions, scorer_quality, uplift_model
-from assets.search import rule_plan_quality, rule_search
+from assets.scorers import demand_model, demand_predictions, uplift_model
+from assets.search import rule_search
 from assets.simulator import truth_tables
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
-from tests.conftest import TINY_MONTHS, tiny_resources
-from tests.features.test_feature_assets import HashEncoder
-from tests.plot_checks import embedded_png
-from tests.search.test_reflect import markup_rule
+from tests.helpers.encoders import HashEncoder
+from tests.helpers.plots import embedded_png
+from tests.helpers.rules import markup_rule
+from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]

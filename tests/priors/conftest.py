@@ -2,7 +2,8 @@
 
 import polars as pl
 import pytest
-from priors_fixtures import documents, truth
+
+from tests.helpers.priors import documents, truth
 
 
 @pytest.fixture()

@@ -6,15 +6,14 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from priors_fixtures import oracle
 
+from assets.evaluation import extraction_quality
 from assets.priors import (
     ExtractionConfig,
     customer_priors,
     decision_set,
     document_extractions,
     every_document_accounted,
-    extraction_quality,
     extractions_within_schema,
     no_failed_extractions,
     no_pending_extractions,
@@ -30,7 +29,8 @@ from deeprule.synth import build_world, resolve_spec
 from resources import default_resources
 from resources.llm import LLMResource
 from resources.world import WorldResource
-from tests.plot_checks import embedded_png
+from tests.helpers.plots import embedded_png
+from tests.helpers.priors import oracle
 
 BACKENDS: list[ScriptedBackend] = []
 PRIORS = [document_extractions, customer_priors, reward_table, decision_set]

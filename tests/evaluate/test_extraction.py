@@ -1,9 +1,9 @@
 """Extraction quality metrics against document truth."""
 
 import polars as pl
-from priors_fixtures import truth
 
-from deeprule.priors.quality import extraction_quality
+from deeprule.evaluate.extraction import extraction_quality
+from tests.helpers.priors import truth
 
 
 def scores(extracted: pl.DataFrame, facts: pl.DataFrame) -> dict[tuple[str, str], float | None]:

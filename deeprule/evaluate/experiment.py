@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from deeprule.models.assess import assess, comparison_table, truth_for
+from deeprule.evaluate.scorers import assess, comparison_table, truth_for
 from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
-from deeprule.models.features import SourceTables
+from deeprule.models.frames import SourceTables
 from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
 from deeprule.synth import World
 
