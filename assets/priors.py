@@ -49,16 +49,16 @@ def document_extractions(
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     previous = read_table_or_none(duckdb, "document_extractions")
-    client = llm.client()
-    plan = plan_extraction(
-        raw_documents, previous, backend=client.backend.name, model=client.backend.model,
-        retry_failed=config.retry_failed, refresh=config.refresh,
-    )
-    context.log.info(f"{plan.todo.height} of {raw_documents.height} documents need the model "
-                     f"({plan.kept.height} unchanged results kept)")
-    run = run_extraction(plan, raw_documents, client, Vocabulary.from_catalog(skus),
-                         context.run_id, max_documents=config.max_documents,
-                         progress=context.log.info)
+    with llm.client() as client:
+        plan = plan_extraction(
+            raw_documents, previous, backend=client.backend.name, model=client.backend.model,
+            retry_failed=config.retry_failed, refresh=config.refresh,
+        )
+        context.log.info(f"{plan.todo.height} of {raw_documents.height} documents need the "
+                         f"model ({plan.kept.height} unchanged results kept)")
+        run = run_extraction(plan, raw_documents, client, Vocabulary.from_catalog(skus),
+                             context.run_id, max_documents=config.max_documents,
+                             progress=context.log.info)
     seconds = time.perf_counter() - started
     counts = run.table["status"].value_counts()
     by_status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))

@@ -26,7 +26,7 @@ from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
 from deeprule.models.frames import ScoringFrame
 from deeprule.models.metrics import mae, wape
 from deeprule.models.split import TimeSplit
-from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
+from deeprule.models.uplift import UpliftConfig, UpliftFit, ablation_grid, fit_uplift
 from deeprule.plots import price_response_curves
 from resources.mlflow import MlflowResource
 
@@ -76,10 +76,7 @@ class UpliftModelConfig(SplitConfig):
                             within_pair=self.within_pair, **common)
         if not self.ablations:
             return [main]
-        grid = [UpliftConfig(propensity=p, adversarial=a, within_pair=w, **common)
-                for w, p, a in ((False, False, False), (False, True, False),
-                                (False, False, True), (False, True, True), (True, False, False))]
-        return [main, *[v for v in grid if v.variant != main.variant]]
+        return [main, *[v for v in ablation_grid(**common) if v.variant != main.variant]]
 
 
 def _curves(scorer: DemandScorer, data: ScorerData, rows: int = 4) -> dict[str, np.ndarray]:

@@ -33,10 +33,10 @@ def sample(documents: pl.DataFrame, n: int) -> pl.DataFrame:
 
 def timed_run(docs: pl.DataFrame, backend: LocalBackend, cache: ResponseCache,
               vocab: Vocabulary) -> tuple[pl.DataFrame, float, dict]:
-    client = LLMClient(backend, cache, timeout_s=120)
     plan = plan_extraction(docs, None, backend=backend.name, model=backend.model)
     started = time.perf_counter()
-    run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
+    with LLMClient(backend, cache, timeout_s=120) as client:
+        run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
     return run.table, time.perf_counter() - started, client.usage.summary()
 
 

@@ -69,6 +69,18 @@ class UpliftConfig(TrainConfig):
         return {**super().params(), "variant": self.variant}
 
 
+SWITCH_GRID = ((False, False, False), (False, True, False), (False, False, True),
+               (False, True, True), (True, False, False))
+"""(within_pair, propensity, adversarial) of the naive fit and the single-switch ablations
+trained beside the registered variant (the naive fit first)."""
+
+
+def ablation_grid(**settings: object) -> list[UpliftConfig]:
+    """The naive fit, then each ablation of SWITCH_GRID, on the same training `settings`."""
+    return [UpliftConfig(within_pair=w, propensity=p, adversarial=a, **settings)
+            for w, p, a in SWITCH_GRID]
+
+
 NAIVE_ELASTICITY = 1.0
 """Starting slope of the naive fit, which has no within-pair estimate to start from."""
 
