@@ -44,9 +44,9 @@ def _registered(card: pl.DataFrame) -> registry.ModelRef:
 def registered_demand(mlflow: MlflowResource, demand_model: pl.DataFrame
                       ) -> tuple[registry.ModelRef, DemandScorer, TimeSplit]:
     """The registered demand scorer on the card and the split it was trained on."""
-    mlflow.activate()
     ref = _registered(demand_model)
-    return ref, registry.load_demand(ref), TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    return ref, registry.load_demand(mlflow.client(), ref), split
 
 
 def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit

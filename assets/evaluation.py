@@ -5,9 +5,9 @@ the `world` resource's hidden demand and the `simulator` tables
 (`tests/test_layers.py` enforces it). With user data there is no truth and
 every asset here writes an empty table. The math lives in deeprule/evaluate/.
 
-- `extraction_quality`: document extractions against what each document states;
-- `scorer_quality`: the scorers against the true demand on the held-out months;
-- `rule_plan_quality`: the plans of the searched rules, priced under the true demand.
+- `extraction_vs_truth`: document extractions against what each document states;
+- `scorers_vs_truth`: the scorers against the true demand on the held-out months;
+- `rule_plans_vs_truth`: the plans of the searched rules, priced under the true demand.
 """
 
 import json
@@ -26,7 +26,7 @@ from assets._heldout import (
 from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
-from deeprule.evaluate.extraction import extraction_quality as score_extractions
+from deeprule.evaluate.extraction import score_extractions
 from deeprule.evaluate.plans import compare_plans, true_units
 from deeprule.evaluate.scorers import (
     Truth,
@@ -57,7 +57,7 @@ simulator's truth (which it gets through the `world` resource)."""
           deps=[dg.AssetKey("true_document_facts")],
           description="Extraction quality per field against what each document truly states "
           "(accuracy or F1, with counts and coverage), for the backend that extracted.")
-def extraction_quality(
+def extraction_vs_truth(
     document_extractions: pl.DataFrame, duckdb: DuckDBResource
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
@@ -85,7 +85,7 @@ def extraction_quality(
     "category, and the uplift error of price moves, for the demand model, the registered "
     "uplift variant, its ablations and the naive fit, side by side.",
 )
-def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
+def scorers_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
                    demand_model: pl.DataFrame, uplift_model: pl.DataFrame
                    ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
@@ -96,8 +96,9 @@ def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBR
     truth = truth_for(world.world(), test)
     responses = {"demand": scorer.response(test)}
     rows = [assess("demand", test, responses["demand"], truth)]
+    client = mlflow.client()
     for card in uplift_model.iter_rows(named=True):
-        uplift = registry.load_uplift(registry.ModelRef(card["run_id"]))
+        uplift = registry.load_uplift(client, registry.ModelRef(card["run_id"]))
         units, rate = uplift.responses(test)
         responses[f"uplift:{card['variant']}"] = units
         rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
@@ -147,7 +148,7 @@ def _verdicts(table: pl.DataFrame) -> dict[str, object]:
     "history's prices, the expert rule, the search's best rule, the oracle; realized "
     "profit and gap to the oracle next to the predicted profit.",
 )
-def rule_plan_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
+def rule_plans_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
                       demand_model: pl.DataFrame, rule_search: pl.DataFrame
                       ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()

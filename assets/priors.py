@@ -3,7 +3,7 @@
 `document_extractions` is incremental by content hash and bounded by the LLM
 resource's token budget (remaining documents stay `pending` for the next run);
 the other assets aggregate its validated rows (logic in deeprule/priors/).
-`extraction_quality` (assets/evaluation.py) scores extractions against the
+`extraction_vs_truth` (assets/evaluation.py) scores extractions against the
 simulator's document truth.
 """
 

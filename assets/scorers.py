@@ -5,7 +5,7 @@ on the months before a time-based validation split, logs the run to MLflow,
 registers the model and stores a small model card (run id, registered
 version, split, metrics). Everything downstream loads the model by the
 registered version on that card. None of them reads the simulator's truth:
-`scorer_quality` (assets/evaluation.py) compares them with it.
+`scorers_vs_truth` (assets/evaluation.py) compares them with it.
 """
 
 import json
@@ -124,13 +124,13 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
     data = prepare(sources(duckdb), config.validation_months, config.test_months)
     with mlflow.run(context, "demand_model") as run:
         fit = fit_demand(data.train, data.valid, data.spec, config.demand(),
-                         sink=registry.mlflow_sink())
+                         sink=registry.mlflow_sink(run))
         predicted, actual = fit.scorer.predict(data.test), data.test.column("units")
         metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
                    "test_mae": mae(actual, predicted), "best_epoch": fit.best_epoch,
                    "train_seconds": fit.seconds}
         ref = registry.log_scorer(
-            fit.scorer.net, data.spec,
+            run, fit.scorer.net, data.spec,
             {**fit.config.params(), **data.sizes(), "split": data.split.to_dict()},
             {**metrics, **{f"beta_{b}_val_wape": v for b, v in fit.beta_scores.items()}},
             register_as=registry.DEMAND_MODEL)
@@ -140,7 +140,7 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
     return dg.Output(card, metadata=frame_metadata(
         card, time.perf_counter() - started, **data.sizes(), **_rounded(metrics),
         beta=float(fit.config.beta or 0.0), beta_scores=json.dumps(fit.beta_scores),
-        registered_model=ref.name, registered_version=ref.version, run_id=run.info.run_id,
+        registered_model=ref.name, registered_version=ref.version, run_id=run.run_id,
         mlflow_run=mlflow.run_url(ref.run_id),
         mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
         epochs=dg.MetadataValue.md(_history_md(fit.history)),
@@ -155,18 +155,20 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in metrics.items()}
 
 
-def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource, data: ScorerData,
-                 variant: UpliftConfig, register: bool) -> tuple[UpliftFit, registry.ModelRef]:
+def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource,
+                 parent: registry.TrackedRun, data: ScorerData, variant: UpliftConfig,
+                 register: bool) -> tuple[UpliftFit, registry.ModelRef]:
     """One uplift variant in its own (nested) MLflow run; only the main one is registered."""
-    with mlflow.run(context, f"uplift_{variant.variant}", nested=True):
-        fit = fit_uplift(data.train, data.valid, data.spec, variant, sink=registry.mlflow_sink())
+    with mlflow.run(context, f"uplift_{variant.variant}", parent=parent) as run:
+        fit = fit_uplift(data.train, data.valid, data.spec, variant,
+                         sink=registry.mlflow_sink(run))
         units, _ = fit.scorer.responses(data.test)
         actual = data.test.column("units")
         predicted = units.units(data.test.column("unit_price"))
         metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
                    "best_epoch": fit.best_epoch, "train_seconds": fit.seconds,
                    **fit.diagnostics}
-        ref = registry.log_scorer(fit.scorer.net, data.spec,
+        ref = registry.log_scorer(run, fit.scorer.net, data.spec,
                                   {**variant.params(), **data.sizes(),
                                    "split": data.split.to_dict()},
                                   metrics, register_as=registry.UPLIFT_MODEL if register else None)
@@ -186,10 +188,10 @@ def uplift_model(context: dg.AssetExecutionContext, config: UpliftModelConfig,
     started = time.perf_counter()
     data = prepare(sources(duckdb), config.validation_months, config.test_months)
     cards, main = [], None
-    with mlflow.run(context, "uplift_model"):
+    with mlflow.run(context, "uplift_model") as parent:
         for i, variant in enumerate(config.variants()):
             variant_started = time.perf_counter()
-            fit, ref = _fit_variant(context, mlflow, data, variant, register=i == 0)
+            fit, ref = _fit_variant(context, mlflow, parent, data, variant, register=i == 0)
             main = main or (fit, ref)
             metrics = {"val_wape": fit.val_wape, "best_epoch": fit.best_epoch, **fit.diagnostics}
             cards.append(_card(ref, data.split, variant.variant, metrics,

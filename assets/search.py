@@ -4,7 +4,7 @@
 (customer x SKU pairs of the held-out months) and runs the reflection loop
 (`deeprule.search.reflect`); its table is every iteration, the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
-reads; `rule_plan_quality` in assets/evaluation.py re-parses it and prices
+reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
 the plans under the simulator's true demand).
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from deeprule.evaluate.extraction import extraction_quality
+from deeprule.evaluate.extraction import score_extractions
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.local import LocalBackend, model_file
 from deeprule.priors.extract import plan_extraction, run_extraction
@@ -73,7 +73,7 @@ def main() -> None:
         cold = timed_run(docs, backend, cache, vocab)
         warm = timed_run(docs, backend, cache, vocab)
     speed = pl.DataFrame([row("cold cache", *cold), row("warm cache", *warm)])
-    quality = extraction_quality(extracted_facts(cold[0]),
+    quality = score_extractions(extracted_facts(cold[0]),
                                  world.document_facts().join(docs.select("doc_id"), on="doc_id"))
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
         print(f"local backend {backend.model}, {args.threads} threads, model load {load_s:.1f}s")

@@ -6,7 +6,10 @@ without it; only the fixtures that materialize assets load it, when used.
 
 from pathlib import Path
 
+import polars as pl
 import pytest
+
+from tests.helpers.priors import documents, truth
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +31,15 @@ def tiny_db_copy(raw_tiny_db: Path, tmp_path: Path) -> Path:
     target = tmp_path / "tiny.duckdb"
     target.write_bytes(raw_tiny_db.read_bytes())
     return target
+
+
+@pytest.fixture()
+def docs() -> pl.DataFrame:
+    """The hand-written documents of tests/helpers/priors.py."""
+    return documents()
+
+
+@pytest.fixture()
+def facts() -> pl.DataFrame:
+    """What each of those documents states."""
+    return truth()

@@ -3,18 +3,26 @@
 Each training run carries its params, per-epoch metrics (logged by the epoch
 sink during training), the network, the feature schema and the z-score
 statistics; `feature_spec.json` holds everything else scoring must rebuild.
-Nothing here knows about Dagster: the caller opens the run.
+Nothing here knows about Dagster, and nothing uses MLflow's process-global
+state (tracking URI, active run): every call goes through the `MlflowClient`
+it is given (its tracking and registry URI) and the run id it names.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import mlflow
 import mlflow.pytorch
 import torch
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from deeprule.models.demand import DemandScorer
@@ -25,8 +33,23 @@ from deeprule.models.uplift import UpliftScorer
 DEMAND_MODEL = "deeprule-demand"
 UPLIFT_MODEL = "deeprule-uplift"
 SPEC_FILE = "feature_spec.json"
+MODEL_DIR = "model"
+"""Run artifact folder holding the saved network (MLflow pytorch flavour)."""
 CHAMPION = "champion"
 """Registry alias moved to every newly registered version."""
+
+
+def tracking_client(uri: str) -> MlflowClient:
+    """A client whose tracking and model registry are both `uri`."""
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """An open MLflow run and the client that reaches its store."""
+
+    client: MlflowClient
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -37,70 +60,94 @@ class ModelRef:
     name: str | None = None
     version: str | None = None
 
-    @property
-    def uri(self) -> str:
-        if self.name and self.version:
-            return f"models:/{self.name}/{self.version}"
-        return f"runs:/{self.run_id}/model"
 
-
-def mlflow_sink(prefix: str = "") -> EpochSink:
-    """Log each epoch's metrics to the active run (step 0 = before training)."""
+def mlflow_sink(run: TrackedRun, prefix: str = "") -> EpochSink:
+    """Log each epoch's metrics to `run` (step 0 = before training)."""
 
     def sink(metrics: dict[str, float], step: int) -> None:
-        mlflow.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()}, step=step)
+        run.client.log_batch(run.run_id, metrics=_metrics(metrics, step, prefix))
 
     return sink
 
 
-def log_scorer(net: torch.nn.Module, spec: FeatureSpec, params: Mapping[str, Any],
-               metrics: Mapping[str, float], register_as: str | None = None) -> ModelRef:
-    """Log params, final metrics, schema, z-scores and the model to the active run;
-    register it under `register_as` (and point the champion alias at it)."""
-    run = mlflow.active_run()
-    if run is None:
-        raise RuntimeError("log_scorer needs an active MLflow run")
-    mlflow.log_params({k: _param(v) for k, v in params.items()})
-    mlflow.log_metrics(dict(metrics))
-    mlflow.log_dict(spec.to_dict(), SPEC_FILE)
-    mlflow.log_dict(spec.schema(), "feature_schema.json")
-    mlflow.log_dict({c: {"mean": m, "std": s} for c, (m, s) in spec.zscore.items()},
+def _metrics(values: Mapping[str, float], step: int = 0, prefix: str = "") -> list[Metric]:
+    now = int(time.time() * 1000)
+    return [Metric(f"{prefix}{k}", float(v), now, step) for k, v in values.items()]
+
+
+def log_scorer(run: TrackedRun, net: torch.nn.Module, spec: FeatureSpec,
+               params: Mapping[str, Any], metrics: Mapping[str, float],
+               register_as: str | None = None) -> ModelRef:
+    """Log params, final metrics, schema, z-scores and the model to `run` (which must be
+    active); register it under `register_as` (and point the champion alias at it)."""
+    client, run_id = run.client, run.run_id
+    status = client.get_run(run_id).info.status
+    if status != RunStatus.to_string(RunStatus.RUNNING):
+        raise RuntimeError(f"log_scorer needs an active MLflow run (run {run_id} is {status})")
+    client.log_batch(run_id, metrics=_metrics(metrics),
+                     params=[Param(k, str(_param(v))) for k, v in params.items()])
+    client.log_dict(run_id, spec.to_dict(), SPEC_FILE)
+    client.log_dict(run_id, spec.schema(), "feature_schema.json")
+    client.log_dict(run_id, {c: {"mean": m, "std": s} for c, (m, s) in spec.zscore.items()},
                     "zscore.json")
-    info = mlflow.pytorch.log_model(
-        net, name="model", registered_model_name=register_as, serialization_format="pickle",
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )
-    version = info.registered_model_version
-    if register_as and version is not None:
-        MlflowClient().set_registered_model_alias(register_as, CHAMPION, str(version))
-    return ModelRef(run.info.run_id, register_as, str(version) if version else None)
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / MODEL_DIR
+        mlflow.pytorch.save_model(
+            net, str(saved), serialization_format="pickle",
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )
+        client.log_artifacts(run_id, str(saved), MODEL_DIR)
+    if not register_as:
+        return ModelRef(run_id)
+    version = _register(client, register_as, run_id)
+    client.set_registered_model_alias(register_as, CHAMPION, version)
+    return ModelRef(run_id, register_as, version)
+
+
+def _register(client: MlflowClient, name: str, run_id: str) -> str:
+    """A new version of `name` (created if new) from the run's saved model."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException as err:
+        if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        client.create_registered_model(name)
+    source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_DIR}"
+    return str(client.create_model_version(name, source, run_id=run_id).version)
 
 
 def _param(value: Any) -> str | float | int | bool:
     return value if isinstance(value, str | float | int | bool) else str(value)
 
 
-def resolve(ref: ModelRef) -> ModelRef:
+def resolve(client: MlflowClient, ref: ModelRef) -> ModelRef:
     """Fill in the run id of a registered version (name + version known)."""
     if ref.run_id or not (ref.name and ref.version):
         return ref
-    version = MlflowClient().get_model_version(ref.name, ref.version)
+    version = client.get_model_version(ref.name, ref.version)
     return ModelRef(version.run_id, ref.name, ref.version)
 
 
-def load_spec(run_id: str) -> FeatureSpec:
-    return FeatureSpec.from_dict(mlflow.artifacts.load_dict(f"runs:/{run_id}/{SPEC_FILE}"))
+def load_spec(client: MlflowClient, run_id: str) -> FeatureSpec:
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, SPEC_FILE, folder)
+        return FeatureSpec.from_dict(json.loads(Path(path).read_text()))
 
 
-def load_demand(ref: ModelRef) -> DemandScorer:
+def _load_net(client: MlflowClient, run_id: str) -> torch.nn.Module:
+    with tempfile.TemporaryDirectory() as folder:
+        return mlflow.pytorch.load_model(client.download_artifacts(run_id, MODEL_DIR, folder))
+
+
+def load_demand(client: MlflowClient, ref: ModelRef) -> DemandScorer:
     """The demand scorer of a registered version (or a run)."""
-    ref = resolve(ref)
-    return DemandScorer(mlflow.pytorch.load_model(ref.uri), load_spec(ref.run_id))
+    ref = resolve(client, ref)
+    return DemandScorer(_load_net(client, ref.run_id), load_spec(client, ref.run_id))
 
 
-def load_uplift(ref: ModelRef) -> UpliftScorer:
+def load_uplift(client: MlflowClient, ref: ModelRef) -> UpliftScorer:
     """The uplift scorer of a registered version (or a run), with its variant's price view."""
-    ref = resolve(ref)
-    within_pair = MlflowClient().get_run(ref.run_id).data.params.get("within_pair", "True")
-    return UpliftScorer(mlflow.pytorch.load_model(ref.uri), load_spec(ref.run_id),
+    ref = resolve(client, ref)
+    within_pair = client.get_run(ref.run_id).data.params.get("within_pair", "True")
+    return UpliftScorer(_load_net(client, ref.run_id), load_spec(client, ref.run_id),
                         within_pair == "True")

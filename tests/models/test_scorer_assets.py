@@ -7,7 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.evaluation import rule_plan_quality, scorer_quality
+from assets.evaluation import rule_plans_vs_truth, scorers_vs_truth
 from assets.features import (
     customer_features,
     customer_monthly_sales,
@@ -28,7 +28,7 @@ from tests.helpers.rules import markup_rule
 from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
-SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]
+SCORERS = [demand_model, uplift_model, demand_predictions, scorers_vs_truth]
 PREDICTION_COLUMNS = ["customer_id", "sku_id", "month", "split", "list_price", "unit_price",
                       "discount", "units", "predicted_units"]
 FAST = {"max_epochs": 2, "patience": 2}
@@ -98,13 +98,13 @@ def test_models_are_registered_and_metadata_carries_run_and_version(scored: dict
 
 
 def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None:
-    table = _table(scored["database"], "scorer_quality")
+    table = _table(scored["database"], "scorers_vs_truth")
     assert table["model"][0] == "demand"
     assert "uplift:naive" in table["model"].to_list()
     assert table.height == 1 + _table(scored["database"], "uplift_model").height
     assert table["wape"].is_between(0, 2).all()
     assert table["elasticity_rank_corr"].is_between(-1, 1).all()
-    meta = scored["metadata"]["scorer_quality"]
+    meta = scored["metadata"]["scorers_vs_truth"]
     assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
     embedded_png(meta["elasticity_plot"])
     embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
@@ -124,8 +124,8 @@ def test_rule_search_and_its_evaluation_against_truth(
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
-                             rule_search, rule_plan_quality], resources=resources,
-                            selection=[rule_search, rule_plan_quality])
+                             rule_search, rule_plans_vs_truth], resources=resources,
+                            selection=[rule_search, rule_plans_vs_truth])
     assert result.success and backend.calls == 3
     iterations = _table(scored["database"], "rule_search")
     assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
@@ -134,7 +134,7 @@ def test_rule_search_and_its_evaluation_against_truth(
             for e in result.get_asset_materialization_events()}
     assert "def price(row)" in meta["rule_search"]["best_rule"].value
     embedded_png(meta["rule_search"]["fitness_plot"])
-    plans = _table(scored["database"], "rule_plan_quality")
+    plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == ["logged prices", "expert rule", "search best", "oracle"]
     assert plans.filter(pl.col("plan") == "oracle")["oracle_gap"].item() == 0.0
     assert (plans["realized_profit"] > 0).all()
