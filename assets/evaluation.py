@@ -86,8 +86,8 @@ def extraction_vs_truth(
     "uplift variant, its ablations and the naive fit, side by side.",
 )
 def scorers_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
-                   demand_model: pl.DataFrame, uplift_model: pl.DataFrame
-                   ) -> dg.Output[pl.DataFrame]:
+                     demand_model: pl.DataFrame, uplift_model: pl.DataFrame
+                     ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(comparison_table([]))
@@ -148,9 +148,9 @@ def _verdicts(table: pl.DataFrame) -> dict[str, object]:
     "history's prices, the expert rule, the search's best rule, the oracle; realized "
     "profit and gap to the oracle next to the predicted profit.",
 )
-def rule_plans_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
-                      demand_model: pl.DataFrame, rule_search: pl.DataFrame
-                      ) -> dg.Output[pl.DataFrame]:
+def rule_plans_vs_truth(mlflow: MlflowResource, world: WorldResource,
+                        duckdb: DuckDBResource, demand_model: pl.DataFrame,
+                        rule_search: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(pl.DataFrame())
