@@ -3,6 +3,10 @@
 Each training run carries its params, per-epoch metrics (logged by the epoch
 sink during training), the network, the feature schema and the z-score
 statistics; `feature_spec.json` holds everything else scoring must rebuild.
+The network is stored without pickle: its weights as a state dict, loaded
+with `torch.load(weights_only=True)`, and its class name and constructor
+arguments as JSON, rebuilt from our own code (`nets.rebuild`). Loading a
+model can therefore never execute code stored in the artifact.
 Nothing here knows about Dagster, and nothing uses MLflow's process-global
 state (tracking URI, active run): every call goes through the `MlflowClient`
 it is given (its tracking and registry URI) and the run id it names.
@@ -18,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow.pytorch
 import torch
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
@@ -27,6 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import FeatureSpec
+from deeprule.models.nets import rebuild
 from deeprule.models.training import EpochSink
 from deeprule.models.uplift import UpliftScorer
 
@@ -34,7 +38,9 @@ DEMAND_MODEL = "deeprule-demand"
 UPLIFT_MODEL = "deeprule-uplift"
 SPEC_FILE = "feature_spec.json"
 MODEL_DIR = "model"
-"""Run artifact folder holding the saved network (MLflow pytorch flavour)."""
+"""Run artifact folder holding the network: weights and architecture."""
+WEIGHTS_FILE = "state_dict.pt"
+ARCHITECTURE_FILE = "architecture.json"
 CHAMPION = "champion"
 """Registry alias moved to every newly registered version."""
 
@@ -90,18 +96,22 @@ def log_scorer(run: TrackedRun, net: torch.nn.Module, spec: FeatureSpec,
     client.log_dict(run_id, spec.schema(), "feature_schema.json")
     client.log_dict(run_id, {c: {"mean": m, "std": s} for c, (m, s) in spec.zscore.items()},
                     "zscore.json")
-    with tempfile.TemporaryDirectory() as folder:
-        saved = Path(folder) / MODEL_DIR
-        mlflow.pytorch.save_model(
-            net, str(saved), serialization_format="pickle",
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-        )
-        client.log_artifacts(run_id, str(saved), MODEL_DIR)
+    _log_network(run, net)
     if not register_as:
         return ModelRef(run_id)
     version = _register(client, register_as, run_id)
     client.set_registered_model_alias(register_as, CHAMPION, version)
     return ModelRef(run_id, register_as, version)
+
+
+def _log_network(run: TrackedRun, net: torch.nn.Module) -> None:
+    """Weights (state dict) and architecture (class + constructor arguments) under `model/`."""
+    with tempfile.TemporaryDirectory() as folder:
+        torch.save(net.state_dict(), Path(folder) / WEIGHTS_FILE)
+        run.client.log_artifact(run.run_id, str(Path(folder) / WEIGHTS_FILE), MODEL_DIR)
+    run.client.log_dict(run.run_id, {"class": type(net).__name__, "arguments": net.architecture,
+                                     "torch": torch.__version__},
+                        f"{MODEL_DIR}/{ARCHITECTURE_FILE}")
 
 
 def _register(client: MlflowClient, name: str, run_id: str) -> str:
@@ -134,20 +144,24 @@ def load_spec(client: MlflowClient, run_id: str) -> FeatureSpec:
         return FeatureSpec.from_dict(json.loads(Path(path).read_text()))
 
 
-def _load_net(client: MlflowClient, run_id: str) -> torch.nn.Module:
-    with tempfile.TemporaryDirectory() as folder:
-        return mlflow.pytorch.load_model(client.download_artifacts(run_id, MODEL_DIR, folder))
+def load_network(client: MlflowClient, run_id: str) -> torch.nn.Module:
+    """The logged network, rebuilt from our code with weights-only loading (no pickle)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(client.download_artifacts(run_id, MODEL_DIR, tmp))
+        architecture = json.loads((folder / ARCHITECTURE_FILE).read_text())
+        state = torch.load(folder / WEIGHTS_FILE, weights_only=True, map_location="cpu")
+    return rebuild(architecture["class"], architecture["arguments"], state)
 
 
 def load_demand(client: MlflowClient, ref: ModelRef) -> DemandScorer:
     """The demand scorer of a registered version (or a run)."""
     ref = resolve(client, ref)
-    return DemandScorer(_load_net(client, ref.run_id), load_spec(client, ref.run_id))
+    return DemandScorer(load_network(client, ref.run_id), load_spec(client, ref.run_id))
 
 
 def load_uplift(client: MlflowClient, ref: ModelRef) -> UpliftScorer:
     """The uplift scorer of a registered version (or a run), with its variant's price view."""
     ref = resolve(client, ref)
     within_pair = client.get_run(ref.run_id).data.params.get("within_pair", "True")
-    return UpliftScorer(_load_net(client, ref.run_id), load_spec(client, ref.run_id),
+    return UpliftScorer(load_network(client, ref.run_id), load_spec(client, ref.run_id),
                         within_pair == "True")

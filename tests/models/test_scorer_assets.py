@@ -97,7 +97,7 @@ def test_models_are_registered_and_metadata_carries_run_and_version(scored: dict
     assert predictions["registered_version"].value == "1"
 
 
-def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None:
+def test_scorers_vs_truth_compares_every_model_against_truth(scored: dict) -> None:
     table = _table(scored["database"], "scorers_vs_truth")
     assert table["model"][0] == "demand"
     assert "uplift:naive" in table["model"].to_list()
@@ -110,7 +110,7 @@ def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None
     embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
 
 
-def test_only_scorer_quality_reads_truth() -> None:
+def test_only_scorers_vs_truth_reads_truth() -> None:
     truth = {k for a in truth_tables for k in a.keys}
     for asset in SCORERS:
         reads_truth = bool(truth & set(asset.asset_deps[asset.key]))
