@@ -1,7 +1,8 @@
 """The synthetic world's hidden truth. EVALUATION ONLY.
 
 Only assets in the `evaluation` group may depend on these. A learner that
-reads them is cheating; `tests/test_definitions.py` enforces the rule.
+reads them is cheating: `tests/test_definitions.py` checks the declared
+dependencies, `tests/test_layers.py` the code (imports, truth calls, table names).
 With user data (DEEPRULE_DATA_DIR) there is no truth: the tables are empty.
 """
 

@@ -33,9 +33,7 @@ class RunSummary:
     def add(self, phase: str, seconds: float, result: dg.ExecuteInProcessResult) -> None:
         self.phases.append((phase, seconds, result.success))
         for event in result.get_asset_materialization_events():
-            materialization = event.asset_materialization
-            if materialization is None:
-                continue
+            materialization = event.materialization
             key = materialization.asset_key.to_user_string()
             self.materialized[key] = {k: v.value for k, v in materialization.metadata.items()}
 

@@ -9,7 +9,25 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from deeprule.synth import World, WorldSpec, build_world, resolve_spec
 from tests.helpers.priors import documents, truth
+
+
+@pytest.fixture(scope="session")
+def tiny_spec() -> WorldSpec:
+    return resolve_spec("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tiny_spec: WorldSpec) -> World:
+    """The tiny preset's world, built once per session (tests read it, never change it)."""
+    return build_world(tiny_spec)
+
+
+@pytest.fixture(scope="session")
+def tiny_shipments(tiny_world: World) -> pl.DataFrame:
+    """Every month of the tiny world's shipments, in month order."""
+    return pl.concat([tiny_world.shipments(m) for m in tiny_world.spec.months])
 
 
 @pytest.fixture(scope="session")
