@@ -13,10 +13,11 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets._config import from_domain
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
-from assets.partitions import monthly_partitions
+from assets.partitions import key_month, monthly_partitions
 from deeprule.features import customer, standardize
 from deeprule.features.demographics import build_affiliation, customer_demographics
 from deeprule.features.embedding import TextEncoder, embed_through_cache
@@ -41,13 +42,14 @@ CATEGORY_KEYS = ("customer_id", "primary_category")
 class AffiliationConfig(dg.Config):
     """Constants of the affiliation (docs/features.md, "Affiliation")."""
 
-    coverage_target: float = Field(
-        default=0.85, description="Share of stores alpha must bring inside some radius.")
-    theta: float = Field(default=0.6, description="Prior-store similarity for exclusivity.")
-    min_distance_km: float = Field(
-        default=0.05, description="Distance floor in the s/d^2 weights.")
-    alpha: float | None = Field(
-        default=None, description="Fixed radius factor (km per unit of scale); None = estimate.")
+    coverage_target: float = from_domain(AffiliationParams, "coverage_target",
+                                         "Share of stores alpha must bring inside some radius.")
+    theta: float = from_domain(AffiliationParams, "theta",
+                               "Prior-store similarity for exclusivity.")
+    min_distance_km: float = from_domain(AffiliationParams, "min_distance_km",
+                                         "Distance floor in the s/d^2 weights.")
+    alpha: float | None = from_domain(
+        AffiliationParams, "alpha", "Fixed radius factor (km per unit of scale); None = estimate.")
 
 
 @dg.multi_asset(
@@ -105,7 +107,7 @@ def customer_monthly_sales(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    month = context.partition_time_window.start.date()
+    month = key_month(context.partition_key)
     with duckdb.get_connection() as conn:
         df = monthly_sales(conn, month)
     return dg.Output(df, metadata=frame_metadata(df, time.perf_counter() - started,
@@ -124,8 +126,8 @@ def _map(table: pl.DataFrame, stores: pl.DataFrame, customers: pl.DataFrame,
 class CustomerFeatureConfig(dg.Config):
     """Temporal feature and standardization settings (docs/features.md)."""
 
-    window: int = Field(default=3, description="Rolling window W in months.")
-    fourier_k: int = Field(default=3, description="Fourier peaks kept per series.")
+    window: int = from_domain(TemporalParams, "window", "Rolling window W in months.")
+    fourier_k: int = from_domain(TemporalParams, "fourier_k", "Fourier peaks kept per series.")
     refit_growth: float = Field(
         default=0.25, description="Refit the z-score parameters once the observations grew "
         "by this fraction since the stored fit (the paper's N_update).")
@@ -195,11 +197,12 @@ def customer_features(
 class SkuFeatureConfig(dg.Config):
     """Sizes of the SKU representation (docs/features.md, "SKU features")."""
 
-    style_dims: int = Field(default=8, description="PCA components of the style embedding.")
-    onehot_max_levels: int = Field(
-        default=12, description="Text attributes with at most this many levels are one-hot.")
-    sparse_dims: int = Field(
-        default=4, description="PCA components per embedded high-cardinality attribute.")
+    style_dims: int = from_domain(SkuParams, "style_dims", "PCA components of the style embedding.")
+    onehot_max_levels: int = from_domain(
+        SkuParams, "onehot_max_levels",
+        "Text attributes with at most this many levels are one-hot.")
+    sparse_dims: int = from_domain(SkuParams, "sparse_dims",
+                                   "PCA components per embedded high-cardinality attribute.")
 
 
 @dg.asset(

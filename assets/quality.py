@@ -15,6 +15,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets._config import from_domain
 from assets._metadata import frame_metadata, markdown_preview
 from assets._tables import read_table_or_none
 from deeprule.features.embedding import TextEncoder, embed_through_cache
@@ -68,12 +69,14 @@ def cached_embedder(duckdb: DuckDBResource, encoder: TextEncoder) -> Embed:
 class FusionConfig(dg.Config):
     """Bounds of fusion and calibration (docs/quality.md, "Fusion" and "Calibration")."""
 
-    max_alpha_calls: int = Field(default=16, description="LLM weight requests (largest sample "
-                                 "groups first); 0 = no cap. Groups past it are not blended.")
-    tau: int = Field(default=1, description="Periods per half-window of the trend ΔH.")
-    kappa: float = Field(default=20.0, description="Clip of |ΔH| in units.")
-    beta: float | None = Field(default=None, description="Trend weight in [0, 0.1]; None = "
-                               "chosen on the valid months.")
+    max_alpha_calls: int = from_domain(
+        FusionParams, "max_alpha_calls",
+        "LLM weight requests (largest sample groups first); 0 = no cap. Groups past it are "
+        "not blended.")
+    tau: int = from_domain(FusionParams, "tau", "Periods per half-window of the trend ΔH.")
+    kappa: float = from_domain(FusionParams, "kappa", "Clip of |ΔH| in units.")
+    beta: float | None = from_domain(
+        FusionParams, "beta", "Trend weight in [0, 0.1]; None = chosen on the valid months.")
 
 
 @dg.asset(
@@ -106,11 +109,14 @@ def quality_fused_predictions(
 class CleaningConfig(dg.Config):
     """Bounds of posterior cleaning (docs/quality.md, "Cleaning")."""
 
-    max_judgments: int = Field(default=8, description="Least confident training rows sent to "
-                               "the LLM for judgment.")
-    max_rule_share: float = Field(default=0.005, description="A proposed cleaning rule touching "
-                                  "more than this share of training rows is rejected.")
-    apply_rules: bool = Field(default=True, description="Apply accepted rules to other rows.")
+    max_judgments: int = from_domain(
+        CleaningParams, "max_judgments",
+        "Least confident training rows sent to the LLM for judgment.")
+    max_rule_share: float = from_domain(
+        CleaningParams, "max_rule_share",
+        "A proposed cleaning rule touching more than this share of training rows is rejected.")
+    apply_rules: bool = from_domain(CleaningParams, "apply_rules",
+                                    "Apply accepted rules to other rows.")
 
 
 def _replace_table(duckdb: DuckDBResource, name: str, frame: pl.DataFrame) -> None:
@@ -164,8 +170,9 @@ class ReportConfig(dg.Config):
 
     refit: bool = Field(default=True, description="Retrain the demand model per variant.")
     augment_share: float = Field(default=0.2, description="Pseudo rows per training row.")
-    max_epochs: int = Field(default=15, description="Epochs per refit (same for every variant).")
-    beta: float = Field(default=0.3, description="Dual-tower β of every refit (no grid search).")
+    max_epochs: int = from_domain(RefitConfig, "max_epochs",
+                                  "Epochs per refit (same for every variant).")
+    beta: float = from_domain(RefitConfig, "beta", "Dual-tower β of every refit (no grid search).")
 
 
 def _source_tables(duckdb: DuckDBResource, skus: pl.DataFrame):

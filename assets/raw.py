@@ -12,27 +12,47 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets._metadata import frame_metadata
-from assets.partitions import monthly_partitions
+from assets.partitions import key_month, monthly_partitions
 from deeprule.io import checks
 from deeprule.io.quarantine import UNASSIGNED_PARTITION, replace_quarantine
-from deeprule.io.raw import RawLoad, generated_table, user_table
+from deeprule.io.raw import ParentKeys, RawLoad, generated_table, user_table
 from deeprule.io.warehouse import table_exists
 from deeprule.schema import CUSTOMERS, RAW_DOCUMENTS, SHIPMENTS, SKUS, STORES, TableSchema
 from resources.world import WorldResource
 
 UNPARTITIONED = (CUSTOMERS, STORES, SKUS, RAW_DOCUMENTS)
-REFERENCES = (  # child table, column, parent table, parent column
-    ("shipments", "customer_id", "customers", "customer_id"),
-    ("shipments", "sku_id", "skus", "sku_id"),
-    ("raw_documents", "customer_id", "customers", "customer_id"),
-)
+FINGERPRINT = "source_fingerprint"
+"""Metadata of each shipments partition: the digest of its source (the daily rebuild compares)."""
 
 
-def _load(schema: TableSchema, world: WorldResource, month: date | None) -> RawLoad:
+def _parent_keys(duckdb: DuckDBResource, schema: TableSchema) -> ParentKeys:
+    """The key values of every table `schema` references, read from the warehouse."""
+    keys = {}
+    with duckdb.get_connection() as conn:
+        for ref in schema.references:
+            if not table_exists(conn, ref.parent_table):
+                raise dg.Failure(
+                    f"{schema.name}.{ref.column} refers to {ref.parent_table}, which is not "
+                    f"materialized yet: run raw_entities_job (or materialize {ref.parent_table}) "
+                    "first")
+            sql = f"SELECT DISTINCT {ref.parent_column} FROM {ref.parent_table}"
+            keys[ref.parent_table] = pl.Series(
+                ref.parent_column, [row[0] for row in conn.execute(sql).fetchall()],
+                dtype=pl.String)
+    return keys
+
+
+def _load(schema: TableSchema, world: WorldResource, month: date | None,
+          parents: ParentKeys) -> RawLoad:
     folder = world.user_folder()
     if folder is not None:
-        return user_table(schema, folder, month)
+        return user_table(schema, folder, month, parents)
     generated = world.world()
+    if month is not None and month not in generated.spec.months:
+        raise dg.Failure(
+            f"month {month.isoformat()} is not in the generated world's months "
+            f"({generated.spec.months[0]} .. {generated.spec.months[-1]}): partitions follow "
+            "the data; the data_inbox sensor or `python -m pipelines.cli run` registers them")
     produce = {
         "customers": generated.customers,
         "stores": generated.stores,
@@ -40,7 +60,7 @@ def _load(schema: TableSchema, world: WorldResource, month: date | None) -> RawL
         "raw_documents": generated.documents,
         "shipments": lambda: generated.shipments(month),
     }[schema.name]
-    return generated_table(schema, produce, f"generator:{world.preset}:{schema.name}")
+    return generated_table(schema, produce, f"generator:{world.preset}:{schema.name}", parents)
 
 
 def _record_quarantine(
@@ -61,10 +81,10 @@ def _record_quarantine(
 
 def _materialize(
     context: dg.AssetExecutionContext, schema: TableSchema, world: WorldResource,
-    duckdb: DuckDBResource, month: date | None,
+    duckdb: DuckDBResource, month: date | None, **metadata: object,
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    load = _load(schema, world, month)
+    load = _load(schema, world, month, _parent_keys(duckdb, schema))
     partition = context.partition_key if context.has_partition_key else "__all__"
     quarantined = _record_quarantine(context, duckdb, schema, load, partition)
     if quarantined and world.strict:
@@ -77,15 +97,20 @@ def _materialize(
         df,
         metadata=frame_metadata(
             df, time.perf_counter() - started, source=load.source,
-            quarantined_rows=quarantined,
+            quarantined_rows=quarantined, **metadata,
         ),
     )
+
+
+def _parents(schema: TableSchema) -> list[dg.AssetKey]:
+    return sorted({dg.AssetKey(ref.parent_table) for ref in schema.references},
+                  key=lambda key: key.to_user_string())
 
 
 def _raw_asset(schema: TableSchema) -> dg.AssetsDefinition:
     @dg.asset(
         name=schema.name, group_name="raw", description=schema.description,
-        kinds={"polars", "duckdb"}, pool="duckdb",
+        kinds={"polars", "duckdb"}, pool="duckdb", deps=_parents(schema),
     )
     def _asset(
         context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
@@ -101,13 +126,15 @@ raw_tables = [_raw_asset(schema) for schema in UNPARTITIONED]
 @dg.asset(
     group_name="raw", description=SHIPMENTS.description, partitions_def=monthly_partitions,
     metadata={"partition_expr": "month"}, kinds={"polars", "duckdb"}, pool="duckdb",
+    deps=_parents(SHIPMENTS),
 )
 def shipments(
     context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
 ) -> dg.Output[pl.DataFrame]:
     """One month of shipments; each month is generated or loaded independently."""
-    month = context.partition_time_window.start.date()
-    return _materialize(context, SHIPMENTS, world, duckdb, month)
+    month = key_month(context.partition_key)
+    fingerprint = world.month_fingerprints().get(month, "")
+    return _materialize(context, SHIPMENTS, world, duckdb, month, **{FINGERPRINT: fingerprint})
 
 
 def _count(duckdb: DuckDBResource, sql: str) -> int:
@@ -165,4 +192,7 @@ def _reference_check(child: str, column: str, parent: str, parent_column: str):
 
 raw_checks = [
     check for schema in (*UNPARTITIONED, SHIPMENTS) for check in _contract_checks(schema)
-] + [_reference_check(*ref) for ref in REFERENCES]
+] + [
+    _reference_check(schema.name, ref.column, ref.parent_table, ref.parent_column)
+    for schema in (*UNPARTITIONED, SHIPMENTS) for ref in schema.references
+]

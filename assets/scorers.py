@@ -17,6 +17,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, registered_demand, sources
 from assets._metadata import frame_metadata, markdown_preview, table_markdown
 from assets._plots import plot_metadata
@@ -45,11 +46,14 @@ class SplitConfig(dg.Config):
 class DemandModelConfig(SplitConfig):
     """Training settings of the demand network (deeprule.models.demand.DemandConfig)."""
 
-    max_epochs: int = Field(default=30, description="Upper bound on epochs (early stopping).")
-    patience: int = Field(default=4, description="Epochs without validation gain before stop.")
-    beta: float | None = Field(default=None, description="Tower fusion beta; None = choose "
-                               "from beta_grid on the validation months.")
-    cv_epochs: int = Field(default=4, description="Epochs per beta candidate.")
+    max_epochs: int = from_domain(DemandConfig, "max_epochs",
+                                  "Upper bound on epochs (early stopping).")
+    patience: int = from_domain(DemandConfig, "patience",
+                                "Epochs without validation gain before stop.")
+    beta: float | None = from_domain(
+        DemandConfig, "beta", "Tower fusion beta; None = choose from beta_grid on the validation "
+        "months.")
+    cv_epochs: int = from_domain(DemandConfig, "cv_epochs", "Epochs per beta candidate.")
 
     def demand(self) -> DemandConfig:
         return DemandConfig(max_epochs=self.max_epochs, patience=self.patience, beta=self.beta,
@@ -59,15 +63,16 @@ class DemandModelConfig(SplitConfig):
 class UpliftModelConfig(SplitConfig):
     """The registered variant's switches and whether to train the ablations beside it."""
 
-    propensity: bool = Field(default=True, description="Inverse-propensity weighting.")
-    adversarial: bool = Field(default=True, description="Treatment discriminator + "
-                              "gradient reversal.")
-    within_pair: bool = Field(default=True, description="Price measured against the pair's "
-                              "own usual price.")
+    propensity: bool = from_domain(UpliftConfig, "propensity", "Inverse-propensity weighting.")
+    adversarial: bool = from_domain(UpliftConfig, "adversarial",
+                                    "Treatment discriminator + gradient reversal.")
+    within_pair: bool = from_domain(UpliftConfig, "within_pair",
+                                    "Price measured against the pair's own usual price.")
     ablations: bool = Field(default=True, description="Also train the naive fit and the "
                             "single-switch variants (logged, not registered).")
-    max_epochs: int = Field(default=30, description="Upper bound on epochs.")
-    patience: int = Field(default=4, description="Epochs without validation gain before stop.")
+    max_epochs: int = from_domain(UpliftConfig, "max_epochs", "Upper bound on epochs.")
+    patience: int = from_domain(UpliftConfig, "patience",
+                                "Epochs without validation gain before stop.")
 
     def variants(self) -> list[UpliftConfig]:
         """The registered variant first, then the ablations (none repeated)."""

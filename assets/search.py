@@ -13,8 +13,8 @@ import time
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
 
+from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, held_out_candidates
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
@@ -30,12 +30,12 @@ GROUP = "search"
 class RuleSearchConfig(dg.Config):
     """Search length and the fitness weights (docs/search.md)."""
 
-    iterations: int = Field(default=3, description="LLM proposals at most.")
-    patience: int = Field(default=3, description="Stop after this many without a new best.")
-    depth: int = Field(default=2, description="Nesting depth of proposed rule trees.")
-    eta: float = Field(default=1.0, description="Weight of (price - usual price)^2.")
-    lam: float = Field(default=0.5, description="Weight of the rule's complexity.")
-    rho: float = Field(default=1.0, description="Weight of prices outside [cost, list].")
+    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
+    patience: int = from_domain(SearchConfig, "patience","Stop after this many without a new best.")
+    depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
+    eta: float = from_domain(FitnessConfig, "eta", "Weight of (price - usual price)^2.")
+    lam: float = from_domain(FitnessConfig, "lam", "Weight of the rule's complexity.")
+    rho: float = from_domain(FitnessConfig, "rho", "Weight of prices outside [cost, list].")
 
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,

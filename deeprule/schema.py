@@ -22,6 +22,31 @@ class Column:
     max_value: float | None = None
     nullable: bool = False
     allowed: tuple[str, ...] | None = None
+    month_start: bool = False
+    """A date that must be the first day of its month (a monthly partition key)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`column` must name an existing `parent_table.parent_column` (else the row is quarantined)."""
+
+    column: str
+    parent_table: str
+    parent_column: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Arithmetic the contract promises: `column` = `formula`, within a stated tolerance.
+
+    A row is quarantined when |column - formula| > abs_tol + rel_tol * |formula|.
+    """
+
+    column: str
+    formula: str
+    expr: pl.Expr = field(compare=False)
+    abs_tol: float = 0.01
+    rel_tol: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -35,6 +60,8 @@ class TableSchema:
     extra_columns_allowed: bool = False
     partition_column: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    references: tuple[Reference, ...] = ()
+    identities: tuple[Identity, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -135,10 +162,19 @@ SHIPMENTS = TableSchema(
     description="Monthly shipments customer x SKU (partitioned by month).",
     key=("customer_id", "sku_id", "month"),
     partition_column="month",
+    references=(
+        Reference("customer_id", "customers", "customer_id"),
+        Reference("sku_id", "skus", "sku_id"),
+    ),
+    identities=(
+        Identity("unit_price", "list_price * (1 - discount)",
+                 pl.col("list_price") * (1 - pl.col("discount"))),
+        Identity("revenue", "units * unit_price", pl.col("units") * pl.col("unit_price")),
+    ),
     columns=(
         Column("customer_id", pl.String, "Customer shipped to (must exist in customers)."),
         Column("sku_id", pl.String, "SKU shipped (must exist in skus)."),
-        Column("month", pl.Date, "First day of the shipment month."),
+        Column("month", pl.Date, "First day of the shipment month.", month_start=True),
         Column("list_price", pl.Float64, "List price that month.", 0, None),
         Column("discount", pl.Float64, "Discount off list price, fraction.", 0, 0.95),
         Column("unit_price", pl.Float64, "Net unit price = list_price * (1 - discount).", 0, None),
@@ -151,6 +187,7 @@ RAW_DOCUMENTS = TableSchema(
     name="raw_documents",
     description="Unstructured business documents per customer (untrusted text).",
     key=("doc_id",),
+    references=(Reference("customer_id", "customers", "customer_id"),),
     columns=(
         Column("doc_id", pl.String, "Unique document identifier."),
         Column("customer_id", pl.String, "Customer the document is about."),

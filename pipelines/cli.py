@@ -13,7 +13,7 @@ import time
 
 import dagster as dg
 
-from assets.partitions import monthly_partitions
+from assets.partitions import MONTHS, missing_month_keys, registered_months
 from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
 from pipelines.summary import RunSummary
@@ -22,11 +22,13 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 """Progress and warnings on the terminal; every DEBUG event is still in the run's log in the UI."""
 
 
-def _months(first: str | None, last: str | None) -> list[str]:
-    keys = monthly_partitions.get_partition_keys()
-    lo = keys.index(first) if first else 0
-    hi = keys.index(last) + 1 if last else len(keys)
-    return keys[lo:hi]
+def _months(instance: dg.DagsterInstance, first: str | None, last: str | None) -> list[str]:
+    """The data's months (registered as partitions first), from `first` to `last` inclusive."""
+    world = defs.resources["world"]
+    instance.add_dynamic_partitions(
+        MONTHS, missing_month_keys(registered_months(instance), world.months()))
+    keys = registered_months(instance)
+    return [k for k in keys if (not first or k >= first) and (not last or k <= last)]
 
 
 PHASES = {ENTITIES_JOB: "raw entities + truth", MONTHLY_JOB: "month", DERIVED_JOB: "derived"}
@@ -52,7 +54,7 @@ def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | N
 def run(args: argparse.Namespace) -> int:
     """Entities, then months (each independent), then everything derived; then a summary."""
     instance = dg.DagsterInstance.get()
-    months = _months(args.first_month, args.last_month)
+    months = _months(instance, args.first_month, args.last_month)
     print(f"[run] raw entities, {len(months)} month partition(s), then derived assets",
           flush=True)
     summary = RunSummary()

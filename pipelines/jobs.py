@@ -1,4 +1,4 @@
-"""Jobs and schedules: monthly ingestion of partitioned assets, daily rebuild of the rest.
+"""Jobs: the raw entities, one month of the partitioned assets, everything derived.
 
 Assets with different partitioning cannot share a run, so the graph is split:
 the unpartitioned raw entities (which monthly assets join against), the
@@ -44,16 +44,5 @@ def build_jobs(assets: Sequence[dg.AssetsDefinition]) -> list:
         dg.define_asset_job(
             DERIVED_JOB, selection=dg.AssetSelection.all() - monthly - entities,
             description="Rebuild everything derived from the raw tables (not the raw tables).",
-        ),
-    ]
-
-
-def build_schedules(jobs: Sequence) -> list:
-    """Monthly ingestion when a month closes; a daily rebuild at 02:00 (both off by default)."""
-    by_name = {job.name: job for job in jobs}
-    return [
-        dg.build_schedule_from_partitioned_job(by_name[MONTHLY_JOB], hour_of_day=1),
-        dg.ScheduleDefinition(
-            name="daily_rebuild", job=by_name[REBUILD_JOB], cron_schedule="0 2 * * *",
         ),
     ]

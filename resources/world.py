@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from deeprule.io.inbox import folder_digests, month_fingerprints
+from deeprule.io.sources import table_months
+from deeprule.schema import SHIPMENTS
 from deeprule.synth import World, build_world
 from deeprule.synth.spec import WorldSpec, resolve_spec
 
@@ -44,3 +49,22 @@ class WorldResource(dg.ConfigurableResource):
     def world(self) -> World:
         """The generated world (cached per spec inside the generator)."""
         return build_world(self.spec())
+
+    def months(self) -> list[date]:
+        """The months the data holds: the one calendar the monthly partitions follow."""
+        folder = self.user_folder()
+        if folder is not None:
+            return table_months(folder, SHIPMENTS)
+        return self.spec().months
+
+    def month_fingerprints(self) -> dict[date, str]:
+        """Per month, a digest of its source: the files holding its rows, or the world spec.
+
+        A month whose fingerprint differs from the one its last materialization recorded
+        is stale (the daily rebuild reloads it).
+        """
+        folder = self.user_folder()
+        if folder is not None:
+            return month_fingerprints(folder, SHIPMENTS, folder_digests(folder))
+        spec = json.dumps(self.spec().to_dict(), sort_keys=True)
+        return {m: hashlib.sha256(f"{spec}|{m}".encode()).hexdigest() for m in self.months()}

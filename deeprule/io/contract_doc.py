@@ -13,24 +13,25 @@ Set `DEEPRULE_DATA_DIR` to a folder of files and every raw asset reads that
 folder instead of generating the synthetic world. One file per table,
 `<table>.parquet` or `<table>.csv` (UTF-8, header row, `,` separator); the
 partitioned `shipments` table may instead be a folder `shipments/` holding
-several such files (for example one per month). Each monthly partition of
-`shipments` takes the rows whose `month` falls in that month.
+several such files (for example one per month). The monthly partitions are the
+months the files hold, whatever the years: each partition of `shipments` takes
+the rows of its month, and a new month adds a partition.
 
 Validation, per row: values that do not parse as the column's type, missing
-required values, values outside the range or set below, and repeated keys are
-written to the DuckDB table `quarantine` (table, partition, file, 1-based data
-row, column, reason, the raw record as JSON) and logged as
+required values, values outside the range or set below, broken arithmetic and
+references (listed under each table), and repeated keys are written to the
+DuckDB table `quarantine` (table, partition, file, 1-based data row, column,
+reason, the raw record as JSON) and logged as
 `<file> row <n> column <c>: <reason>`. The valid rows go on; the table's
 `nothing_quarantined` asset check warns. With `strict: true` on the `world`
 resource the run fails instead (after quarantining). A missing column or an
 unreadable file stops the asset with an error naming the file and column.
-Rows whose `month` cannot be parsed belong to no partition: they are
-quarantined under partition `__unassigned__`. Re-running a partition replaces
-its quarantine rows, so reruns never duplicate them.
+Rows whose `month` cannot be parsed or is not the first day of a month belong
+to no partition: they are quarantined under partition `__unassigned__`.
+Re-running a partition replaces its quarantine rows, so reruns never duplicate them.
 
 Asset checks on every raw table: `unique_keys`, `values_in_range`,
-`nothing_quarantined`; references: `shipments.customer_id`, `shipments.sku_id`
-and `raw_documents.customer_id` must exist in their parent tables.
+`nothing_quarantined`, and one per reference (`<column>_exists_in_<parent>`).
 
 The synthetic world's hidden truth (`simulator` group) has no counterpart in
 user data: those tables stay empty, and evaluation against truth is skipped.
@@ -45,6 +46,8 @@ def _range(col: Column) -> str:
         parts.append(f"≤ {col.max_value:g}")
     if col.allowed:
         parts.append("one of " + ", ".join(f"`{v}`" for v in col.allowed))
+    if col.month_start:
+        parts.append("first day of a month")
     if col.nullable:
         parts.append("may be empty")
     return "; ".join(parts) or "required"
@@ -63,6 +66,12 @@ def table_section(schema: TableSchema) -> str:
         lines.append(f"Partitioned monthly by `{schema.partition_column}`.")
     for label, text in schema.metadata.items():
         lines.append(f"Also allowed — {label}: {text}.")
+    for ref in schema.references:
+        lines.append(f"`{ref.column}` must be an existing `{ref.parent_table}.{ref.parent_column}`"
+                     " (else the row is quarantined).")
+    for rule in schema.identities:
+        lines.append(f"`{rule.column}` = `{rule.formula}` within {rule.abs_tol:g} + "
+                     f"{rule.rel_tol:.0%} of it (else the row is quarantined).")
     lines += ["", "| column | type | allowed values | meaning |", "|---|---|---|---|"]
     lines += [
         f"| `{c.name}` | {_type_name(c)} | {_range(c)} | {c.description} |" for c in schema.columns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,19 +23,27 @@ class RawLoad:
     source: str
 
 
+ParentKeys = Mapping[str, pl.Series]
+"""Key values of the tables a schema references (see `TableSchema.references`)."""
+
+
 def generated_table(
-    schema: TableSchema, produce: Callable[[], pl.DataFrame], label: str
+    schema: TableSchema, produce: Callable[[], pl.DataFrame], label: str,
+    parent_keys: ParentKeys | None = None,
 ) -> RawLoad:
     """Validate a generator frame too: a generator bug must surface like bad user data."""
     frame = attach_source(produce(), label)
-    return RawLoad(result=validate_table(frame, schema), unassigned=None, source=label)
+    return RawLoad(validate_table(frame, schema, parent_keys), unassigned=None, source=label)
 
 
-def user_table(schema: TableSchema, folder: Path, month: date | None = None) -> RawLoad:
+def user_table(
+    schema: TableSchema, folder: Path, month: date | None = None,
+    parent_keys: ParentKeys | None = None,
+) -> RawLoad:
     """Read, slice to `month` when the table is partitioned, and validate."""
     frame = read_table(folder, schema)
     if month is None or schema.partition_column is None:
-        return RawLoad(validate_table(frame, schema), None, str(folder))
-    in_month, unparseable = split_by_month(frame, schema.partition_column, month)
-    unassigned = validate_table(unparseable, schema) if unparseable.height else None
-    return RawLoad(validate_table(in_month, schema), unassigned, str(folder))
+        return RawLoad(validate_table(frame, schema, parent_keys), None, str(folder))
+    in_month, unassigned = split_by_month(frame, schema.partition_column, month)
+    refused = validate_table(unassigned, schema) if unassigned.height else None
+    return RawLoad(validate_table(in_month, schema, parent_keys), refused, str(folder))

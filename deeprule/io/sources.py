@@ -53,13 +53,30 @@ def read_table(folder: Path, schema: TableSchema) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def split_by_month(df: pl.DataFrame, column: str, month: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows of `month`, rows whose month cannot be parsed at all).
+def _parsed_dates(df: pl.DataFrame, column: str) -> pl.Series:
+    return df[column].cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
 
-    Rows of other months are simply another partition's; rows with an unreadable
-    month belong to no partition and must be quarantined, not dropped.
+
+def split_by_month(df: pl.DataFrame, column: str, month: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows of `month`, rows that belong to no month).
+
+    Rows of other months are simply another partition's; a row whose month cannot be
+    parsed, or is not the first day of a month, belongs to no partition and must be
+    quarantined, not dropped.
     """
-    text = df[column].cast(pl.String)
-    parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    in_month = parsed.dt.truncate("1mo") == month
-    return df.filter(in_month.fill_null(False)), df.filter(parsed.is_null())
+    parsed = _parsed_dates(df, column)
+    unassigned = parsed.is_null() | (parsed.dt.day() != 1)
+    return df.filter((parsed == month).fill_null(False)), df.filter(unassigned)
+
+
+def months_in(df: pl.DataFrame, column: str) -> list[date]:
+    """Every month (first day) that rows of `df` belong to, in order: the data's calendar."""
+    parsed = _parsed_dates(df, column)
+    return sorted(parsed.filter(parsed.dt.day() == 1).unique().to_list())
+
+
+def table_months(folder: Path, schema: TableSchema) -> list[date]:
+    """The months a user folder's partitioned table spans (read from the files, not assumed)."""
+    if schema.partition_column is None:
+        raise ValueError(f"table {schema.name!r} is not partitioned by month")
+    return months_in(read_table(folder, schema), schema.partition_column)

@@ -9,11 +9,12 @@ names the file and column.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
-from deeprule.schema import Column, TableSchema
+from deeprule.schema import Column, Identity, Reference, TableSchema
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
@@ -67,15 +68,24 @@ def require_columns(df: pl.DataFrame, schema: TableSchema, source_file: str) -> 
         )
 
 
-def validate_table(df: pl.DataFrame, schema: TableSchema) -> ValidationResult:
-    """Cast to contract types, check nulls, ranges, allowed values and unique keys.
+def validate_table(
+    df: pl.DataFrame, schema: TableSchema, parent_keys: Mapping[str, pl.Series] | None = None,
+) -> ValidationResult:
+    """Cast to contract types, check nulls, ranges, allowed values, arithmetic, unique keys
+    and, for each reference whose parent table is in `parent_keys`, that the key exists.
 
     `df` must carry `_source_file` and `_source_row` (see `attach_source`).
+    `parent_keys` maps a parent table to its key values (the raw assets always pass them).
     """
     require_columns(df, schema, _first_file(df))
     extra = _extra_columns(df, schema)
     cast, problems = _cast_columns(df, schema, extra)
     problems.extend(_value_problems(cast, df, schema))
+    problems.extend(_identity_problems(cast, identity) for identity in schema.identities)
+    problems.extend(
+        _reference_problems(cast, ref, parent_keys[ref.parent_table])
+        for ref in schema.references if parent_keys and ref.parent_table in parent_keys
+    )
     problems.extend(_duplicate_key_problems(cast, schema))
     bad = pl.concat(problems) if problems else _empty_problems()
     bad_rows = bad.select(SOURCE_FILE, SOURCE_ROW).unique()
@@ -157,6 +167,8 @@ def _value_problems(
             checks.append((values < col.min_value, f"below minimum {col.min_value}"))
         if col.max_value is not None:
             checks.append((values > col.max_value, f"above maximum {col.max_value}"))
+        if col.month_start:
+            checks.append((values.dt.day() != 1, "is not the first day of a month"))
         if col.allowed is not None:
             checks.append(
                 (values.is_not_null() & ~values.is_in(list(col.allowed)),
@@ -171,6 +183,33 @@ def _value_problems(
                 )
                 problems.append(_problem_rows(rows, col.name, reason))
     return problems
+
+
+def _identity_problems(df: pl.DataFrame, identity: Identity) -> pl.DataFrame:
+    """Rows whose `column` disagrees with the contract's formula beyond the tolerance."""
+    expected = df.select(identity.expr.alias("_expected"))["_expected"]
+    actual = df[identity.column]
+    gap = (actual - expected).abs()
+    broken = (gap > identity.abs_tol + identity.rel_tol * expected.abs()).fill_null(False)
+    rows = df.filter(broken)
+    reason = pl.Series([
+        f"value {a!r} is not {identity.formula} = {e:.6g} "
+        f"(tolerance {identity.abs_tol:g} + {identity.rel_tol:.0%})"
+        for a, e in zip(rows[identity.column], expected.filter(broken), strict=True)
+    ], dtype=pl.String)
+    return _problem_rows(rows, identity.column, reason)
+
+
+def _reference_problems(df: pl.DataFrame, ref: Reference, known: pl.Series) -> pl.DataFrame:
+    """Rows whose `ref.column` names no row of the parent table (a dangling reference)."""
+    dangling = (df[ref.column].is_not_null() & ~df[ref.column].is_in(known.implode())).fill_null(
+        False)
+    rows = df.filter(dangling)
+    reason = rows[ref.column].map_elements(
+        lambda v: f"value {v!r} is not a {ref.parent_table}.{ref.parent_column}",
+        return_dtype=pl.String,
+    )
+    return _problem_rows(rows, ref.column, reason)
 
 
 def _duplicate_key_problems(df: pl.DataFrame, schema: TableSchema) -> list[pl.DataFrame]:

@@ -7,9 +7,8 @@ import duckdb
 import pytest
 
 from assets.raw import raw_checks, raw_tables, shipments
-from deeprule.synth import build_world
 from deeprule.synth.spec import resolve_spec
-from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
+from tests.helpers.warehouse import TINY_MONTHS, export_world, month_instance, tiny_resources
 
 
 def _query(database: Path, sql: str) -> list[tuple]:
@@ -37,7 +36,7 @@ def test_raw_asset_checks_pass_on_generated_world(tiny_db_copy: Path) -> None:
     for check in raw_checks:
         spec = next(iter(check.check_specs))
         outcome = dg.materialize(
-            [*raw_tables, shipments, check], resources=resources,
+            [*raw_tables, shipments, check], resources=resources, instance=month_instance(),
             selection=dg.AssetSelection.checks(check),
         )
         evaluation = outcome.get_asset_check_evaluations()[0]
@@ -48,22 +47,10 @@ def test_month_rerun_replaces_rows_instead_of_duplicating(tiny_db_copy: Path) ->
     resources = tiny_resources(tiny_db_copy)
     sql = "SELECT count(*) FROM shipments WHERE month = DATE '2024-02-01'"
     before = _query(tiny_db_copy, sql)[0][0]
-    assert dg.materialize([shipments], resources=resources, partition_key="2024-02-01").success
+    assert dg.materialize([shipments], resources=resources, instance=month_instance(),
+                          partition_key="2024-02-01").success
     assert _query(tiny_db_copy, sql)[0][0] == before > 0
     assert _query(tiny_db_copy, "SELECT count(*) FROM shipments")[0][0] > before
-
-
-def _export_world(folder: Path) -> None:
-    """The tiny world as user files: CSV for entities, one Parquet per month of shipments."""
-    world = build_world(resolve_spec("tiny"))
-    folder.mkdir()
-    world.customers().write_csv(folder / "customers.csv")
-    world.stores().write_parquet(folder / "stores.parquet")
-    world.skus().write_parquet(folder / "skus.parquet")
-    world.documents().write_parquet(folder / "raw_documents.parquet")
-    (folder / "shipments").mkdir()
-    for month in world.spec.months:
-        world.shipments(month).write_parquet(folder / "shipments" / f"{month:%Y-%m}.parquet")
 
 
 def _corrupt_csv_row(path: Path, row: int, column: str, value: str) -> None:
@@ -77,16 +64,20 @@ def _corrupt_csv_row(path: Path, row: int, column: str, value: str) -> None:
 
 def test_corrupted_user_csv_is_quarantined_and_rerun_is_idempotent(tmp_path: Path) -> None:
     folder = tmp_path / "mydata"
-    _export_world(folder)
+    export_world(folder)
     _corrupt_csv_row(folder / "customers.csv", 3, "latitude", "123.4")
     database = tmp_path / "byod.duckdb"
     resources = tiny_resources(database, data_folder=str(folder))
 
     for _ in range(2):  # the second run must not duplicate quarantine rows
-        assert dg.materialize(raw_tables, resources=resources).success
+        assert dg.materialize(raw_tables, resources=resources, instance=month_instance()).success
 
-    rows = _query(database, "SELECT source_file, source_row, column_name, reason FROM quarantine")
-    assert rows == [("customers.csv", 3, "latitude", "value '123.4' above maximum 90")]
+    rows = _query(database, "SELECT table_name, source_file, source_row, column_name, reason "
+                            "FROM quarantine ORDER BY table_name, source_row")
+    assert rows[0] == ("customers", "customers.csv", 3, "latitude",
+                       "value '123.4' above maximum 90")
+    orphans = rows[1:]  # the refused customer's documents now refer to no customer
+    assert orphans and all(r[0] == "raw_documents" and r[3] == "customer_id" for r in orphans)
     n_customers = _query(database, "SELECT count(*) FROM customers")[0][0]
     assert n_customers == resolve_spec("tiny").n_customers - 1
 
@@ -96,7 +87,7 @@ def test_corrupted_user_csv_is_quarantined_and_rerun_is_idempotent(tmp_path: Pat
         and next(iter(c.check_specs)).asset_key == dg.AssetKey("customers")
     )
     outcome = dg.materialize(
-        [*raw_tables, quarantine_check], resources=resources,
+        [*raw_tables, quarantine_check], resources=resources, instance=month_instance(),
         selection=dg.AssetSelection.checks(quarantine_check),
     )
     evaluation = outcome.get_asset_check_evaluations()[0]
@@ -105,11 +96,11 @@ def test_corrupted_user_csv_is_quarantined_and_rerun_is_idempotent(tmp_path: Pat
 
 def test_strict_mode_fails_the_run_after_quarantining(tmp_path: Path) -> None:
     folder = tmp_path / "mydata"
-    _export_world(folder)
+    export_world(folder)
     _corrupt_csv_row(folder / "customers.csv", 2, "business_scale", "lots")
     database = tmp_path / "strict.duckdb"
     resources = tiny_resources(database, data_folder=str(folder), strict=True)
     customers = next(a for a in raw_tables if a.key == dg.AssetKey("customers"))
     with pytest.raises(dg.Failure, match="1 invalid row"):
-        dg.materialize([customers], resources=resources)
+        dg.materialize([customers], resources=resources, instance=month_instance())
     assert _query(database, "SELECT count(*) FROM quarantine")[0][0] == 1

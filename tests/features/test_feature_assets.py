@@ -16,7 +16,7 @@ from assets.features import (
 )
 from assets.raw import raw_tables, shipments
 from tests.helpers.encoders import HashEncoder
-from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
+from tests.helpers.warehouse import TINY_MONTHS, month_instance, tiny_resources
 
 FEATURE_ASSETS = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 
@@ -29,7 +29,7 @@ def _resources(database: Path, encoder: HashEncoder) -> dict:
 
 def _run(resources: dict, selection: list[dg.AssetsDefinition], **kwargs) -> None:
     result = dg.materialize([*raw_tables, shipments, *FEATURE_ASSETS], resources=resources,
-                            selection=selection, **kwargs)
+                            instance=month_instance(), selection=selection, **kwargs)
     assert result.success
 
 
@@ -163,7 +163,8 @@ def test_a_new_month_refits_only_once_the_data_grew_enough(tiny_db_copy: Path) -
         _run(resources, [customer_monthly_sales], partition_key=month)
         config = dg.RunConfig({"customer_features": {"config": {"refit_growth": growth}}})
         result = dg.materialize([*raw_tables, shipments, *FEATURE_ASSETS], resources=resources,
-                                selection=[customer_features], run_config=config)
+                                instance=month_instance(), selection=[customer_features],
+                                run_config=config)
         event = next(e for e in result.get_asset_materialization_events()
                      if e.asset_key == dg.AssetKey("feature_standardization"))
         return str(event.materialization.metadata["standardization"].value)

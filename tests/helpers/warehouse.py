@@ -6,11 +6,21 @@ Imported by the asset tests only: the domain tests run without Dagster.
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
+from assets.partitions import MONTHS
+from deeprule.synth import build_world, resolve_spec
 from resources import default_resources
 from resources.world import WorldResource
 
 TINY_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
+
+
+def month_instance(months: list[str] = TINY_MONTHS) -> dg.DagsterInstance:
+    """An in-memory instance with `months` registered as monthly partitions."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(MONTHS, months)
+    return instance
 
 
 def tiny_resources(database: Path, **world_config: object) -> dict:
@@ -27,6 +37,25 @@ def materialize_raw(database: Path, **world_config: object) -> dict:
     resources = tiny_resources(database, **world_config)
     result = dg.materialize(raw_tables, resources=resources)
     assert result.success
+    instance = month_instance()
     for month in TINY_MONTHS:
-        assert dg.materialize([shipments], resources=resources, partition_key=month).success
+        assert dg.materialize([shipments], resources=resources, partition_key=month,
+                              instance=instance).success
     return resources
+
+
+def export_world(folder: Path, shift: str = "") -> None:
+    """The tiny world as user files: CSV for customers, Parquet for the other entities, one
+    Parquet per month of shipments; `shift` (a polars offset like "-2y") moves every month."""
+    world = build_world(resolve_spec("tiny"))
+    folder.mkdir()
+    world.customers().write_csv(folder / "customers.csv")
+    world.stores().write_parquet(folder / "stores.parquet")
+    world.skus().write_parquet(folder / "skus.parquet")
+    world.documents().write_parquet(folder / "raw_documents.parquet")
+    (folder / "shipments").mkdir()
+    for month in world.spec.months:
+        rows = world.shipments(month)
+        if shift:
+            rows = rows.with_columns(pl.col("month").dt.offset_by(shift))
+        rows.write_parquet(folder / "shipments" / f"{rows['month'][0]:%Y-%m}.parquet")

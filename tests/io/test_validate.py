@@ -89,3 +89,46 @@ def test_shipments_split_by_month_keeps_unparseable_months(tmp_path: Path) -> No
     checked = validate_table(unparseable, SHIPMENTS)
     assert checked.valid.is_empty()
     assert checked.quarantine["column_name"].to_list() == ["month"]
+
+
+SHIPMENT_HEADER = "customer_id,sku_id,month,list_price,discount,unit_price,units,revenue"
+
+
+def test_broken_references_and_arithmetic_are_quarantined_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, "shipments.csv", [
+        SHIPMENT_HEADER,
+        "C1,S1,2021-05-01,10.0,0.2,8.0,5,40.0",      # good
+        "C9,S1,2021-05-01,10.0,0.2,8.0,5,40.0",      # customer in no customer file
+        "C1,S7,2021-05-01,10.0,0.2,8.0,5,40.0",      # unknown SKU
+        "C1,S2,2021-05-01,10.0,0.2,8.0,5,400.0",     # revenue ten times units x unit_price
+        "C2,S1,2021-05-01,10.0,0.2,6.0,5,30.0",      # unit_price is not list x (1 - discount)
+        "C2,S2,2021-05-01,10.0,0.1,9.004,3,27.012",  # rounding inside the tolerance: kept
+        "C2,S3,2021-05-15,10.0,0.0,10.0,1,10.0",     # not the first day of a month
+    ])
+    parents = {"customers": pl.Series(["C1", "C2"]), "skus": pl.Series(["S1", "S2", "S3"])}
+    result = validate_table(read_table(tmp_path, SHIPMENTS), SHIPMENTS, parents)
+
+    reasons = {(r["source_row"], r["column_name"]): r["reason"]
+               for r in result.quarantine.iter_rows(named=True)}
+    assert reasons == {
+        (2, "customer_id"): "value 'C9' is not a customers.customer_id",
+        (3, "sku_id"): "value 'S7' is not a skus.sku_id",
+        (4, "revenue"): "value 400.0 is not units * unit_price = 40 (tolerance 0.01 + 1%)",
+        (5, "unit_price"): "value 6.0 is not list_price * (1 - discount) = 8 "
+                           "(tolerance 0.01 + 1%)",
+        (7, "month"): "value '2021-05-15' is not the first day of a month",
+    }
+    assert result.valid.select("customer_id", "sku_id").rows() == [("C1", "S1"), ("C2", "S2")]
+
+
+def test_a_month_is_what_the_rows_say_and_off_calendar_rows_belong_to_none() -> None:
+    from datetime import date
+
+    from deeprule.io.sources import months_in
+
+    df = pl.DataFrame({"month": ["2019-07-01", "2031-02-01", "2019-07-01", "2020-01-09", "x"]})
+    assert months_in(df, "month") == [date(2019, 7, 1), date(2031, 2, 1)]
+    rows, unassigned = split_by_month(df, "month", date(2019, 7, 1))
+    assert rows.height == 2 and unassigned["month"].to_list() == ["2020-01-09", "x"]

@@ -25,7 +25,7 @@ from resources.mlflow import MlflowResource
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
 from tests.helpers.rules import markup_rule
-from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
+from tests.helpers.warehouse import TINY_MONTHS, month_instance, tiny_resources
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 SCORERS = [demand_model, uplift_model, demand_predictions, scorers_vs_truth]
@@ -51,12 +51,12 @@ def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
     everything = [*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS]
     for month in TINY_MONTHS:
-        assert dg.materialize(everything, resources=resources, partition_key=month,
-                              selection=[customer_monthly_sales]).success
-    assert dg.materialize(everything, resources=resources,
+        assert dg.materialize(everything, resources=resources, instance=month_instance(),
+                              partition_key=month, selection=[customer_monthly_sales]).success
+    assert dg.materialize(everything, resources=resources, instance=month_instance(),
                           selection=[store_affiliation, customer_features, sku_features]).success
-    result = dg.materialize(everything, resources=resources, selection=SCORERS,
-                            run_config=RUN_CONFIG)
+    result = dg.materialize(everything, resources=resources, instance=month_instance(),
+                            selection=SCORERS, run_config=RUN_CONFIG)
     assert result.success
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
                 for e in result.get_asset_materialization_events()}
@@ -125,7 +125,7 @@ def test_rule_search_and_its_evaluation_against_truth(
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
                              rule_search, rule_plans_vs_truth], resources=resources,
-                            selection=[rule_search, rule_plans_vs_truth])
+                            instance=month_instance(), selection=[rule_search, rule_plans_vs_truth])
     assert result.success and backend.calls == 3
     iterations = _table(scored["database"], "rule_search")
     assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
