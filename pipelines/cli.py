@@ -24,7 +24,7 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def _months(instance: dg.DagsterInstance, first: str | None, last: str | None) -> list[str]:
     """The data's months (registered as partitions first), from `first` to `last` inclusive."""
-    world = defs.resources["world"]
+    world = defs.resources["world"].process_config_and_initialize()
     instance.add_dynamic_partitions(
         MONTHS, missing_month_keys(registered_months(instance), world.months()))
     keys = registered_months(instance)

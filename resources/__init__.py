@@ -1,6 +1,5 @@
 """Dagster resources and the embedded defaults they start from."""
 
-import os
 from typing import Any
 
 from dagster_duckdb import DuckDBResource
@@ -10,11 +9,13 @@ from deeprule.features.embedding import PackagedSentenceEncoder
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
 from resources.paths import duckdb_path
+from resources.settings import env_settings
 from resources.world import WorldResource
 
 
 def default_resources(database: str | None = None) -> dict[str, Any]:
-    """Every resource the assets use, on embedded defaults overridable by environment.
+    """Every resource the assets use, on embedded defaults overridable by environment
+    (resources/settings.py: the variables, passed as `dg.EnvVar`).
 
     Tests pass their own `database` (a file under tmp_path).
     """
@@ -22,12 +23,8 @@ def default_resources(database: str | None = None) -> dict[str, Any]:
     return {
         "io_manager": DuckDBPolarsIOManager(database=db, schema="main"),
         "duckdb": DuckDBResource(database=db),
-        "world": WorldResource(
-            preset=os.environ.get("DEEPRULE_PRESET", "demo"),
-            overrides_json=os.environ.get("DEEPRULE_WORLD_OVERRIDES", ""),
-            data_folder=os.environ.get("DEEPRULE_DATA_DIR", ""),
-        ),
-        "llm": LLMResource.from_env(),
+        "world": WorldResource(**env_settings("world")),
+        "llm": LLMResource(**env_settings("llm")),
         "sku_embedder": PackagedSentenceEncoder(),
-        "mlflow": MlflowResource(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", "")),
+        "mlflow": MlflowResource(**env_settings("mlflow")),
     }

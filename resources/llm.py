@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from pydantic import Field
 
@@ -42,17 +40,10 @@ class LLMResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> LLMResource:
-        """Settings from DEEPRULE_LLM_* and OPENAI_BASE_URL (see docs/llm.md)."""
-        env = os.environ.get
-        return cls(
-            backend=env("DEEPRULE_LLM_BACKEND", "local"),
-            model=env("DEEPRULE_LLM_MODEL", ""),
-            base_url=env("OPENAI_BASE_URL", ""),
-            instructor_mode=env("DEEPRULE_LLM_MODE", "json_schema"),
-            timeout_s=float(env("DEEPRULE_LLM_TIMEOUT_S", "60")),
-            token_budget=int(env("DEEPRULE_LLM_TOKEN_BUDGET", str(DEFAULT_TOKEN_BUDGET))),
-            cache_path=env("DEEPRULE_LLM_CACHE", ""),
-        )
+        """Settings from DEEPRULE_LLM_* and OPENAI_BASE_URL (resources/settings.py), resolved."""
+        from resources.settings import env_settings
+
+        return cls(**env_settings("llm")).process_config_and_initialize()
 
     def settings(self) -> LLMSettings:
         return LLMSettings(

@@ -8,6 +8,9 @@
 - Layers: `deeprule/` never imports dagster, `assets`, `resources` or `pipelines`;
   `assets/` never imports `pipelines`.
 - The domain tests (those importing none of those) collect without dagster installed.
+- `deeprule/` reads no environment variable: settings arrive as arguments (resources
+  read the environment, resources/settings.py). The one exception is the OpenAI API key,
+  which by the house security rule only ever comes from the environment.
 
 Tests and benchmarks are outside the product: they may compare with the truth.
 """
@@ -140,3 +143,32 @@ def test_domain_tests_collect_without_dagster() -> None:
     result = subprocess.run([sys.executable, "-c", blocker], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+ENV_READ_ALLOWED = {"deeprule/llm/openai_backend.py"}  # OPENAI_API_KEY, never a config value
+
+
+def _environment_reads(tree: ast.Module) -> Iterator[int]:
+    """Lines that read os.environ (get, [], in) or call os.getenv; setdefault writes are not."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "getenv":
+            yield node.lineno
+        elif isinstance(node, ast.Attribute) and node.attr == "environ":
+            yield from _environ_use(tree, node)
+
+
+def _environ_use(tree: ast.Module, environ: ast.Attribute) -> Iterator[int]:
+    for parent in ast.walk(tree):
+        if isinstance(parent, ast.Attribute) and parent.value is environ:
+            if parent.attr != "setdefault":
+                yield parent.lineno
+        elif isinstance(parent, ast.Subscript) and parent.value is environ:
+            yield parent.lineno
+        elif isinstance(parent, ast.Compare) and environ in parent.comparators:
+            yield parent.lineno
+
+
+def test_the_domain_library_reads_no_environment() -> None:
+    readers = {f"{path}:{line}" for path, tree in _modules("deeprule")
+               if path not in ENV_READ_ALLOWED for line in _environment_reads(tree)}
+    assert not readers, f"environment read in deeprule/ (pass it as an argument): {readers}"

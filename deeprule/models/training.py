@@ -83,13 +83,12 @@ def limit_threads(scoring: bool = False) -> int:
     OpenMP threads spin badly when another process holds a core (measured on a
     loaded 2-core machine: 40x slower epochs, and 1M-row scoring at 0.3M rows/s
     with two threads against 0.9M with one). Scoring therefore uses every core
-    only while other processes leave them free. DEEPRULE_TORCH_THREADS overrides both.
+    only while other processes leave them free.
     """
     cpus = os.cpu_count() or 1
     default = min(2, cpus) if scoring and _cores_left_by_others(_ten_second_slot()) >= 1.5 else 1
-    n = int(os.environ.get("DEEPRULE_TORCH_THREADS", default))
-    torch.set_num_threads(n)
-    return n
+    torch.set_num_threads(default)
+    return default
 
 
 def _ten_second_slot() -> int:

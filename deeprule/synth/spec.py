@@ -6,8 +6,6 @@ entities, documents, shipments and hidden truth.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from typing import Any
@@ -86,13 +84,3 @@ def resolve_spec(preset: str = "demo", overrides: dict[str, Any] | None = None) 
     if spec.n_months < 1 or spec.n_customers < 1 or spec.n_skus < 1 or spec.n_stores < 1:
         raise ValueError(f"world sizes must be positive, got {spec}")
     return spec
-
-
-def spec_from_env() -> WorldSpec:
-    """The spec selected by DEEPRULE_PRESET and DEEPRULE_WORLD_OVERRIDES (a JSON object)."""
-    raw = os.environ.get("DEEPRULE_WORLD_OVERRIDES", "").strip()
-    try:
-        overrides = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as err:
-        raise ValueError(f"DEEPRULE_WORLD_OVERRIDES is not valid JSON: {err}") from err
-    return resolve_spec(os.environ.get("DEEPRULE_PRESET", "demo"), overrides)
