@@ -159,12 +159,10 @@ def _environment_reads(tree: ast.Module) -> Iterator[int]:
 
 def _environ_use(tree: ast.Module, environ: ast.Attribute) -> Iterator[int]:
     for parent in ast.walk(tree):
-        if isinstance(parent, ast.Attribute) and parent.value is environ:
-            if parent.attr != "setdefault":
-                yield parent.lineno
-        elif isinstance(parent, ast.Subscript) and parent.value is environ:
-            yield parent.lineno
-        elif isinstance(parent, ast.Compare) and environ in parent.comparators:
+        method = isinstance(parent, ast.Attribute) and parent.value is environ
+        subscript = isinstance(parent, ast.Subscript) and parent.value is environ
+        membership = isinstance(parent, ast.Compare) and environ in parent.comparators
+        if (method and parent.attr != "setdefault") or subscript or membership:
             yield parent.lineno
 
 

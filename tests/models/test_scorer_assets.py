@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.checks import decision_checks
 from assets.evaluation import rule_plans_vs_truth, scorers_vs_truth
 from assets.features import (
     customer_features,
@@ -139,3 +140,27 @@ def test_rule_search_and_its_evaluation_against_truth(
     assert plans.filter(pl.col("plan") == "oracle")["oracle_gap"].item() == 0.0
     assert (plans["realized_profit"] > 0).all()
     assert (plans["oracle_gap"] >= -1e-9).all()  # nothing beats the true optimum
+    verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
+                                       *SCORERS, rule_search, rule_plans_vs_truth])
+    assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
+    assert verdicts["rule_plans_vs_truth:prediction_near_realized"].metadata["relative_gap"]
+
+
+def _run_checks(resources: dict, assets: list) -> dict:
+    """Every decision check whose asset is in `assets`, run against the warehouse as is."""
+    keys = {k for a in assets for k in a.keys}
+    checks = [c for c in decision_checks if next(iter(c.check_specs)).asset_key in keys]
+    result = dg.materialize([*assets, *checks], resources=resources, instance=month_instance(),
+                            selection=dg.AssetSelection.checks(*checks))
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e
+            for e in result.get_asset_check_evaluations()}
+
+
+def test_feature_and_model_checks_pass_on_the_tiny_world(scored: dict) -> None:
+    resources = tiny_resources(scored["database"])
+    resources["sku_embedder"] = HashEncoder()
+    resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
+    verdicts = _run_checks(resources, [*raw_tables, shipments, *FEATURES, *SCORERS])
+    assert verdicts["customer_features:no_missing_values"].passed, verdicts
+    assert verdicts["sku_features:no_missing_values"].passed, verdicts
+    assert verdicts["feature_standardization:covers_every_feature"].passed, verdicts
