@@ -3,13 +3,13 @@
 from typing import Any
 
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from deeprule.features.embedding import PackagedSentenceEncoder
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
 from resources.paths import duckdb_path
 from resources.settings import env_settings
+from resources.warehouse import AtomicDuckDBPolarsIOManager
 from resources.world import WorldResource
 
 
@@ -21,7 +21,7 @@ def default_resources(database: str | None = None) -> dict[str, Any]:
     """
     db = database or duckdb_path()
     return {
-        "io_manager": DuckDBPolarsIOManager(database=db, schema="main"),
+        "io_manager": AtomicDuckDBPolarsIOManager(database=db, schema="main"),
         "duckdb": DuckDBResource(database=db),
         "world": WorldResource(**env_settings("world")),
         "llm": LLMResource(**env_settings("llm")),

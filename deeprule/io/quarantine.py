@@ -26,8 +26,21 @@ def replace_quarantine(
     rows: pl.DataFrame,
     run_id: str,
 ) -> int:
-    """Replace this table+partition's quarantined rows, so a rerun never duplicates them."""
+    """Replace this table+partition's quarantined rows in one transaction, so a rerun never
+    duplicates them and a crash never leaves them half replaced."""
     conn.execute(_CREATE)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        count = _replace(conn, table_name, partition_key, rows, run_id)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return count
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, table_name: str, partition_key: str,
+             rows: pl.DataFrame, run_id: str) -> int:
     conn.execute(
         f"DELETE FROM {QUARANTINE_TABLE} WHERE table_name = ? AND partition_key = ?",
         [table_name, partition_key],

@@ -16,10 +16,18 @@ from resources.world import WorldResource
 TINY_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
 
 
+_LIVE: list[dg.DagsterInstance] = []
+
+
 def month_instance(months: list[str] = TINY_MONTHS) -> dg.DagsterInstance:
-    """An in-memory instance with `months` registered as monthly partitions."""
+    """An in-memory instance with `months` registered as monthly partitions.
+
+    Kept alive for the session: a materialize result reaches its instance through a weak
+    reference, so an instance created inline would be gone when the result is read.
+    """
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(MONTHS, months)
+    _LIVE.append(instance)
     return instance
 
 
