@@ -99,7 +99,7 @@ def quality_fused_predictions(
     started = time.perf_counter()
     samples = _context(demand_predictions, skus, duckdb, context.log)
     params = FusionParams(config.max_alpha_calls, config.tau, config.kappa, config.beta)
-    client = llm.client()
+    client = llm.client("data_quality")
     result = fuse_and_calibrate(samples, quality_rule_base, cached_embedder(duckdb, sku_embedder),
                                 client, params)
     groups = result.groups.select("description", "rows", "rule_id", "similarity", "alpha",
@@ -148,7 +148,7 @@ def quality_cleaning(context: dg.AssetExecutionContext, config: CleaningConfig,
                      quality_fused_predictions: pl.DataFrame, llm: LLMResource,
                      duckdb: DuckDBResource):
     started = time.perf_counter()
-    client = llm.client()
+    client = llm.client("data_quality")
     params = CleaningParams(config.max_judgments, config.max_rule_share, config.apply_rules)
     result = clean(quality_fused_predictions, client, params)
     seconds = time.perf_counter() - started

@@ -24,6 +24,8 @@ class ScriptedBackend:
 
     name = "scripted"
     settings = ""
+    endpoint = "scripted replies"
+    mode = "scripted"
 
     def __init__(
         self,

@@ -41,8 +41,8 @@ CHECKS = [no_failed_extractions, no_pending_extractions, every_document_accounte
 class ScriptedLLM(LLMResource):
     """The real resource with its backend swapped for the latest scripted one."""
 
-    def client(self, backend=None):
-        return super().client(BACKENDS[-1])
+    def client(self, task, backend=None):
+        return super().client(task, BACKENDS[-1])
 
 
 @pytest.fixture()
