@@ -59,7 +59,8 @@ def _object(node: dict[str, Any], defs: dict[str, Any]) -> str:
 def _array(node: dict[str, Any], defs: dict[str, Any]) -> str:
     low, high = node.get("minItems"), node.get("maxItems")
     if low is not None and high is not None:
-        size = f"{low} to {high} items" if low != high else f"exactly {low} items"
+        size = f"at least {low} and at most {high} items" if low != high else \
+            f"exactly {low} items"
     elif high is not None:
         size = f"at most {high} items"
     elif low is not None:

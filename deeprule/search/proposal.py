@@ -11,14 +11,15 @@ prompt, which asks again (at most `check_retries` times).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.client import CallRecord
 from deeprule.llm.types import LLMError
-from deeprule.rules import Program, render_program
-from deeprule.rules.schema import DEFAULT_DEPTH, rule_schema, to_program
+from deeprule.rules import Program, parse_program, render_program
+from deeprule.rules.schema import DEFAULT_DEPTH, rule_schema, to_program, to_tree
 
 _TASK = (
     "You design an interpretable assortment-and-pricing rule for a distributor. Each row is "
@@ -80,12 +81,25 @@ def proposal_prompt(context: ProposalContext) -> Prompt:
     parts = []
     if context.current_rule:
         parts.append(f"Current rule:\n{context.current_rule.strip()}")
+        tree = _answer_form(context)
+        if tree:
+            parts.append(f"The same rule in the JSON form you answer in:\n{tree}")
     if context.feedback:
         parts.append("What earlier changes did:\n" + "\n".join(f"- {f}"
                                                                for f in context.feedback))
     parts.append("Propose a rule." if not context.current_rule
                  else "Propose a changed rule that should do better.")
     return Prompt(system, "\n\n".join(parts))
+
+
+def _answer_form(context: ProposalContext) -> str:
+    """The current rule as answer JSON: small models copy a form far better than they infer
+    it from the grammar alone. Empty when the rule has no such form."""
+    try:
+        program = parse_program(context.current_rule or "", context.features)
+        return json.dumps(to_tree(program))  # the separators llguidance is held to
+    except ValueError:
+        return ""
 
 
 def propose(client: LLMClient, context: ProposalContext, sample: int = 0,

@@ -23,7 +23,7 @@ from assets.priors import (
 )
 from assets.raw import raw_tables
 from assets.simulator import truth_tables
-from deeprule.llm import ResponseCache
+from deeprule.llm import LLMError, ResponseCache
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.synth import build_world, resolve_spec
@@ -129,6 +129,23 @@ def test_budget_stops_cleanly_and_the_next_run_continues(
     second = materialize(res, [document_extractions])
     assert metadata(second, "document_extractions")["documents_processed"] == 10
     assert world_oracle.calls == 20
+
+
+def test_a_broken_endpoint_stops_the_asset_with_the_fix_and_stores_nothing(
+    tiny_db_copy: Path, tmp_path: Path
+) -> None:
+    broken = ScriptedBackend(responder=lambda p, s: LLMError("AuthenticationError: 401"))
+    BACKENDS.append(broken)
+    result = dg.materialize(
+        [*raw_tables, *PRIORS], resources=resources(tiny_db_copy, tmp_path, token_budget=0),
+        selection=dg.AssetSelection.assets(document_extractions), raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("document_extractions").user_failure_data
+    assert "Most likely fix: OPENAI_API_KEY" in failure.description
+    assert broken.calls == 3  # three documents (a permanent error is not retried)
+    with duckdb.connect(str(tiny_db_copy), read_only=True) as conn:
+        tables = {row[0] for row in conn.execute("SHOW TABLES").fetchall()}
+    assert "document_extractions" not in tables  # nothing marked failed: a rerun does them all
 
 
 @pytest.mark.slow

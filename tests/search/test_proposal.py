@@ -11,7 +11,7 @@ from deeprule.llm.local import LocalBackend
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import LLMCallFailed
 from deeprule.rules import decide, parse_program
-from deeprule.rules.schema import rule_schema
+from deeprule.rules.schema import rule_schema, to_program
 from deeprule.search.proposal import ProposalContext, proposal_prompt, propose
 from resources.paths import data_dir
 
@@ -100,3 +100,19 @@ def test_real_local_model_proposes_a_rule_that_compiles_and_runs(tmp_path: Path)
     decisions = decide(proposal.program, columns())
     assert decisions.stock.dtype == np.bool_ and len(decisions.price) == 200
     assert parse_program(proposal.text, FEATURES).features() == proposal.program.features()
+
+
+def test_the_current_rule_is_quoted_in_the_answer_form_it_round_trips_to() -> None:
+    text = ("def stock(row):\n    return row.loyalty > 0.3\n\ndef price(row):\n"
+            "    return min(row.list_price, row.cost * 1.25) if row.cost < 5.0 else "
+            "row.list_price\n")
+    prompt = proposal_prompt(ProposalContext(FEATURES, "profit", current_rule=text, depth=3))
+    tree = prompt.user.split("JSON form you answer in:\n")[1].split("\n")[0]
+    program = to_program(rule_schema(tuple(FEATURES), 3).model_validate_json(tree))
+    cols = columns()
+    np.testing.assert_allclose(decide(program, cols).price,
+                               decide(parse_program(text, FEATURES), cols).price, equal_nan=True)
+    unexpressible = "def stock(row):\n    return row.loyalty > 0.3 and row.cost > 1.0\n" \
+                    "def price(row):\n    return row.cost\n"
+    assert "JSON form" not in proposal_prompt(
+        ProposalContext(FEATURES, "profit", current_rule=unexpressible)).user
