@@ -1,5 +1,8 @@
 # DeepRule — `make run` builds everything on the demo world, `make test` runs the tests.
-# Each target creates .venv and installs the project on first use (a no-op afterwards).
+# Each target creates .venv and installs requirements.lock on first use (a no-op afterwards).
+# Elsewhere than our machines (no /opt/wheels holding torch 2.13.0+cpu), add PyTorch's CPU index:
+#   make install PIP_EXTRA='--extra-index-url https://download.pytorch.org/whl/cpu'
+PIP_EXTRA ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,20 +12,28 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DEEPRULE_DATA_HOME ?= $(CURDIR)/data
 export MLFLOW_TRACKING_URI ?= sqlite:///$(DEEPRULE_DATA_HOME)/mlflow.db
 
-.PHONY: install run ui test test-slow test-all lint bench mlflow validate clean
+.PHONY: install lock run ui test test-slow test-all lint bench mlflow validate clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: 2.13.0 is the CPU wheel here; anything else pulls CUDA.
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	@start=$$(date +%s); \
+	echo "[install] .venv from requirements.lock (exact versions, sha256-checked)"; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	$(PY) -m pip install -q --require-hashes --no-deps $(PIP_EXTRA) -r requirements.lock && \
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e . && \
+	$(PY) -m pip check && \
+	touch $(STAMP) && echo "[install] done in $$(( $$(date +%s) - start )) s"
 
 install: $(STAMP)
 
+# Regenerate requirements.lock from pyproject.toml's ranges (newest releases that satisfy them).
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra qwen --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+	  -c lock-constraints.txt --no-header -o requirements.lock
+	@echo "requirements.lock regenerated: review the diff, then 'make install'"
+
 run: install
-	$(PY) -m pipelines.cli run
+	@$(call timed,run,$(PY) -m pipelines.cli run)
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
@@ -30,11 +41,15 @@ ui: install
 validate: install
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
+# `timed LABEL COMMAND`: say what runs, then how long it took and how it ended.
+timed = echo "[$(1)] $(2)"; start=$$(date +%s); $(2); code=$$?; \
+	echo "[$(1)] exit $$code in $$(( $$(date +%s) - start )) s"; exit $$code
+
 test: install
-	$(PY) -m pytest -q -m "not slow"
+	@$(call timed,test,$(PY) -m pytest -q -m "not slow")
 
 test-slow: install  # pytest exits 5 when no test is marked slow: not a failure
-	$(PY) -u -m pytest -v -m slow || [ $$? -eq 5 ]
+	@$(call timed,test-slow,$(PY) -u -m pytest -v -m slow || [ $$? -eq 5 ])
 
 test-all: install
 	$(PY) -m pytest -q

@@ -16,6 +16,7 @@ import dagster as dg
 from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
 from pipelines.partitions import monthly_partitions
+from pipelines.summary import RunSummary
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 """Progress and warnings on the terminal; every DEBUG event is still in the run's log in the UI."""
@@ -28,35 +29,49 @@ def _months(first: str | None, last: str | None) -> list[str]:
     return keys[lo:hi]
 
 
-def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | None) -> bool:
+PHASES = {ENTITIES_JOB: "raw entities + truth", MONTHLY_JOB: "month", DERIVED_JOB: "derived"}
+
+
+def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | None,
+             summary: RunSummary) -> bool:
+    phase = PHASES[job_name] + (f" {partition_key[:7]}" if partition_key else "")
+    print(f"[run] {phase}: {job_name} ...", flush=True)
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         run_config=QUIET_CONSOLE, instance=instance, partition_key=partition_key,
         raise_on_error=False,
     )
-    label = f"{job_name}" + (f" [{partition_key}]" if partition_key else "")
+    seconds = time.perf_counter() - started
+    summary.add(phase, seconds, result)
     status = "ok" if result.success else "FAILED"
-    print(f"{label}: {status} in {time.perf_counter() - started:.1f}s (run {result.run_id})",
-          flush=True)
+    print(f"[run] {phase}: {status} in {seconds:.1f}s (run {result.run_id})", flush=True)
     return result.success
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entities, then months (each independent), then everything derived."""
+    """Entities, then months (each independent), then everything derived; then a summary."""
     instance = dg.DagsterInstance.get()
     months = _months(args.first_month, args.last_month)
-    print(f"materializing raw entities, {len(months)} month partition(s), then derived assets",
+    print(f"[run] raw entities, {len(months)} month partition(s), then derived assets",
           flush=True)
-    if not _execute(ENTITIES_JOB, instance, None):
+    summary = RunSummary()
+    code = _run_phases(args, instance, months, summary)
+    print("\n".join(summary.lines()), flush=True)
+    return code
+
+
+def _run_phases(args: argparse.Namespace, instance: dg.DagsterInstance, months: list[str],
+                summary: RunSummary) -> int:
+    if not _execute(ENTITIES_JOB, instance, None, summary):
         return 1
-    failed = [m for m in months if not _execute(MONTHLY_JOB, instance, m)]
+    failed = [m for m in months if not _execute(MONTHLY_JOB, instance, m, summary)]
     if failed:
         print(f"months failed: {failed}; fix and rerun (reruns are idempotent)", file=sys.stderr)
         return 1
     if args.months_only:
         return 0
-    return 0 if _execute(DERIVED_JOB, instance, None) else 1
+    return 0 if _execute(DERIVED_JOB, instance, None, summary) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

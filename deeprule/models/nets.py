@@ -48,6 +48,10 @@ class DemandNet(nn.Module):
     def __init__(self, n_high: int, n_low: int, n_basis: int, hidden: int = 64,
                  embed: int = 32, low_embed: int = 8, beta: float = 0.3) -> None:
         super().__init__()
+        self.architecture = {"n_high": n_high, "n_low": n_low, "n_basis": n_basis,
+                             "hidden": hidden, "embed": embed, "low_embed": low_embed,
+                             "beta": beta}
+        """Constructor arguments: with the state dict, all it takes to rebuild the net."""
         self.high_tower = nn.Sequential(nn.Linear(n_high, hidden), nn.ReLU(),
                                         nn.Linear(hidden, embed), nn.ReLU())
         self.low_tower = nn.Sequential(nn.Linear(n_low, low_embed), nn.ReLU())
@@ -104,6 +108,9 @@ class UpliftNet(nn.Module):
 
     def __init__(self, n_context: int, n_basis: int, hidden: int = 64, embed: int = 32) -> None:
         super().__init__()
+        self.architecture = {"n_context": n_context, "n_basis": n_basis, "hidden": hidden,
+                             "embed": embed}
+        """Constructor arguments: with the state dict, all it takes to rebuild the net."""
         self.encoder = nn.Sequential(nn.Linear(n_context, hidden), nn.ReLU(),
                                      nn.Linear(hidden, embed), nn.ReLU())
         self.units_head = nn.Linear(embed, 1 + n_basis)
@@ -132,3 +139,18 @@ class UpliftNet(nn.Module):
         base, slopes, rate_base, rate_slopes = terms
         rate = rate_base + (rate_slopes * (phi - phi_usual)).sum(dim=1)
         return monotone_log_units(base, slopes, phi, phi_usual), rate
+
+
+NETS: dict[str, type[DemandNet] | type[UpliftNet]] = {"DemandNet": DemandNet,
+                                                       "UpliftNet": UpliftNet}
+"""The classes a logged model may name: loading never resolves an arbitrary class."""
+
+
+def rebuild(kind: str, architecture: dict[str, float | int],
+            state: dict[str, torch.Tensor]) -> DemandNet | UpliftNet:
+    """A network from its class name, constructor arguments and weights."""
+    if kind not in NETS:
+        raise ValueError(f"unknown network {kind!r}; expected one of {sorted(NETS)}")
+    net = NETS[kind](**architecture)
+    net.load_state_dict(state)
+    return net.eval()

@@ -57,6 +57,9 @@ class SearchConfig:
     memory_size: int = 6
     """Memory lines quoted in each prompt (the most recent)."""
     fit_evaluations: int = 150
+    min_gain: float = 1e-6
+    """A proposal replaces the best only if Φ rises by more than this share of |Φ_best|:
+    equal rules that differ by solver round-off are `kept`, not `improved`."""
     depth: int = 2
     check_retries: int = 1
     """Asks again (with the reasons) after a proposal the rule check refused."""
@@ -172,8 +175,9 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
                          f"stocked {out.stocked:,} of {cand.height:,} rows, priced "
                          f"{out.violations:,} outside [cost, list price], changed fitness by "
                          f"{delta:+.1f}; {where}")
-    status = "improved" if delta > 0 else "kept"
-    if delta > 0:
+    improved = delta > config.min_gain * abs(result.best_outcome.fitness)
+    status = "improved" if improved else "kept"
+    if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
     return Iteration(number, status, text, out.fitness, out.profit, out.violations,
                      delta, where, proposal.prompt_tokens, proposal.completion_tokens,

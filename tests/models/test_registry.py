@@ -5,11 +5,13 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from deeprule.models import registry
 from deeprule.models.dataset import ScorerData
 from deeprule.models.demand import DemandFit
+from deeprule.models.nets import rebuild
 from deeprule.models.uplift import UpliftFit
 
 
@@ -47,6 +49,9 @@ def test_demand_and_uplift_roundtrip_by_registered_version(
     assert logged.data.params["beta"] == "0.3"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {registry.SPEC_FILE, "feature_schema.json", "zscore.json"} <= artifacts
+    stored = {a.path for a in client.list_artifacts(run.info.run_id, registry.MODEL_DIR)}
+    assert stored == {f"{registry.MODEL_DIR}/{registry.WEIGHTS_FILE}",
+                      f"{registry.MODEL_DIR}/{registry.ARCHITECTURE_FILE}"}  # no pickle
     alias = client.get_model_version_by_alias(registry.DEMAND_MODEL, registry.CHAMPION)
     assert str(alias.version) == "1"
 
@@ -66,3 +71,12 @@ def test_logging_needs_an_active_run(tracking: str, demand_fit: DemandFit,
                                      tiny_data: ScorerData) -> None:
     with pytest.raises(RuntimeError, match="active MLflow run"):
         registry.log_scorer(demand_fit.scorer.net, tiny_data.spec, {}, {})
+
+
+def test_a_network_is_rebuilt_only_from_known_classes(demand_fit: DemandFit) -> None:
+    net = demand_fit.scorer.net
+    again = rebuild("DemandNet", net.architecture, net.state_dict())
+    for name, tensor in again.state_dict().items():
+        assert torch.equal(tensor, net.state_dict()[name])
+    with pytest.raises(ValueError, match="unknown network 'os.system'"):
+        rebuild("os.system", {}, {})

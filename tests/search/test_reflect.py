@@ -68,15 +68,25 @@ def test_toy_response_has_the_textbook_optimum() -> None:
     np.testing.assert_allclose(best, 1.5, atol=0.011)
 
 
+LIST_PRICE_RULE = json.dumps({
+    "stock": {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
+              "right": {"kind": "number", "value": 0.0}},
+    "price": {"kind": "feature", "name": "list_price"}})
+"""Price at list (2 x cost) with no constant to fit: profit 0.125 vs 0.148 per unit of cost^-2."""
+USUAL_PRICE_START = ("def stock(row):\n    return True\n"
+                     "def price(row):\n    return row.usual_price\n")
+"""Price at usual (1.2 x cost), nothing to fit: 22% below the optimum's profit."""
+
+
 def test_search_keeps_the_better_rule_fits_its_markup_and_remembers() -> None:
     cand = toy_candidates()
-    backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.1)])
+    backend = ScriptedBackend([markup_rule(1.3), LIST_PRICE_RULE])
     config = SearchConfig(iterations=2, fitness=FitnessConfig(eta=0.0, lam=0.0))
-    result = search(LLMClient(backend, None), cand, config)
-    statuses = [i.status for i in result.iterations]
-    assert statuses[0] == "expert" and "improved" in statuses
+    result = search(LLMClient(backend, None), cand, config, start=USUAL_PRICE_START)
+    assert [i.status for i in result.iterations] == ["expert", "improved", "kept"]
+    assert result.best_number == 1
     assert result.best.constants[-1] == pytest.approx(1.5, abs=0.02)  # fitted, not 1.3
-    assert result.best_outcome.fitness > result.iterations[0].fitness
+    assert result.best_outcome.profit > 1.2 * result.iterations[0].profit
     assert len(result.memory) == 2 and "Laundry" in result.memory[0] + result.memory[1]
     assert "Current rule" in backend.prompts[1].user and "iteration 1" in backend.prompts[1].user
     table = result.table()
@@ -94,6 +104,14 @@ def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> N
     budgeted = search(LLMClient(ScriptedBackend([markup_rule(1.4)] * 5), None,
                                 token_budget=150), cand, SearchConfig(iterations=5))
     assert budgeted.iterations[-1].status == "budget" and len(budgeted.iterations) < 6
+
+
+def test_a_rule_equal_to_the_best_up_to_round_off_is_kept_not_improved() -> None:
+    cand = toy_candidates()
+    config = SearchConfig(iterations=2, patience=5)
+    result = search(LLMClient(ScriptedBackend([markup_rule(1.3), markup_rule(1.1)]), None),
+                    cand, config, start=USUAL_PRICE_START)
+    assert [i.status for i in result.iterations] == ["expert", "improved", "kept"]
 
 
 def test_outcome_counts_prices_outside_cost_and_list_as_violations() -> None:
