@@ -41,6 +41,10 @@ class LLMResource(dg.ConfigurableResource):
         default=LLMSettings.instructor_mode,
         description="auto (json_schema, falling back to json, then md_json) | json_schema | "
         "tools | json | md_json")
+    system_in_user: bool = Field(
+        default=LLMSettings.system_in_user,
+        description="openai: instructions inside the user message, for served chat templates "
+        "that drop the system role (llama-cpp-python's gemma).")
     timeout_s: float = Field(default=60.0, description="Per attempt.")
     max_retries: int = Field(default=2, description="Retries after the first attempt.")
     backoff_s: float = Field(default=1.0, description="First retry delay; doubles each retry.")
@@ -63,6 +67,7 @@ class LLMResource(dg.ConfigurableResource):
             rule_model=env("DEEPRULE_LLM_RULE_MODEL", TaskModels.rule_proposal),
             quality_model=env("DEEPRULE_LLM_QUALITY_MODEL", TaskModels.data_quality),
             instructor_mode=env("DEEPRULE_LLM_MODE", LLMSettings.instructor_mode),
+            system_in_user=env("DEEPRULE_LLM_SYSTEM_IN_USER", "") in ("1", "true"),
             timeout_s=float(env("DEEPRULE_LLM_TIMEOUT_S", "60")),
             token_budget=int(env("DEEPRULE_LLM_TOKEN_BUDGET", str(DEFAULT_TOKEN_BUDGET))),
             cache_path=env("DEEPRULE_LLM_CACHE", ""),
@@ -71,7 +76,8 @@ class LLMResource(dg.ConfigurableResource):
     def settings(self) -> LLMSettings:
         return LLMSettings(
             backend=self.backend, model=self.model, base_url=self.base_url,
-            instructor_mode=self.instructor_mode, timeout_s=self.timeout_s,
+            instructor_mode=self.instructor_mode, system_in_user=self.system_in_user,
+            timeout_s=self.timeout_s,
             max_retries=self.max_retries, backoff_s=self.backoff_s,
             token_budget=self.token_budget,
             cache_path=self.cache_path or str(data_dir() / "llm_cache.duckdb"),

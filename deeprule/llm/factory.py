@@ -47,6 +47,9 @@ class LLMSettings:
     model: str = ""
     base_url: str = ""
     instructor_mode: str = "auto"
+    system_in_user: bool = False
+    """Send the instructions inside the user message (for served templates that drop the
+    system role, as llama-cpp-python's `gemma` format does)."""
     timeout_s: float = 60.0
     max_retries: int = 2
     backoff_s: float = 1.0
@@ -70,19 +73,18 @@ class LLMSettings:
 def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
     """The backend configured for `task`; imports its runtime only when chosen."""
     choice = settings.model_for(task)
+    max_tokens = (settings.rule_max_new_tokens if task == "rule_proposal"
+                  else settings.max_new_tokens)
     if choice == OPENAI:
         from deeprule.llm.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(settings.model, settings.base_url, settings.instructor_mode)
+        return OpenAIBackend(settings.model, settings.base_url, settings.instructor_mode,
+                             max_tokens=max_tokens, system_in_user=settings.system_in_user)
     from deeprule.llm.local import LocalBackend
     from deeprule.llm.models import local_model
 
-    return LocalBackend(
-        Path(settings.model_dir), local_model(choice),
-        max_tokens=(settings.rule_max_new_tokens if task == "rule_proposal"
-                    else settings.max_new_tokens),
-        repeat_penalty=settings.repeat_penalty,
-    )
+    return LocalBackend(Path(settings.model_dir), local_model(choice), max_tokens=max_tokens,
+                        repeat_penalty=settings.repeat_penalty)
 
 
 def make_client(settings: LLMSettings, task: str = "extraction",

@@ -4,8 +4,11 @@ Modes, tried in this order under `auto` (the default) until the server takes one
 the mode in use is on every call record (`llm_mode` in asset metadata):
 
 - `json_schema`: structured outputs through instructor (OpenAI, vLLM, Ollama);
-- `json`: `response_format={"type": "json_object"}` with the schema stated in the
-  prompt as compact text (llama-cpp-python's server rejects `json_schema`);
+- `json`: `response_format={"type": "json_object", "schema": ...}` (llama.cpp's
+  server constrains decoding to that schema; others treat it as JSON mode) with
+  the schema also stated in the prompt as compact text (llama-cpp-python's
+  server rejects `json_schema`); a server that refuses the extra key names
+  `response_format` and so moves on to `md_json`;
 - `md_json`: no response_format at all, the same compact schema, the JSON taken
   from the answer's first `{` to its last `}`.
 
@@ -73,6 +76,8 @@ class OpenAIBackend:
         mode: str = "auto",
         validation_retries: int = 1,
         http_client: Any = None,
+        max_tokens: int = 0,
+        system_in_user: bool = False,
     ) -> None:
         if not model:
             raise LLMConfigError("backend 'openai' needs a model name: set DEEPRULE_LLM_MODEL")
@@ -85,6 +90,12 @@ class OpenAIBackend:
         self.endpoint = base_url or "api.openai.com"
         # the mode is not part of the cache key: every mode returns a validated instance
         self.settings = f"temperature=0;validation_retries={validation_retries}"
+        self._system_in_user = system_in_user
+        """Some served templates drop the system message (llama-cpp-python's `gemma`)."""
+        self._limits = {"max_tokens": max_tokens} if max_tokens else {}
+        """Without a cap a server may generate to the end of its context (llama.cpp does)."""
+        if max_tokens:
+            self.settings += f";max_tokens={max_tokens}"
         self._modes = list(FALLBACK_ORDER) if mode == "auto" else [mode]
         self.fallbacks: list[str] = []
         """Why each earlier mode was left ("json_schema: <server error>")."""
@@ -129,9 +140,9 @@ class OpenAIBackend:
     def _structured(self, prompt: Prompt, schema: type[T], timeout_s: float) -> Generation[T]:
         try:
             value, completion = self._instructor[self.mode].create_with_completion(
-                model=self.model, messages=_messages(prompt.system, prompt.user),
+                model=self.model, messages=self._messages(prompt.system, prompt.user),
                 response_model=schema, max_retries=self._validation_retries,
-                timeout=timeout_s, temperature=0,
+                timeout=timeout_s, temperature=0, **self._limits,
             )
         except InstructorRetryException as err:
             raise self._translate(err.__cause__ or err, _usage(err.total_usage)) from None
@@ -144,15 +155,17 @@ class OpenAIBackend:
     def _prompted(self, prompt: Prompt, schema: type[T], timeout_s: float) -> Generation[T]:
         """JSON asked for in words (compact schema); invalid answers are sent back with why."""
         system = f"{prompt.system}\n\n{_ANSWER_FORM[self.mode]}\n{schema_text(schema)}"
-        messages = _messages(system, prompt.user)
-        extra = {"response_format": {"type": "json_object"}} if self.mode == "json" else {}
+        messages = self._messages(system, prompt.user)
+        extra = ({"response_format": {"type": "json_object",
+                                      "schema": schema.model_json_schema()}}
+                 if self.mode == "json" else {})
         tokens = (0, 0)
         problem = ""
         for _ in range(self._validation_retries + 1):
             try:
                 completion = self._raw.chat.completions.create(
                     model=self.model, messages=messages, temperature=0, timeout=timeout_s,
-                    **extra)
+                    **extra, **self._limits)
             except openai.OpenAIError as err:
                 raise self._translate(err, tokens) from None
             used = _usage(getattr(completion, "usage", None))
@@ -168,6 +181,11 @@ class OpenAIBackend:
         raise InvalidOutputError(
             f"invalid output: {schema.__name__}: {problem} "
             f"({self._validation_retries + 1} answers, mode {self.mode})", *tokens)
+
+    def _messages(self, system: str, user: str) -> list[Any]:
+        if self._system_in_user:
+            return [{"role": "user", "content": f"{system}\n\n{user}"}]
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _translate(self, cause: BaseException,
                    tokens: tuple[int, int]) -> LLMError | _ModeRejected:
@@ -209,10 +227,6 @@ def _redact_logs(secret: str) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _Redact) and f.secret == secret for f in logger.filters):
             logger.addFilter(_Redact(secret))
-
-
-def _messages(system: str, user: str) -> list[Any]:
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def _messages_feedback(answer: str, problem: str) -> list[Any]:

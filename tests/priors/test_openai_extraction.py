@@ -43,8 +43,9 @@ def progress_line(lines: list[str]) -> str:
 def test_a_response_format_rejection_falls_back_to_json_object_and_is_recorded(
         docs, facts) -> None:
     with serving(like_llama_cpp(true_replies(docs, facts))) as (server, url):
-        run, client, _ = extract(docs, url)
+        run, client, _ = extract(docs, url, max_tokens=160)
     assert run.table["status"].to_list() == [OK] * docs.height
+    assert {r["max_tokens"] for r in server.requests} == {160}  # no server runs to n_ctx
     assert server.response_formats == ["json_schema"] + ["json_object"] * docs.height
     assert client.usage.summary()["llm_mode"] == "json"
     assert "response_format" in client.backend.fallbacks[0]
