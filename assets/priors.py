@@ -68,12 +68,12 @@ def document_extractions(
     by_status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
     if run.halted:  # nothing stored: a rerun after the fix resumes (answers so far are cached)
         raise dg.Failure(description=run.halted, metadata={
-            "documents_ok_this_run": by_status.get(OK, 0), "documents_pending": run.pending,
+            "documents_ok": by_status.get(OK, 0), "documents_pending": run.pending,
             "backend": client.backend.name, "model": client.backend.model})
     return dg.Output(run.table, metadata=frame_metadata(
         run.table, seconds,
         backend=client.backend.name, model=client.backend.model,
-        documents_sent=plan.todo.height, documents_processed=run.processed,
+        documents_sent=plan.todo.height, documents_attempted=run.processed,
         documents_ok=by_status.get(OK, 0), documents_failed=by_status.get(FAILED, 0),
         documents_pending=by_status.get(PENDING, 0), stopped_by=run.stopped_by or "done",
         token_budget=client.token_budget,

@@ -119,7 +119,7 @@ def test_budget_stops_cleanly_and_the_next_run_continues(
     first = materialize(res, [document_extractions, no_pending_extractions, customer_priors,
                               one_row_per_customer])
     meta = metadata(first, "document_extractions")
-    assert (meta["documents_processed"], meta["stopped_by"]) == (10, "token_budget")
+    assert (meta["documents_attempted"], meta["stopped_by"]) == (10, "token_budget")
     assert meta["documents_pending"] == meta["documents_sent"] - 10
     pending_check = first.get_asset_check_evaluations()
     assert not next(e for e in pending_check if e.check_name == "no_pending_extractions").passed
@@ -127,7 +127,7 @@ def test_budget_stops_cleanly_and_the_next_run_continues(
     assert priors.height == 30 and (priors["n_pending"] > 0).any()
 
     second = materialize(res, [document_extractions])
-    assert metadata(second, "document_extractions")["documents_processed"] == 10
+    assert metadata(second, "document_extractions")["documents_attempted"] == 10
     assert world_oracle.calls == 20
 
 
@@ -163,7 +163,7 @@ def test_real_local_model_through_the_assets(tiny_db_copy: Path, tmp_path: Path)
     )
     assert result.success
     meta = metadata(result, "document_extractions")
-    assert meta["backend"] == "local" and meta["documents_processed"] == 2
+    assert meta["backend"] == "local" and meta["documents_attempted"] == 2
     assert meta["llm_prompt_tokens"] > 0 and meta["stopped_by"] == "document_cap"
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     pending = checks.pop("no_pending_extractions")
