@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from deeprule.evaluate.extraction import score_extractions
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.factory import LLMSettings
 from deeprule.llm.local import LocalBackend, format_prompt
@@ -35,7 +36,6 @@ from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.priors.extract import plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
 from deeprule.priors.prompts import extraction_prompt
-from deeprule.priors.quality import extraction_quality
 from deeprule.priors.schemas import extraction_schemas
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.rules import parse_program
@@ -92,14 +92,14 @@ def speed(backend: LocalBackend, docs: pl.DataFrame, vocab: Vocabulary) -> dict:
 def extraction(backend: LocalBackend, docs: pl.DataFrame, truth: pl.DataFrame,
                vocab: Vocabulary) -> tuple[dict, list[dict]]:
     with tempfile.TemporaryDirectory() as tmp:
-        client = LLMClient(backend, ResponseCache(Path(tmp) / "c.duckdb"), timeout_s=600)
         plan = plan_extraction(docs, None, backend=backend.name, model=backend.model)
         started = time.perf_counter()
-        run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
+        with LLMClient(backend, ResponseCache(Path(tmp) / "c.duckdb"), timeout_s=600) as client:
+            run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
         seconds = time.perf_counter() - started
     usage = client.usage.summary()
     n = docs.height
-    quality = extraction_quality(extracted_facts(run.table),
+    quality = score_extractions(extracted_facts(run.table),
                                  truth.join(docs.select("doc_id"), on="doc_id"))
     return {
         "documents": n, "ok": int((run.table["status"] == "ok").sum()),
@@ -187,9 +187,10 @@ def load_candidates(folder: Path) -> Candidates:
 
 
 def demo_candidates(preset: str) -> Candidates:
+    from deeprule.models.experiment import world_tables
+
     from deeprule.models.dataset import prepare
     from deeprule.models.demand import DemandConfig, fit_demand
-    from deeprule.models.experiment import world_tables
     from deeprule.search.objective import candidates
 
     data = prepare(world_tables(build_world(resolve_spec(preset))), 2, 2)
@@ -208,10 +209,10 @@ def server_tokens(args: argparse.Namespace) -> dict:
     with llama_server(path, "gemma-3-270m", GEMMA.chat_format, args.threads) as url:
         backend = OpenAIBackend("gemma-3-270m", url, max_tokens=LLMSettings.max_new_tokens,
                                 system_in_user=True)  # the served gemma template drops it
-        client = LLMClient(backend, None, timeout_s=300, breaker_after=5)
         plan = plan_extraction(docs, None, backend=backend.name, model=backend.model)
         started = time.perf_counter()
-        run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
+        with LLMClient(backend, None, timeout_s=300, breaker_after=5) as client:
+            run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
         seconds = time.perf_counter() - started
     usage = client.usage.summary()
     n = docs.height

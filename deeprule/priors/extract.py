@@ -141,7 +141,6 @@ def run_extraction(
             break
         if (i + 1) % progress_every == 0:
             progress(_progress_line(rows, todo.height, client, started))
-    client.close()
     progress(_progress_line(rows, todo.height, client, started))
     done = _frame(rows)
     rest = todo.filter(~pl.col("doc_id").is_in(done["doc_id"].implode()))

@@ -3,7 +3,6 @@ backend finds a mode the server takes and extracts valid rows with the smallest 
 model (Gemma 3 270M)."""
 
 import pytest
-from priors_fixtures import VOCAB
 
 from deeprule.llm import LLMClient
 from deeprule.llm.factory import LLMSettings
@@ -13,6 +12,7 @@ from deeprule.llm.testing import llama_server
 from deeprule.priors.extract import OK, plan_extraction, run_extraction
 from deeprule.priors.schemas import extraction_schemas
 from resources.paths import data_dir
+from tests.helpers.priors import VOCAB
 
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server] (dev extra)")
 

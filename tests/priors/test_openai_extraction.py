@@ -5,12 +5,12 @@ import json
 
 import polars as pl
 import pytest
-from fake_openai_server import LLAMA_CPP_REJECTION, completion, serving
-from priors_fixtures import VOCAB, true_replies
 
 from deeprule.llm import LLMClient
 from deeprule.llm.openai_backend import OpenAIBackend
 from deeprule.priors.extract import OK, PENDING, plan_extraction, run_extraction
+from tests.helpers.openai_server import LLAMA_CPP_REJECTION, completion, serving
+from tests.helpers.priors import VOCAB, true_replies
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,7 @@
 """A real HTTP server on a free localhost port that speaks just enough of the OpenAI chat API.
 
 Its `answer` function sees each request body and returns (status, JSON body); every body
-is kept in `requests`, so tests can check what the client sent. Imported by the tests
-beside it (tests/ is not a package).
+is kept in `requests`, so tests can check what the client sent.
 """
 
 import json
