@@ -156,16 +156,23 @@ def one_model(name: str, args: argparse.Namespace) -> None:
     load_s = time.perf_counter() - started
     result = {"model": name, "load_before": load, "assemble_or_check_s": assembled_s,
               "load_s": load_s, **speed(backend, docs, vocab)}
-    summary, quality = extraction(backend, docs, world.document_facts(), vocab)
-    result |= {"extraction": summary, "quality": quality}
+    save(result, args.out)  # each stage is kept if a later one is stopped
     if args.proposals:
         rule_backend = LocalBackend(models, spec, n_threads=args.threads,
                                     max_tokens=LLMSettings.rule_max_new_tokens)
         result["rules"] = proposals(rule_backend, load_candidates(Path(args.candidates)),
                                     args.proposals)
+        save(result, args.out)
+    if args.docs:
+        summary, quality = extraction(backend, docs, world.document_facts(), vocab)
+        result |= {"extraction": summary, "quality": quality}
+        save(result, args.out)
+
+
+def save(result: dict, path: str) -> None:
     result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     result["load_after"] = busy_label()
-    Path(args.out).write_text(json.dumps(result))
+    Path(path).write_text(json.dumps(result))
 
 
 # ---------------------------------------------------------------- candidates handed over
@@ -234,17 +241,20 @@ def print_tables(results: list[dict], server: dict | None) -> None:
         print(pl.DataFrame([{k: r[k] for k in ("model", "load_before", "load_s", "peak_rss_gib",
                                                 "prompt_tok_s", "gen_tok_s_free",
                                                 "gen_tok_s_constrained")} for r in results]))
-        rows = [{"backend": f"local {r['model']}", **r["extraction"]} for r in results]
+        rows = [{"backend": f"local {r['model']}", **r["extraction"]} for r in results
+                if "extraction" in r]
         if server:
             rows.append({k: v for k, v in server.items() if k != "halted"})
         print("extraction (demo sample; tokens per document per backend):")
         print(pl.DataFrame(rows))
         if server and server["halted"]:
             print(f"server run halted: {server['halted']}")
-        quality = pl.concat([pl.DataFrame(r["quality"]).with_columns(model=pl.lit(r["model"]))
-                             for r in results])
-        print("extraction quality vs document truth:")
-        print(quality.pivot("model", index=["doc_type", "field", "metric"], values="value"))
+        scored = [pl.DataFrame(r["quality"]).with_columns(model=pl.lit(r["model"]))
+                  for r in results if "quality" in r]
+        if scored:
+            print("extraction quality vs document truth:")
+            print(pl.concat(scored).pivot("model", index=["doc_type", "field", "metric"],
+                                          values="value"))
         rules = [{"model": r["model"], **{k: v for k, v in r["rules"].items()
                                            if k != "examples"}}
                  for r in results if "rules" in r]
