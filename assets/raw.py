@@ -17,10 +17,19 @@ from deeprule.io import checks
 from deeprule.io.quarantine import UNASSIGNED_PARTITION, replace_quarantine
 from deeprule.io.raw import ParentKeys, RawLoad, generated_table, user_table
 from deeprule.io.warehouse import table_exists
-from deeprule.schema import CUSTOMERS, RAW_DOCUMENTS, SHIPMENTS, SKUS, STORES, TableSchema
+from deeprule.schema import (
+    CUSTOMERS,
+    EXPENSES,
+    RAW_DOCUMENTS,
+    SHIPMENTS,
+    SKUS,
+    STORES,
+    TableSchema,
+)
 from resources.world import WorldResource
 
 UNPARTITIONED = (CUSTOMERS, STORES, SKUS, RAW_DOCUMENTS)
+MONTHLY = (SHIPMENTS, EXPENSES)
 FINGERPRINT = "source_fingerprint"
 """Metadata of each shipments partition: the digest of its source (the daily rebuild compares)."""
 
@@ -59,6 +68,7 @@ def _load(schema: TableSchema, world: WorldResource, month: date | None,
         "skus": generated.skus,
         "raw_documents": generated.documents,
         "shipments": lambda: generated.shipments(month),
+        "expenses": lambda: generated.expenses(month),
     }[schema.name]
     return generated_table(schema, produce, f"generator:{world.preset}:{schema.name}", parents)
 
@@ -123,18 +133,25 @@ def _raw_asset(schema: TableSchema) -> dg.AssetsDefinition:
 raw_tables = [_raw_asset(schema) for schema in UNPARTITIONED]
 
 
-@dg.asset(
-    group_name="raw", description=SHIPMENTS.description, partitions_def=monthly_partitions,
-    metadata={"partition_expr": "month"}, kinds={"polars", "duckdb"}, pool="duckdb",
-    deps=_parents(SHIPMENTS),
-)
-def shipments(
-    context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
-) -> dg.Output[pl.DataFrame]:
-    """One month of shipments; each month is generated or loaded independently."""
-    month = key_month(context.partition_key)
-    fingerprint = world.month_fingerprints().get(month, "")
-    return _materialize(context, SHIPMENTS, world, duckdb, month, **{FINGERPRINT: fingerprint})
+def _monthly_asset(schema: TableSchema) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=schema.name, group_name="raw", description=schema.description,
+        partitions_def=monthly_partitions, metadata={"partition_expr": "month"},
+        kinds={"polars", "duckdb"}, pool="duckdb", deps=_parents(schema),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
+    ) -> dg.Output[pl.DataFrame]:
+        """One month of the table; each month is generated or loaded independently."""
+        month = key_month(context.partition_key)
+        extra = ({FINGERPRINT: world.month_fingerprints().get(month, "")}
+                 if schema is SHIPMENTS else {})
+        return _materialize(context, schema, world, duckdb, month, **extra)
+
+    return _asset
+
+
+shipments, expenses = (_monthly_asset(schema) for schema in MONTHLY)
 
 
 def _count(duckdb: DuckDBResource, sql: str) -> int:
@@ -191,8 +208,8 @@ def _reference_check(child: str, column: str, parent: str, parent_column: str):
 
 
 raw_checks = [
-    check for schema in (*UNPARTITIONED, SHIPMENTS) for check in _contract_checks(schema)
+    check for schema in (*UNPARTITIONED, *MONTHLY) for check in _contract_checks(schema)
 ] + [
     _reference_check(schema.name, ref.column, ref.parent_table, ref.parent_column)
-    for schema in (*UNPARTITIONED, SHIPMENTS) for ref in schema.references
+    for schema in (*UNPARTITIONED, *MONTHLY) for ref in schema.references
 ]

@@ -22,7 +22,7 @@ import dagster as dg
 from assets.partitions import MONTHS, missing_month_keys, month_key, registered_months
 from assets.raw import FINGERPRINT
 from deeprule.io.inbox import changed_tables, file_months, folder_digests, stale_keys
-from deeprule.schema import SHIPMENTS
+from deeprule.schema import RAW_TABLES
 from pipelines.jobs import ENTITIES_JOB, MONTHLY_JOB
 from resources.world import WorldResource
 
@@ -44,17 +44,18 @@ def _month_request(key: str, fingerprint: str, trigger: str) -> dg.RunRequest:
 
 def inbox_requests(folder: Path, seen: dict[str, str], current: dict[str, str],
                    fingerprints: dict[str, str]) -> list[dg.RunRequest]:
-    """One run for the changed entity/document files, one per month a changed shipment
-    file holds; nothing for files whose content was already seen."""
+    """One run for the changed entity/document files, one per month a changed monthly
+    (shipments, expenses) file holds; nothing for files whose content was already seen."""
     tables = changed_tables(seen, current)
     requests = []
     entities = [t for t in tables if t in ENTITY_TABLES]
     if entities:
         changed = "\n".join(f"{p}:{current[p]}" for t in entities for p in tables[t])
         requests.append(_entity_request(entities, hashlib.sha256(changed.encode()).hexdigest()))
-    months = sorted({month_key(m) for p in tables.get(SHIPMENTS.name, [])
-                     for m in file_months(folder, p, SHIPMENTS)})
-    requests += [_month_request(k, fingerprints[k], "data_inbox") for k in months]
+    monthly = [RAW_TABLES[t] for t in tables if RAW_TABLES[t].partition_column]
+    months = sorted({month_key(m) for schema in monthly for p in tables[schema.name]
+                     for m in file_months(folder, p, schema)})
+    requests += [_month_request(k, fingerprints.get(k, "new"), "data_inbox") for k in months]
     return requests
 
 

@@ -18,13 +18,18 @@ ENV_FIELDS: dict[str, dict[str, str]] = {
               "data_folder": "DEEPRULE_DATA_DIR"},
     "llm": {"backend": "DEEPRULE_LLM_BACKEND", "model": "DEEPRULE_LLM_MODEL",
             "base_url": "OPENAI_BASE_URL", "instructor_mode": "DEEPRULE_LLM_MODE",
+            "extraction_model": "DEEPRULE_LLM_EXTRACTION_MODEL",
+            "rule_model": "DEEPRULE_LLM_RULE_MODEL",
+            "quality_model": "DEEPRULE_LLM_QUALITY_MODEL",
+            "system_in_user": "DEEPRULE_LLM_SYSTEM_IN_USER",
             "timeout_s": "DEEPRULE_LLM_TIMEOUT_S", "token_budget": "DEEPRULE_LLM_TOKEN_BUDGET",
             "cache_path": "DEEPRULE_LLM_CACHE"},
     "mlflow": {"tracking_uri": "MLFLOW_TRACKING_URI"},
 }
 INT_FIELDS = {"token_budget"}
 FLOAT_FIELDS = {"timeout_s"}
-"""Dagster has no float EnvVar: these are read here, as values (the UI shows the number)."""
+BOOL_FIELDS = {"system_in_user"}
+"""Dagster has no float or bool EnvVar: these are read here, as values (the UI shows them)."""
 
 
 def env_settings(resource: str) -> dict[str, Any]:
@@ -35,6 +40,8 @@ def env_settings(resource: str) -> dict[str, Any]:
             continue
         if field in FLOAT_FIELDS:
             fields[field] = float(os.environ[variable])
+        elif field in BOOL_FIELDS:
+            fields[field] = os.environ[variable].lower() in ("1", "true")
         elif field in INT_FIELDS:
             fields[field] = dg.EnvVar.int(variable)
         else:

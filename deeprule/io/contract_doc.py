@@ -12,10 +12,11 @@ INTRO = """# Data contract: bring your own data
 Set `DEEPRULE_DATA_DIR` to a folder of files and every raw asset reads that
 folder instead of generating the synthetic world. One file per table,
 `<table>.parquet` or `<table>.csv` (UTF-8, header row, `,` separator); the
-partitioned `shipments` table may instead be a folder `shipments/` holding
-several such files (for example one per month). The monthly partitions are the
-months the files hold, whatever the years: each partition of `shipments` takes
-the rows of its month, and a new month adds a partition.
+partitioned tables (`shipments`, `expenses`) may instead be a folder
+`shipments/` (`expenses/`) holding several such files (for example one per
+month). The monthly partitions are the months the shipment files hold, whatever
+the years: each partition takes the rows of its month, and a new month adds a
+partition. A table marked optional may be left out: it is then empty.
 
 Validation, per row: values that do not parse as the column's type, missing
 required values, values outside the range or set below, broken arithmetic and
@@ -64,6 +65,8 @@ def table_section(schema: TableSchema) -> str:
              f"Key: {', '.join(f'`{k}`' for k in schema.key)} (unique)."]
     if schema.partition_column:
         lines.append(f"Partitioned monthly by `{schema.partition_column}`.")
+    if not schema.required:
+        lines.append("Optional: a folder without this table gives an empty one.")
     for label, text in schema.metadata.items():
         lines.append(f"Also allowed — {label}: {text}.")
     for ref in schema.references:

@@ -73,24 +73,44 @@ def answer(doc_type: str, facts: list[tuple[str, str]]) -> dict:
                 "requested_discount_percent": round(float(one["requested_discount"]) * 100),
                 "volume_commitment": int(one["volume_commitment"]), "sentiment": one["sentiment"]}
     if doc_type == "approval":
+        ceiling = one.get("discount_ceiling")
         return {"approved": one["approved"] == "true",
                 "approved_discount_percent": round(float(one["approved_discount"]) * 100),
-                "sentiment": one["sentiment"]}
-    out = dict(one)
-    for key in ("categories", "core_brands"):
-        if key in out:
-            out[key] = out[key].split("|")
-    return out
+                "sentiment": one["sentiment"],
+                "discount_ceiling_percent": None if ceiling is None else round(
+                    float(ceiling) * 100),
+                "locks": [{"sku_id": v.split("|")[0], "min_units": int(v.split("|")[1])}
+                          for v in f.get("locked_sku", [])]}
+    if doc_type == "negotiation":
+        return {"price_sensitivity": one["price_sensitivity"],
+                "core_brands": one["core_brands"].split("|"),
+                "category_sensitivity": [dict(zip(("category", "level"), v.split("|"),
+                                                  strict=True))
+                                         for v in f.get("category_sensitivity", [])],
+                "wanted_brands": one["wanted_brands"].split("|") if "wanted_brands" in one
+                else []}
+    announced = one.get("announced_category")
+    return {"categories": one["categories"].split("|"),
+            "core_brands": one["core_brands"].split("|"),
+            "price_sensitivity": one["price_sensitivity"], "scale_band": one["scale_band"],
+            "announced_category": announced.split("|")[0] if announced else None,
+            "announced_month": announced.split("|")[1][:7] if announced else None}
+
+
+def true_replies(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB
+                 ) -> dict[str, str]:
+    """Each document's prompt (user part) -> the JSON answer stating its true facts."""
+    by_doc = {d: list(zip(g["field"], g["value"], strict=True))
+              for (d,), g in facts.group_by(["doc_id"])}
+    return {
+        extraction_prompt(r["doc_type"], r["title"], r["text"], vocab).user:
+            json.dumps(answer(r["doc_type"], by_doc[r["doc_id"]]))
+        for r in docs.iter_rows(named=True)
+    }
 
 
 def oracle(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB
            ) -> ScriptedBackend:
     """A backend that answers each document's prompt with that document's true facts."""
-    by_doc = {d: list(zip(g["field"], g["value"], strict=True))
-              for (d,), g in facts.group_by(["doc_id"])}
-    replies = {
-        extraction_prompt(r["doc_type"], r["title"], r["text"], vocab).user:
-            json.dumps(answer(r["doc_type"], by_doc[r["doc_id"]]))
-        for r in docs.iter_rows(named=True)
-    }
+    replies = true_replies(docs, facts, vocab)
     return ScriptedBackend(responder=lambda prompt, schema: replies[prompt.user])
