@@ -55,7 +55,17 @@ def _with_automation(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinit
     return [asset.map_asset_specs(condition) for asset in assets]
 
 
-all_assets = _with_automation(dg.load_assets_from_package_module(assets_package))
+OWNERS = ["team:deeprule"]
+
+
+def _owned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Every asset with its owner and a link to the code that defines it (the UI shows both)."""
+    owned = [a.map_asset_specs(lambda spec: spec.replace_attributes(owners=OWNERS))
+             for a in assets]
+    return list(dg.with_source_code_references(owned))
+
+
+all_assets = _owned(_with_automation(dg.load_assets_from_package_module(assets_package)))
 all_checks = dg.load_asset_checks_from_package_module(assets_package)
 jobs = build_jobs(all_assets)
 

@@ -129,3 +129,19 @@ def test_definitions_match_the_snapshot() -> None:
     assert json.loads(current) == json.loads(SNAPSHOT.read_text()), (
         "the Definitions changed: review, then rewrite tests/snapshots/definitions.json with "
         "DEEPRULE_UPDATE_SNAPSHOT=1 pytest tests/test_definitions.py")
+
+
+def test_every_asset_is_described_owned_kinded_and_linked_to_its_code() -> None:
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    missing = {}
+    for key in graph.materializable_asset_keys:
+        spec = graph.get(key).assets_def.specs_by_key[key]
+        lacks = [what for what, ok in (
+            ("description", bool(spec.description)), ("owner", bool(spec.owners)),
+            ("kinds", bool(spec.kinds)),
+            ("code reference", "dagster/code_references" in spec.metadata)) if not ok]
+        if lacks:
+            missing[key.to_user_string()] = lacks
+    assert not missing, missing
