@@ -60,9 +60,12 @@ def test_two_runs_on_different_months_at_once_lose_nothing(tmp_path: Path) -> No
     env = _env(tmp_path)
     first = _cli(env, "--months-only", "--first-month", MONTHS[0], "--last-month", MONTHS[0])
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    in_process = tmp_path / "in_process.yaml"  # one process per run: two real writers
+    in_process.write_text("execution:\n  config:\n    in_process: {}\n")
     runs = [subprocess.Popen(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "pipelines.definitions",
-         "--select", "shipments,customer_monthly_sales", "--partition", month],
+         "--select", "shipments,customer_monthly_sales", "--partition", month,
+         "-c", str(in_process)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for month in MONTHS[1:]]
     outputs = [run.communicate(timeout=900)[0] for run in runs]

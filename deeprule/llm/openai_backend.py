@@ -168,6 +168,9 @@ class OpenAIBackend:
                     **extra, **self._limits)
             except openai.OpenAIError as err:
                 raise self._translate(err, tokens) from None
+            except ValueError as err:  # a response body that is not JSON at all
+                raise TransientLLMError(f"{self.endpoint}: malformed response: {err}",
+                                        *tokens) from None
             used = _usage(getattr(completion, "usage", None))
             tokens = (tokens[0] + used[0], tokens[1] + used[1])
             text = completion.choices[0].message.content or ""

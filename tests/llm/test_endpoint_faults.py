@@ -92,10 +92,7 @@ def test_each_fault_is_retried_then_answered(endpoint: str, fault: str) -> None:
     sleeps: list[float] = []
     result = _client(endpoint, sleeps).generate(Prompt("system", "score it"), Answer)
     assert result.value.score == 7 and len(FakeEndpoint.seen) == 2
-    if fault == "malformed":  # instructor re-asks inside the attempt: no client retry needed
-        assert result.record.attempts == 1
-    else:
-        assert result.record.attempts == 2 and sleeps == [0.01]
+    assert result.record.attempts == 2 and sleeps == [0.01]
 
 
 def test_an_endpoint_that_keeps_failing_is_recorded_as_failed_after_bounded_retries(
