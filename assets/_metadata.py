@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import polars.selectors as cs
 
 
 def markdown_preview(df: pl.DataFrame, rows: int = 10) -> str:
@@ -38,3 +39,13 @@ def frame_metadata(df: pl.DataFrame, seconds: float, **extra: Any) -> dict[str, 
         "preview": dg.MetadataValue.md(markdown_preview(df)),
         **extra,
     }
+
+
+def table_markdown(frame: pl.DataFrame) -> str:
+    """Every row, floats rounded, as a markdown table."""
+    return markdown_preview(frame.with_columns(cs.float().round(4)), rows=frame.height)
+
+
+def no_truth(empty: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """What a truth table or an evaluation asset writes for user data: nothing (no truth)."""
+    return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "user data has no truth"})

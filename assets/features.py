@@ -2,7 +2,7 @@
 features with stored standardization, and SKU representations.
 
 The math lives in deeprule/geo and deeprule/features, the heavy aggregations in
-sql/features_*.sql; docs/features.md documents every rule and constant.
+deeprule/features/sql/features_*.sql; docs/features.md documents every rule and constant.
 """
 
 import json
@@ -16,9 +16,10 @@ from pydantic import Field
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
+from assets.partitions import monthly_partitions
 from deeprule.features import customer, standardize
 from deeprule.features.demographics import build_affiliation, customer_demographics
-from deeprule.features.embedding import TextEncoder, cached_vectors, embed, store_vectors, text_key
+from deeprule.features.embedding import TextEncoder, embed_through_cache
 from deeprule.features.sku import SkuParams, texts_to_embed
 from deeprule.features.sku import sku_features as build_sku_features
 from deeprule.features.temporal import (
@@ -29,7 +30,6 @@ from deeprule.features.temporal import (
 )
 from deeprule.geo.affiliation import AffiliationParams
 from deeprule.plots import affiliation_map
-from pipelines.partitions import monthly_partitions
 
 GROUP = "features"
 PRIORS = dg.AssetKey("customer_priors")
@@ -98,7 +98,8 @@ def store_affiliation(
     partitions_def=monthly_partitions, metadata={"partition_expr": "month"},
     deps=[dg.AssetKey("shipments"), dg.AssetKey("skus")],
     description="One month's units and revenue per customer x primary category "
-    "(sql/features_monthly_sales.sql); a new month adds one partition, nothing else.",
+    "(deeprule/features/sql/features_monthly_sales.sql); a new month adds one partition, "
+    "nothing else.",
 )
 def customer_monthly_sales(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource
@@ -215,16 +216,12 @@ def sku_features(
     params = SkuParams(style_dims=config.style_dims, onehot_max_levels=config.onehot_max_levels,
                        sparse_dims=config.sparse_dims)
     texts = texts_to_embed(skus, params)
-    with duckdb.get_connection() as conn:
-        cached = cached_vectors(conn, sku_embedder.name, [text_key(t) for t in texts])
-    matrix, fresh = embed(texts, sku_embedder, cached)
-    with duckdb.get_connection() as conn:
-        store_vectors(conn, sku_embedder.name, fresh)
+    matrix, fresh = embed_through_cache(duckdb.get_connection, sku_embedder, texts)
     vectors = dict(zip(texts, matrix, strict=True))
     df, rules = build_sku_features(skus, vectors, params)
     return dg.Output(df, metadata=frame_metadata(
         df, time.perf_counter() - started, embedding_model=sku_embedder.name,
-        texts_embedded=len(fresh), texts_from_cache=len(texts) - len(fresh),
+        texts_embedded=fresh, texts_from_cache=len(texts) - fresh,
         column_rules=dg.MetadataValue.md(
             "\n".join(f"- `{c}`: {r}" for c, r in rules.items())),
     ))

@@ -3,25 +3,21 @@
 `document_extractions` is incremental by content hash and bounded by the LLM
 resource's token budget (remaining documents stay `pending` for the next run);
 the other assets aggregate its validated rows (logic in deeprule/priors/).
-`extraction_quality` (group evaluation) scores extractions against the
+`extraction_vs_truth` (assets/evaluation.py) scores extractions against the
 simulator's document truth.
 """
 
-import json
 import time
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets._metadata import frame_metadata, markdown_preview
-from assets._plots import plot_metadata
+from assets._metadata import frame_metadata
 from assets._tables import read_table_or_none
-from deeprule.plots import metric_bars
 from deeprule.priors import aggregate
 from deeprule.priors.extract import FAILED, OK, PENDING, plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
-from deeprule.priors.quality import extraction_quality as score_extractions
 from deeprule.priors.schemas import extraction_schemas
 from deeprule.priors.vocabulary import Vocabulary
 from resources.llm import LLMResource
@@ -53,16 +49,16 @@ def document_extractions(
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     previous = read_table_or_none(duckdb, "document_extractions")
-    client = llm.client()
-    plan = plan_extraction(
-        raw_documents, previous, backend=client.backend.name, model=client.backend.model,
-        retry_failed=config.retry_failed, refresh=config.refresh,
-    )
-    context.log.info(f"{plan.todo.height} of {raw_documents.height} documents need the model "
-                     f"({plan.kept.height} unchanged results kept)")
-    run = run_extraction(plan, raw_documents, client, Vocabulary.from_catalog(skus),
-                         context.run_id, max_documents=config.max_documents,
-                         progress=context.log.info)
+    with llm.client() as client:
+        plan = plan_extraction(
+            raw_documents, previous, backend=client.backend.name, model=client.backend.model,
+            retry_failed=config.retry_failed, refresh=config.refresh,
+        )
+        context.log.info(f"{plan.todo.height} of {raw_documents.height} documents need the "
+                         f"model ({plan.kept.height} unchanged results kept)")
+        run = run_extraction(plan, raw_documents, client, Vocabulary.from_catalog(skus),
+                             context.run_id, max_documents=config.max_documents,
+                             progress=context.log.info)
     seconds = time.perf_counter() - started
     counts = run.table["status"].value_counts()
     by_status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
@@ -197,30 +193,4 @@ def decision_set(document_extractions: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     df = aggregate.decision_set(document_extractions, extracted_facts(document_extractions))
     return dg.Output(df, metadata=frame_metadata(
         df, time.perf_counter() - started, labelled=int(df["approved"].is_not_null().sum()),
-    ))
-
-
-@dg.asset(group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb",
-          deps=[dg.AssetKey("true_document_facts")],
-          description="Extraction quality per field against what each document truly states "
-          "(accuracy or F1, with counts and coverage), for the backend that extracted.")
-def extraction_quality(
-    document_extractions: pl.DataFrame, duckdb: DuckDBResource
-) -> dg.Output[pl.DataFrame]:
-    started = time.perf_counter()
-    truth = read_table_or_none(duckdb, "true_document_facts")
-    if truth is None or truth.is_empty():
-        empty = pl.DataFrame()
-        return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "no truth (user data)"})
-    df = score_extractions(extracted_facts(document_extractions), truth)
-    models = document_extractions.filter(pl.col("status") == OK).select(
-        pl.concat_str("backend", "model", separator=":")).unique().to_series().to_list()
-    return dg.Output(df, metadata=frame_metadata(
-        df, time.perf_counter() - started, extracted_by=json.dumps(sorted(models)),
-        quality=dg.MetadataValue.md(markdown_preview(df, rows=len(df))),
-        quality_plot=plot_metadata(metric_bars(
-            [f"{r['doc_type']} · {r['field']} ({r['metric']})" for r in df.iter_rows(named=True)],
-            df["value"].to_list(), "Extraction vs document truth"),
-            f"Per-field accuracy / F1 of {', '.join(sorted(models)) or 'no model'}"),
-        mean_score=round(float(df["value"].drop_nulls().mean() or 0.0), 4),
     ))

@@ -11,14 +11,13 @@ import time
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets._metadata import frame_metadata, markdown_preview
 from assets._tables import read_table_or_none
-from deeprule.features.embedding import TextEncoder, cached_vectors, embed, store_vectors, text_key
+from deeprule.features.embedding import TextEncoder, embed_through_cache
 from deeprule.quality.augment import augmented_rows
 from deeprule.quality.cleaning import CleaningParams, clean
 from deeprule.quality.context import check_predictions, sample_context
@@ -63,16 +62,7 @@ def quality_rule_base(context: dg.AssetExecutionContext, demand_predictions: pl.
 
 def cached_embedder(duckdb: DuckDBResource, encoder: TextEncoder) -> Embed:
     """Embed texts through the shared DuckDB embedding cache (the model loads only on a miss)."""
-
-    def run(texts: list[str]) -> np.ndarray:
-        with duckdb.get_connection() as conn:
-            cached = cached_vectors(conn, encoder.name, [text_key(t) for t in texts])
-        matrix, fresh = embed(texts, encoder, cached)
-        with duckdb.get_connection() as conn:
-            store_vectors(conn, encoder.name, fresh)
-        return matrix
-
-    return run
+    return lambda texts: embed_through_cache(duckdb.get_connection, encoder, texts)[0]
 
 
 class FusionConfig(dg.Config):
@@ -99,9 +89,9 @@ def quality_fused_predictions(
     started = time.perf_counter()
     samples = _context(demand_predictions, skus, duckdb, context.log)
     params = FusionParams(config.max_alpha_calls, config.tau, config.kappa, config.beta)
-    client = llm.client()
-    result = fuse_and_calibrate(samples, quality_rule_base, cached_embedder(duckdb, sku_embedder),
-                                client, params)
+    with llm.client() as client:
+        result = fuse_and_calibrate(samples, quality_rule_base,
+                                    cached_embedder(duckdb, sku_embedder), client, params)
     groups = result.groups.select("description", "rows", "rule_id", "similarity", "alpha",
                                   "alpha_source")
     return dg.Output(result.table, metadata=frame_metadata(
@@ -148,9 +138,9 @@ def quality_cleaning(context: dg.AssetExecutionContext, config: CleaningConfig,
                      quality_fused_predictions: pl.DataFrame, llm: LLMResource,
                      duckdb: DuckDBResource):
     started = time.perf_counter()
-    client = llm.client()
     params = CleaningParams(config.max_judgments, config.max_rule_share, config.apply_rules)
-    result = clean(quality_fused_predictions, client, params)
+    with llm.client() as client:
+        result = clean(quality_fused_predictions, client, params)
     seconds = time.perf_counter() - started
     outcomes = dict(result.judgments["outcome"].value_counts().iter_rows())
     statuses = dict(result.judgments["status"].value_counts().iter_rows())
@@ -179,7 +169,7 @@ class ReportConfig(dg.Config):
 
 
 def _source_tables(duckdb: DuckDBResource, skus: pl.DataFrame):
-    from deeprule.models.features import SourceTables
+    from deeprule.models.frames import SourceTables
 
     shipments = read_table_or_none(duckdb, "shipments")
     if shipments is None:

@@ -12,9 +12,11 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from assets._metadata import frame_metadata
+from assets.partitions import monthly_partitions
 from deeprule.io import checks
 from deeprule.io.quarantine import UNASSIGNED_PARTITION, replace_quarantine
 from deeprule.io.raw import RawLoad, generated_table, user_table
+from deeprule.io.warehouse import table_exists
 from deeprule.schema import (
     CUSTOMERS,
     EXPENSES,
@@ -24,7 +26,6 @@ from deeprule.schema import (
     STORES,
     TableSchema,
 )
-from pipelines.partitions import monthly_partitions
 from resources.world import WorldResource
 
 UNPARTITIONED = (CUSTOMERS, STORES, SKUS, RAW_DOCUMENTS)
@@ -163,8 +164,8 @@ def _contract_checks(schema: TableSchema) -> list[dg.AssetChecksDefinition]:
 
 
 def _has_table(duckdb: DuckDBResource, name: str) -> bool:
-    sql = f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{name}'"
-    return _count(duckdb, sql) > 0
+    with duckdb.get_connection() as conn:
+        return table_exists(conn, name)
 
 
 def _reference_check(child: str, column: str, parent: str, parent_column: str):

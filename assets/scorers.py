@@ -4,8 +4,8 @@ The math lives in deeprule/models (docs/scorers.md). Each model asset trains
 on the months before a time-based validation split, logs the run to MLflow,
 registers the model and stores a small model card (run id, registered
 version, split, metrics). Everything downstream loads the model by the
-registered version on that card. `scorer_quality` (group evaluation) is the
-only one here that reads the simulator's truth.
+registered version on that card. None of them reads the simulator's truth:
+`scorers_vs_truth` (assets/evaluation.py) compares them with it.
 """
 
 import json
@@ -14,35 +14,25 @@ import time
 import dagster as dg
 import numpy as np
 import polars as pl
-import polars.selectors as cs
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from assets._metadata import frame_metadata, markdown_preview
+from assets._heldout import SOURCE_DEPS, registered_demand, sources
+from assets._metadata import frame_metadata, markdown_preview, table_markdown
 from assets._plots import plot_metadata
-from assets._tables import read_table_or_none
 from deeprule.models import registry
-from deeprule.models.assess import Truth, assess, comparison_table, elasticity_cells, truth_for
 from deeprule.models.dataset import ScorerData, frames_for, prepare
 from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
-from deeprule.models.features import ScoringFrame, SourceTables, training_frame
+from deeprule.models.frames import ScoringFrame
 from deeprule.models.metrics import mae, wape
-from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
-from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
-from deeprule.plots import elasticity_scatter, price_response_curves
+from deeprule.models.uplift import UpliftConfig, UpliftFit, ablation_grid, fit_uplift
+from deeprule.plots import price_response_curves
 from resources.mlflow import MlflowResource
-from resources.world import WorldResource
 
 GROUP = "scorers"
-SOURCES = ("shipments", "skus", "customer_features", "sku_features",
-           "customer_category_features")
-"""Tables the scorers read, by name (SourceTables fields); declared as deps for lineage."""
-SOURCE_DEPS = [dg.AssetKey(name) for name in SOURCES]
 CURVE_RATIOS = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2)
 """Price / list-price ratios of the price-response preview."""
-TARGETS = {"wape": 0.25, "elasticity_rank_corr": 0.6}
-"""The issue's targets on held-out months of the demo world."""
 
 
 class SplitConfig(dg.Config):
@@ -86,10 +76,7 @@ class UpliftModelConfig(SplitConfig):
                             within_pair=self.within_pair, **common)
         if not self.ablations:
             return [main]
-        grid = [UpliftConfig(propensity=p, adversarial=a, within_pair=w, **common)
-                for w, p, a in ((False, False, False), (False, True, False),
-                                (False, False, True), (False, True, True), (True, False, False))]
-        return [main, *[v for v in grid if v.variant != main.variant]]
+        return [main, *[v for v in ablation_grid(**common) if v.variant != main.variant]]
 
 
 def _curves(scorer: DemandScorer, data: ScorerData, rows: int = 4) -> dict[str, np.ndarray]:
@@ -112,16 +99,6 @@ def _curve_table(curves: dict[str, np.ndarray]) -> str:
     return "Expected units at price / list price:\n\n" + "\n".join(lines)
 
 
-def _sources(duckdb: DuckDBResource) -> SourceTables:
-    """The raw and `features` tables a scorer reads (never simulator truth)."""
-    tables = {name: read_table_or_none(duckdb, name) for name in SOURCES}
-    missing = [name for name, table in tables.items() if table is None]
-    if missing:
-        raise ValueError(f"scorer inputs not materialized yet: {missing} (run the raw and "
-                         "features assets first)")
-    return SourceTables(**tables)
-
-
 def _card(ref: registry.ModelRef, split: TimeSplit, variant: str, metrics: dict[str, float],
           seconds: float) -> dict[str, object]:
     return {"variant": variant, "model_name": ref.name, "version": ref.version,
@@ -129,14 +106,10 @@ def _card(ref: registry.ModelRef, split: TimeSplit, variant: str, metrics: dict[
             "seconds": round(seconds, 2), **{k: float(v) for k, v in metrics.items()}}
 
 
-def _table_md(frame: pl.DataFrame) -> str:
-    """Every row, floats rounded, as a markdown table."""
-    return markdown_preview(frame.with_columns(cs.float().round(4)), rows=frame.height)
-
-
 def _history_md(history: list[dict[str, float]]) -> str:
     """Per-epoch metrics; step 0 is the untrained network (its priors)."""
-    return _table_md(pl.DataFrame(history).with_row_index("step") if history else pl.DataFrame())
+    frame = pl.DataFrame(history).with_row_index("step") if history else pl.DataFrame()
+    return table_markdown(frame)
 
 
 @dg.asset(
@@ -148,16 +121,16 @@ def _history_md(history: list[dict[str, float]]) -> str:
 def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
                  mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    data = prepare(_sources(duckdb), config.validation_months, config.test_months)
+    data = prepare(sources(duckdb), config.validation_months, config.test_months)
     with mlflow.run(context, "demand_model") as run:
         fit = fit_demand(data.train, data.valid, data.spec, config.demand(),
-                         sink=registry.mlflow_sink())
+                         sink=registry.mlflow_sink(run))
         predicted, actual = fit.scorer.predict(data.test), data.test.column("units")
         metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
                    "test_mae": mae(actual, predicted), "best_epoch": fit.best_epoch,
                    "train_seconds": fit.seconds}
         ref = registry.log_scorer(
-            fit.scorer.net, data.spec,
+            run, fit.scorer.net, data.spec,
             {**fit.config.params(), **data.sizes(), "split": data.split.to_dict()},
             {**metrics, **{f"beta_{b}_val_wape": v for b, v in fit.beta_scores.items()}},
             register_as=registry.DEMAND_MODEL)
@@ -167,7 +140,7 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
     return dg.Output(card, metadata=frame_metadata(
         card, time.perf_counter() - started, **data.sizes(), **_rounded(metrics),
         beta=float(fit.config.beta or 0.0), beta_scores=json.dumps(fit.beta_scores),
-        registered_model=ref.name, registered_version=ref.version, run_id=run.info.run_id,
+        registered_model=ref.name, registered_version=ref.version, run_id=run.run_id,
         mlflow_run=mlflow.run_url(ref.run_id),
         mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
         epochs=dg.MetadataValue.md(_history_md(fit.history)),
@@ -182,18 +155,20 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in metrics.items()}
 
 
-def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource, data: ScorerData,
-                 variant: UpliftConfig, register: bool) -> tuple[UpliftFit, registry.ModelRef]:
+def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource,
+                 parent: registry.TrackedRun, data: ScorerData, variant: UpliftConfig,
+                 register: bool) -> tuple[UpliftFit, registry.ModelRef]:
     """One uplift variant in its own (nested) MLflow run; only the main one is registered."""
-    with mlflow.run(context, f"uplift_{variant.variant}", nested=True):
-        fit = fit_uplift(data.train, data.valid, data.spec, variant, sink=registry.mlflow_sink())
+    with mlflow.run(context, f"uplift_{variant.variant}", parent=parent) as run:
+        fit = fit_uplift(data.train, data.valid, data.spec, variant,
+                         sink=registry.mlflow_sink(run))
         units, _ = fit.scorer.responses(data.test)
         actual = data.test.column("units")
         predicted = units.units(data.test.column("unit_price"))
         metrics = {"val_wape": fit.val_wape, "test_wape": wape(actual, predicted),
                    "best_epoch": fit.best_epoch, "train_seconds": fit.seconds,
                    **fit.diagnostics}
-        ref = registry.log_scorer(fit.scorer.net, data.spec,
+        ref = registry.log_scorer(run, fit.scorer.net, data.spec,
                                   {**variant.params(), **data.sizes(),
                                    "split": data.split.to_dict()},
                                   metrics, register_as=registry.UPLIFT_MODEL if register else None)
@@ -211,12 +186,12 @@ def _fit_variant(context: dg.AssetExecutionContext, mlflow: MlflowResource, data
 def uplift_model(context: dg.AssetExecutionContext, config: UpliftModelConfig,
                  mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    data = prepare(_sources(duckdb), config.validation_months, config.test_months)
+    data = prepare(sources(duckdb), config.validation_months, config.test_months)
     cards, main = [], None
-    with mlflow.run(context, "uplift_model"):
+    with mlflow.run(context, "uplift_model") as parent:
         for i, variant in enumerate(config.variants()):
             variant_started = time.perf_counter()
-            fit, ref = _fit_variant(context, mlflow, data, variant, register=i == 0)
+            fit, ref = _fit_variant(context, mlflow, parent, data, variant, register=i == 0)
             main = main or (fit, ref)
             metrics = {"val_wape": fit.val_wape, "best_epoch": fit.best_epoch, **fit.diagnostics}
             cards.append(_card(ref, data.split, variant.variant, metrics,
@@ -244,30 +219,6 @@ def _effects_md(fit: UpliftFit, data: ScorerData, rows: int = 8) -> str:
     return markdown_preview(table, rows=rows)
 
 
-def _registered(card: pl.DataFrame) -> registry.ModelRef:
-    """The registered model on a card (the row with a version)."""
-    row = card.filter(pl.col("version").is_not_null()).row(0, named=True)
-    return registry.ModelRef("", row["model_name"], str(row["version"]))
-
-
-def registered_demand(mlflow: MlflowResource, demand_model: pl.DataFrame
-                      ) -> tuple[registry.ModelRef, DemandScorer, TimeSplit]:
-    """The registered demand scorer on the card and the split it was trained on."""
-    mlflow.activate()
-    ref = _registered(demand_model)
-    return ref, registry.load_demand(ref), TimeSplit.from_dict(json.loads(demand_model["split"][0]))
-
-
-def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit
-                   ) -> ScoringFrame:
-    """The split's test months only: all that evaluation and planning read (assembling the
-    training months as well was most of their time at paper scale)."""
-    frame = training_frame(_sources(duckdb), scorer.spec, split.test)
-    if not frame.height:
-        raise ValueError("the demand model was trained without test months: nothing held out")
-    return frame
-
-
 @dg.asset(
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
     description="One row per shipment row the demand model used: customer_id, sku_id, month, "
@@ -278,7 +229,7 @@ def demand_predictions(mlflow: MlflowResource, duckdb: DuckDBResource,
                        demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     ref, scorer, split = registered_demand(mlflow, demand_model)
-    data = frames_for(_sources(duckdb), scorer.spec, split)
+    data = frames_for(sources(duckdb), scorer.spec, split)
     df = pl.concat([_predictions(name, frame, scorer) for name, frame in data.frames().items()])
     by_split = df.group_by("split").agg(
         (pl.col("units") - pl.col("predicted_units")).abs().sum().alias("abs_error"),
@@ -302,74 +253,3 @@ def _predictions(name: str, frame: ScoringFrame, scorer: DemandScorer) -> pl.Dat
     })
 
 
-TRUTH_DEPS = [*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")]
-"""What an evaluation asset on the held-out months reads: the sources and, for lineage, the
-simulator's truth (which it gets through the `world` resource)."""
-
-
-def without_truth(empty: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    """An evaluation asset's answer for user data, which comes with no truth."""
-    return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "user data has no truth"})
-
-
-@dg.asset(
-    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
-    description="Scorers against the simulator's truth on the held-out test months: WAPE and "
-    "MAE of units, Spearman correlation of implied vs true elasticity per customer x "
-    "category, and the uplift error of price moves, for the demand model, the registered "
-    "uplift variant, its ablations and the naive fit, side by side.",
-)
-def scorer_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
-                   demand_model: pl.DataFrame, uplift_model: pl.DataFrame
-                   ) -> dg.Output[pl.DataFrame]:
-    started = time.perf_counter()
-    if world.user_folder() is not None:
-        return without_truth(comparison_table([]))
-    _, scorer, split = registered_demand(mlflow, demand_model)
-    test = held_out_frame(duckdb, scorer, split)
-    truth = truth_for(world.world(), test)
-    responses = {"demand": scorer.response(test)}
-    rows = [assess("demand", test, responses["demand"], truth)]
-    for card in uplift_model.iter_rows(named=True):
-        uplift = registry.load_uplift(registry.ModelRef(card["run_id"]))
-        units, rate = uplift.responses(test)
-        responses[f"uplift:{card['variant']}"] = units
-        rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
-    table = comparison_table(rows)
-    return dg.Output(table, metadata=frame_metadata(
-        table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
-        **_verdicts(table), comparison=dg.MetadataValue.md(_table_md(table)),
-        elasticity_plot=_elasticity_plot(responses, test, truth),
-    ))
-
-
-def _elasticity_plot(responses: dict[str, PriceResponse], frame: ScoringFrame,
-                     truth: Truth) -> dg.MetadataValue:
-    """Demand, the registered uplift (first card row) and the naive fit against truth."""
-    shown = [name for i, name in enumerate(responses) if i < 2 or name == "uplift:naive"]
-    logged = frame.column("unit_price")
-    cells = {name: elasticity_cells(frame, responses[name].elasticity(logged), truth.elasticity)
-             for name in shown}
-    return plot_metadata(elasticity_scatter(cells),
-                         "Elasticity per customer x category on the test months: model vs truth")
-
-
-def _verdicts(table: pl.DataFrame) -> dict[str, object]:
-    """The issue's targets, each as a number and a met / not met flag."""
-    by_model = {r["model"]: r for r in table.iter_rows(named=True)}
-    demand = by_model["demand"]
-    uplift = table.filter(pl.col("model").str.starts_with("uplift:")).row(0, named=True)
-    naive = by_model.get("uplift:naive")
-    out: dict[str, object] = {
-        "demand_wape": round(demand["wape"], 4),
-        "demand_wape_target_met": demand["wape"] <= TARGETS["wape"],
-        "demand_elasticity_rank_corr": round(demand["elasticity_rank_corr"], 4),
-        "uplift_elasticity_rank_corr": round(uplift["elasticity_rank_corr"], 4),
-        "elasticity_target_met": uplift["elasticity_rank_corr"] >= TARGETS["elasticity_rank_corr"],
-    }
-    if naive is not None:
-        out["naive_elasticity_rank_corr"] = round(naive["elasticity_rank_corr"], 4)
-        out["uplift_beats_naive"] = bool(
-            uplift["elasticity_rank_corr"] > naive["elasticity_rank_corr"]
-            and uplift["uplift_wape"] < naive["uplift_wape"])
-    return out

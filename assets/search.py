@@ -1,11 +1,11 @@
-"""Group `search`: the LLM-guided rule search on the held-out months, and its evaluation.
+"""Group `search`: the LLM-guided rule search on the held-out months.
 
 `rule_search` loads the registered demand model, builds candidate rows
 (customer x SKU pairs of the held-out months) and runs the reflection loop
 (`deeprule.search.reflect`); its table is every iteration, the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
-reads; the evaluation re-parses it). `rule_plan_quality` (group
-`evaluation`) prices the plans under the simulator's true demand.
+reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
+the plans under the simulator's true demand).
 """
 
 import time
@@ -15,24 +15,14 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from assets._heldout import SOURCE_DEPS, held_out_candidates
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
-from assets.scorers import (
-    SOURCE_DEPS,
-    TRUTH_DEPS,
-    held_out_frame,
-    registered_demand,
-    without_truth,
-)
-from deeprule.evaluate.plans import compare_plans, true_units
-from deeprule.models import registry
-from deeprule.models.features import ScoringFrame
 from deeprule.plots import fitness_trace
-from deeprule.search.objective import Candidates, FitnessConfig, candidates
+from deeprule.search.objective import FitnessConfig
 from deeprule.search.reflect import SearchConfig, search
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
-from resources.world import WorldResource
 
 GROUP = "search"
 
@@ -61,7 +51,7 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,
                 demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    ref, test, cand = _held_out_candidates(mlflow, duckdb, demand_model)
+    ref, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client() as client:
         result = search(client, cand, config.search(), progress=context.log.info)
         usage = client.usage.summary()
@@ -78,37 +68,3 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                                                  table["fitness"].to_list()),
                                    "Fitness of each proposal after its constants were fitted"),
     ))
-
-
-@dg.asset(
-    group_name="evaluation", kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
-    description="Plans on the held-out months under the simulator's true demand: the "
-    "history's prices, the expert rule, the search's best rule, the oracle; realized "
-    "profit and gap to the oracle next to the predicted profit.",
-)
-def rule_plan_quality(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
-                      demand_model: pl.DataFrame, rule_search: pl.DataFrame
-                      ) -> dg.Output[pl.DataFrame]:
-    started = time.perf_counter()
-    if world.user_folder() is not None:
-        return without_truth(pl.DataFrame())
-    _, test, cand = _held_out_candidates(mlflow, duckdb, demand_model)
-    table = compare_plans(cand, true_units(world.world(), cand), test.column("unit_price"),
-                          rule_search)
-    plans = {row["plan"]: row for row in table.iter_rows(named=True)}
-    return dg.Output(table, metadata=frame_metadata(
-        table, time.perf_counter() - started,
-        search_best_gap=round(plans["search best"]["oracle_gap"], 4),
-        expert_gap=round(plans["expert rule"]["oracle_gap"], 4),
-        logged_gap=round(plans["logged prices"]["oracle_gap"], 4),
-        oracle_profit=round(plans["oracle"]["realized_profit"], 2),
-    ))
-
-
-def _held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
-                         demand_model: pl.DataFrame
-                         ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
-    """The registered model's reference, its held-out rows and their candidates."""
-    ref, scorer, split = registered_demand(mlflow, demand_model)
-    test = held_out_frame(duckdb, scorer, split)
-    return ref, test, candidates(test, scorer.response(test))

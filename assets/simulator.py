@@ -1,7 +1,8 @@
 """The synthetic world's hidden truth. EVALUATION ONLY.
 
 Only assets in the `evaluation` group may depend on these. A learner that
-reads them is cheating; `tests/test_definitions.py` enforces the rule.
+reads them is cheating: `tests/test_definitions.py` checks the declared
+dependencies, `tests/test_layers.py` the code (imports, truth calls, table names).
 With user data (DEEPRULE_DATA_DIR) there is no truth: the tables are empty.
 """
 
@@ -10,7 +11,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from assets._metadata import frame_metadata
+from assets._metadata import frame_metadata, no_truth
 from resources.world import WorldResource
 
 SIMULATOR_GROUP = "simulator"
@@ -44,8 +45,7 @@ def _truth_asset(name: str, description: str) -> dg.AssetsDefinition:
         started = time.perf_counter()
         if world.user_folder() is not None:
             context.log.info(f"{name}: user data has no hidden truth; writing nothing")
-            empty = pl.DataFrame()
-            return dg.Output(empty, metadata={"dagster/row_count": 0, "note": "user data"})
+            return no_truth(pl.DataFrame())
         df = _truth_frame(name, world)
         return dg.Output(df, metadata=frame_metadata(df, time.perf_counter() - started))
 

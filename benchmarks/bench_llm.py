@@ -15,11 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
+from deeprule.evaluate.extraction import score_extractions
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.local import LocalBackend, model_file
 from deeprule.priors.extract import plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
-from deeprule.priors.quality import extraction_quality
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.synth import build_world, resolve_spec
 from resources.paths import data_dir
@@ -33,10 +33,10 @@ def sample(documents: pl.DataFrame, n: int) -> pl.DataFrame:
 
 def timed_run(docs: pl.DataFrame, backend: LocalBackend, cache: ResponseCache,
               vocab: Vocabulary) -> tuple[pl.DataFrame, float, dict]:
-    client = LLMClient(backend, cache, timeout_s=120)
     plan = plan_extraction(docs, None, backend=backend.name, model=backend.model)
     started = time.perf_counter()
-    run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
+    with LLMClient(backend, cache, timeout_s=120) as client:
+        run = run_extraction(plan, docs, client, vocab, "bench", progress=lambda line: None)
     return run.table, time.perf_counter() - started, client.usage.summary()
 
 
@@ -73,7 +73,7 @@ def main() -> None:
         cold = timed_run(docs, backend, cache, vocab)
         warm = timed_run(docs, backend, cache, vocab)
     speed = pl.DataFrame([row("cold cache", *cold), row("warm cache", *warm)])
-    quality = extraction_quality(extracted_facts(cold[0]),
+    quality = score_extractions(extracted_facts(cold[0]),
                                  world.document_facts().join(docs.select("doc_id"), on="doc_id"))
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
         print(f"local backend {backend.model}, {args.threads} threads, model load {load_s:.1f}s")

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import polars as pl
 
+from deeprule.evaluate.experiment import ABLATIONS, NAIVE, Experiment, run_experiment
 from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
-from deeprule.models.experiment import ABLATIONS, NAIVE, Experiment, run_experiment
-from deeprule.models.features import ScoringFrame
+from deeprule.models.frames import ScoringFrame
 from deeprule.models.uplift import UpliftConfig, fit_uplift
 from deeprule.synth import build_world, resolve_spec
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import polars as pl
 
+from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.plans import compare_plans, true_units
 from deeprule.llm import LLMClient
 from deeprule.llm.factory import make_client
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.models.experiment import world_tables
 from deeprule.rules import render_program
 from deeprule.search.objective import candidates
 from deeprule.search.reflect import SearchConfig, search

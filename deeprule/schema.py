@@ -53,6 +53,20 @@ class TableSchema:
 
 
 DOC_TYPES = ("profile", "reward_penalty", "price_application", "approval", "negotiation")
+# What documents state, in closed sets: the generator writes from them and extraction
+# answers in them (docs/data-contract.md, "raw_documents").
+PRICE_SENSITIVITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+SCALE_BANDS: tuple[str, ...] = ("small", "medium", "large")
+SENTIMENTS: tuple[str, ...] = ("positive", "neutral", "negative")
+EVENT_STATES: tuple[str, ...] = (
+    "sales_target_met",
+    "late_payment",
+    "price_violation",
+    "display_compliance",
+    "cross_region_selling",
+    "returns_excess",
+)
+EVENT_ACTIONS: tuple[str, ...] = ("reward", "penalty")
 
 CUSTOMERS = TableSchema(
     name="customers",

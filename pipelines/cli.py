@@ -13,9 +13,9 @@ import time
 
 import dagster as dg
 
+from assets.partitions import monthly_partitions
 from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
-from pipelines.partitions import monthly_partitions
 from pipelines.summary import RunSummary
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

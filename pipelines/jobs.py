@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from pipelines.partitions import monthly_partitions
+from assets.partitions import monthly_partitions
 
 ENTITIES_JOB = "raw_entities_job"
 MONTHLY_JOB = "monthly_ingest_job"

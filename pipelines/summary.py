@@ -16,7 +16,7 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "demand_model": ("registered_model", "registered_version", "test_wape"),
     "uplift_model": ("registered_model", "registered_version", "registered_variant"),
     "rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
-    "rule_plan_quality": ("search_best_gap", "expert_gap", "logged_gap"),
+    "rule_plans_vs_truth": ("search_best_gap", "expert_gap", "logged_gap"),
 }
 """Per asset, the metadata entries worth a line in the summary (when present)."""
 NEXT_STEPS = ("make ui      lineage, runs, metadata and plots at http://localhost:3000",
@@ -33,9 +33,7 @@ class RunSummary:
     def add(self, phase: str, seconds: float, result: dg.ExecuteInProcessResult) -> None:
         self.phases.append((phase, seconds, result.success))
         for event in result.get_asset_materialization_events():
-            materialization = event.asset_materialization
-            if materialization is None:
-                continue
+            materialization = event.materialization
             key = materialization.asset_key.to_user_string()
             self.materialized[key] = {k: v.value for k, v in materialization.metadata.items()}
 

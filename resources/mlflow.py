@@ -1,9 +1,10 @@
 """MLflow tracking for the scorer assets: a local SQLite store by default, no server.
 
 dagster-mlflow targets ops; this small resource does what the assets need:
-point MLflow at the store, open runs tagged with the Dagster run id, asset
-and partition, and turn run ids and model versions into UI links. It never
-starts the UI (`make mlflow` does).
+an explicit client on the configured store (never MLflow's process-global
+tracking URI or active run), runs tagged with the Dagster run id, asset and
+partition, and UI links for run ids and model versions. It never starts the
+UI (`make mlflow` does).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import mlflow
+from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
+from deeprule.models.registry import TrackedRun, tracking_client
 from resources.paths import data_dir
 
 # Loading a registered model draws a progress bar per artifact file: noise in run logs.
@@ -37,22 +39,20 @@ class MlflowResource(dg.ConfigurableResource):
     def uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{data_dir() / 'mlflow.db'}"
 
-    def activate(self) -> str:
-        """Point MLflow (tracking and registry) at the store; return the experiment id.
+    def client(self) -> MlflowClient:
+        """A client on this store, tracking and model registry alike."""
+        return tracking_client(self.uri())
+
+    def experiment_id(self, client: MlflowClient) -> str:
+        """The experiment's id, created on first use.
 
         A new experiment on a local SQLite store keeps its artifacts next to the
         database (not in ./mlruns of whatever directory the process runs in).
         """
-        uri = self.uri()
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        found = mlflow.get_experiment_by_name(self.experiment)
+        found = client.get_experiment_by_name(self.experiment)
         if found is not None:
-            experiment_id = found.experiment_id
-        else:
-            experiment_id = mlflow.create_experiment(self.experiment, self._artifact_location(uri))
-        mlflow.set_experiment(experiment_id=experiment_id)
-        return experiment_id
+            return found.experiment_id
+        return client.create_experiment(self.experiment, self._artifact_location(self.uri()))
 
     def _artifact_location(self, uri: str) -> str | None:
         if not uri.startswith("sqlite:///"):
@@ -63,20 +63,30 @@ class MlflowResource(dg.ConfigurableResource):
 
     @contextmanager
     def run(self, context: dg.AssetExecutionContext, name: str,
-            nested: bool = False) -> Iterator[mlflow.ActiveRun]:
-        """An MLflow run tagged with the Dagster run, asset and partition."""
-        if not nested:
-            self.activate()
+            parent: TrackedRun | None = None) -> Iterator[TrackedRun]:
+        """An MLflow run tagged with the Dagster run, asset and partition (nested under
+        `parent` if given); FINISHED when the block ends, FAILED if it raises."""
+        client = parent.client if parent else self.client()
         tags = {
             "dagster.run_id": context.run_id,
             "dagster.asset": context.asset_key.to_user_string(),
             "dagster.partition": context.partition_key if context.has_partition_key else "",
         }
-        with mlflow.start_run(run_name=name, nested=nested, tags=tags) as active:
-            yield active
+        if parent:
+            tags["mlflow.parentRunId"] = parent.run_id
+        experiment_id = (client.get_run(parent.run_id).info.experiment_id if parent
+                         else self.experiment_id(client))
+        created = client.create_run(experiment_id, run_name=name, tags=tags)
+        run = TrackedRun(client, created.info.run_id)
+        try:
+            yield run
+        except BaseException:
+            client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def run_url(self, run_id: str) -> dg.MetadataValue:
-        experiment_id = MlflowClient(self.uri()).get_run(run_id).info.experiment_id
+        experiment_id = self.client().get_run(run_id).info.experiment_id
         return dg.MetadataValue.url(f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}")
 
     def model_url(self, name: str, version: str) -> dg.MetadataValue:

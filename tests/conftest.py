@@ -1,34 +1,33 @@
-"""Shared fixtures: a tiny world materialized into a throwaway DuckDB file."""
+"""Shared fixtures: a tiny world materialized into a throwaway DuckDB file.
+
+Nothing here imports Dagster at import time: the domain tests (deeprule/) run
+without it; only the fixtures that materialize assets load it, when used.
+"""
 
 from pathlib import Path
 
-import dagster as dg
+import polars as pl
 import pytest
 
-from resources import default_resources
-from resources.world import WorldResource
-
-TINY_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
+from deeprule.synth import World, WorldSpec, build_world, resolve_spec
+from tests.helpers.priors import documents, truth
 
 
-def tiny_resources(database: Path, **world_config: object) -> dict:
-    """All default resources, on the `tiny` preset and a DuckDB file of the test's own."""
-    resources = default_resources(str(database))
-    resources["world"] = WorldResource(preset="tiny", **world_config)
-    return resources
+@pytest.fixture(scope="session")
+def tiny_spec() -> WorldSpec:
+    return resolve_spec("tiny")
 
 
-def materialize_raw(database: Path, **world_config: object) -> dict:
-    """Materialize every raw asset (all tiny months) into `database`; return the resources."""
-    from assets.raw import expenses, raw_tables, shipments
+@pytest.fixture(scope="session")
+def tiny_world(tiny_spec: WorldSpec) -> World:
+    """The tiny preset's world, built once per session (tests read it, never change it)."""
+    return build_world(tiny_spec)
 
-    resources = tiny_resources(database, **world_config)
-    result = dg.materialize(raw_tables, resources=resources)
-    assert result.success
-    for month in TINY_MONTHS:
-        assert dg.materialize([shipments, expenses], resources=resources,
-                              partition_key=month).success
-    return resources
+
+@pytest.fixture(scope="session")
+def tiny_shipments(tiny_world: World) -> pl.DataFrame:
+    """Every month of the tiny world's shipments, in month order."""
+    return pl.concat([tiny_world.shipments(m) for m in tiny_world.spec.months])
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +36,8 @@ def raw_tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Tests must not write to it; copy it first (see `tiny_db_copy`).
     """
+    from tests.helpers.warehouse import materialize_raw
+
     database = tmp_path_factory.mktemp("raw") / "tiny.duckdb"
     materialize_raw(database)
     return database
@@ -48,3 +49,15 @@ def tiny_db_copy(raw_tiny_db: Path, tmp_path: Path) -> Path:
     target = tmp_path / "tiny.duckdb"
     target.write_bytes(raw_tiny_db.read_bytes())
     return target
+
+
+@pytest.fixture()
+def docs() -> pl.DataFrame:
+    """The hand-written documents of tests/helpers/priors.py."""
+    return documents()
+
+
+@pytest.fixture()
+def facts() -> pl.DataFrame:
+    """What each of those documents states."""
+    return truth()

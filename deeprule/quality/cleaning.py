@@ -179,7 +179,6 @@ def judge(candidates: pl.DataFrame, client: LLMClient) -> list[dict]:
                 stopped = True
         out.append(_base(row) | {"status": "not_judged", "outcome": "kept",
                                  "error": "token_budget"})
-    client.close()
     return out
 
 

@@ -58,7 +58,7 @@ def _edit_rows(rows: pl.DataFrame, edits: TrainEdits) -> tuple[pl.DataFrame, np.
 
 def _stack(train, pseudo, labels: pl.DataFrame):
     """Training frame + pseudo-labelled frame (columns a query lacks are null)."""
-    from deeprule.models.features import ScoringFrame
+    from deeprule.models.frames import ScoringFrame
 
     rows = pseudo.rows.drop("units", strict=False).join(
         labels.select(*KEY, "units"), on=KEY, how="left", maintain_order="left")
@@ -80,10 +80,11 @@ def fit_and_predict(tables, preds: pl.DataFrame, edits: TrainEdits,
                     config: RefitConfig) -> RefitResult:
     """Held-out predictions after training on the edited data, and the epoch kept.
 
-    `tables` is a deeprule.models.features.SourceTables over the logged shipments.
+    `tables` is a deeprule.models.frames.SourceTables over the logged shipments.
     """
     from deeprule.models.demand import DemandConfig, fit_demand
-    from deeprule.models.features import ScoringFrame, fit_spec, scoring_frame, training_frame
+    from deeprule.models.frames import ScoringFrame
+    from deeprule.models.matrix import fit_spec, scoring_frame, training_frame
 
     train_months, valid_months = _months(preds, "train"), _months(preds, "valid")
     spec = fit_spec(tables, train_months)

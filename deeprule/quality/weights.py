@@ -83,7 +83,6 @@ def ask_weights(requests: pl.DataFrame, client: LLMClient, max_calls: int) -> We
         except LLMCallFailed:
             alphas.append(None)
             sources.append(FAILED)
-    client.close()
     table = ordered.select("group_id", "rule_id").with_columns(
         alpha=pl.Series(alphas, dtype=pl.Float64), alpha_source=pl.Series(sources, dtype=pl.String))
     return WeightRun(table, asked=sum(s in (ANSWERED, FAILED) for s in sources))

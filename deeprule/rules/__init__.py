@@ -5,8 +5,8 @@ it on candidate rows, `render_program` prints it back for audit, and
 `fit_constants` tunes its numbers with the structure fixed.
 """
 
-from deeprule.rules.evaluate import Decisions, decide, evaluate
 from deeprule.rules.fit import ConstantFit, fit_constants
+from deeprule.rules.interpret import Decisions, decide, evaluate
 from deeprule.rules.ir import Program, complexity
 from deeprule.rules.parse import RuleSyntaxError, parse_program
 from deeprule.rules.render import render_program

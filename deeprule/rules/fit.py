@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from deeprule.rules.evaluate import Columns, Decisions, decide
+from deeprule.rules.interpret import Columns, Decisions, decide
 from deeprule.rules.ir import Program
 
 Objective = Callable[[Decisions], float]

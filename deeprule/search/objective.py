@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from deeprule.models.features import ScoringFrame
+from deeprule.models.frames import ScoringFrame
 from deeprule.models.price import PriceResponse
 from deeprule.rules import Decisions, Program, complexity
 

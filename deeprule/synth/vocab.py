@@ -7,6 +7,15 @@ same set the world was built from. A world of size n uses the first n names.
 
 from __future__ import annotations
 
+# What documents state is the data contract's; the generator writes from the same sets.
+from deeprule.schema import (  # noqa: F401
+    EVENT_ACTIONS,
+    EVENT_STATES,
+    PRICE_SENSITIVITY_LEVELS,
+    SCALE_BANDS,
+    SENTIMENTS,
+)
+
 PRIMARY_CATEGORIES: tuple[str, ...] = (
     "Fragrance",
     "Skin Care",
@@ -83,19 +92,6 @@ CITY_NAMES: tuple[str, ...] = (
     "Hawksmoor", "Inglewood", "Kestwick", "Longridge", "Moorcroft", "Netherby", "Oldcastle",
     "Pinegate", "Rookwood",
 )
-
-PRICE_SENSITIVITY_LEVELS: tuple[str, ...] = ("low", "medium", "high")
-SCALE_BANDS: tuple[str, ...] = ("small", "medium", "large")
-SENTIMENTS: tuple[str, ...] = ("positive", "neutral", "negative")
-EVENT_STATES: tuple[str, ...] = (
-    "sales_target_met",
-    "late_payment",
-    "price_violation",
-    "display_compliance",
-    "cross_region_selling",
-    "returns_excess",
-)
-EVENT_ACTIONS: tuple[str, ...] = ("reward", "penalty")
 
 PRICE_SENSITIVITY_EDGES: tuple[float, float] = (0.8, 1.25)
 """Mean price-sensitivity multiplier below the first edge is 'low', above the second 'high'."""

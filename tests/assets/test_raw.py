@@ -10,7 +10,7 @@ import pytest
 from assets.raw import expenses, raw_checks, raw_tables, shipments
 from deeprule.synth import build_world
 from deeprule.synth.spec import resolve_spec
-from tests.conftest import TINY_MONTHS, tiny_resources
+from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
 
 
 def _query(database: Path, sql: str) -> list[tuple]:

@@ -1,6 +1,5 @@
 """Feature assets in-process on the tiny world: contracts, coverage reporting, incrementality."""
 
-import hashlib
 from pathlib import Path
 
 import dagster as dg
@@ -16,23 +15,10 @@ from assets.features import (
     store_affiliation,
 )
 from assets.raw import raw_tables, shipments
-from tests.conftest import TINY_MONTHS, tiny_resources
+from tests.helpers.encoders import HashEncoder
+from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
 
 FEATURE_ASSETS = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
-
-
-class HashEncoder:
-    """Test double: deterministic vectors from a text hash, counting what it was asked."""
-
-    name = "test-hash-encoder"
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        self.calls.extend(texts)
-        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest(), np.uint8) for t in texts]
-        return np.vstack(rows).astype(np.float64) / 255.0
 
 
 def _resources(database: Path, encoder: HashEncoder) -> dict:

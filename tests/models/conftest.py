@@ -5,20 +5,14 @@ import pytest
 
 from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
-from deeprule.models.features import SourceTables
+from deeprule.models.frames import SourceTables
 from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
-from deeprule.synth import World, build_world, resolve_spec
+from deeprule.synth import World
 
 
 @pytest.fixture(scope="session")
-def tiny_world() -> World:
-    return build_world(resolve_spec("tiny"))
-
-
-@pytest.fixture(scope="session")
-def tiny_tables(tiny_world: World) -> SourceTables:
-    shipments = pl.concat([tiny_world.shipments(m) for m in tiny_world.spec.months])
-    return SourceTables(shipments, tiny_world.skus())
+def tiny_tables(tiny_shipments: pl.DataFrame, tiny_world: World) -> SourceTables:
+    return SourceTables(tiny_shipments, tiny_world.skus())
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import torch
 
 from deeprule.models.dataset import ScorerData
 from deeprule.models.demand import DemandFit, DemandScorer, price_arrays, prior_matrix
-from deeprule.models.features import scoring_frame
+from deeprule.models.matrix import scoring_frame
 from deeprule.models.metrics import wape
 from deeprule.models.nets import DemandNet
 

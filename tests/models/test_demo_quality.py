@@ -2,8 +2,8 @@
 
 import pytest
 
+from deeprule.evaluate.experiment import NAIVE, run_experiment
 from deeprule.models.demand import DemandConfig
-from deeprule.models.experiment import NAIVE, run_experiment
 from deeprule.models.uplift import UpliftConfig
 from deeprule.synth import build_world, resolve_spec
 

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from deeprule.models.dataset import choose_split
-from deeprule.models.features import FeatureSpec, SourceTables, fit_spec, training_frame
+from deeprule.models.frames import FeatureSpec, SourceTables
+from deeprule.models.matrix import fit_spec, training_frame
 from deeprule.models.split import TimeSplit, time_split
 
 MONTHS = [date(2024, m, 1) for m in range(1, 8)]

@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.evaluation import rule_plans_vs_truth, scorers_vs_truth
 from assets.features import (
     customer_features,
     customer_monthly_sales,
@@ -14,20 +15,20 @@ from assets.features import (
     store_affiliation,
 )
 from assets.raw import raw_tables, shipments
-from assets.scorers import demand_model, demand_predictions, scorer_quality, uplift_model
-from assets.search import rule_plan_quality, rule_search
+from assets.scorers import demand_model, demand_predictions, uplift_model
+from assets.search import rule_search
 from assets.simulator import truth_tables
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
-from tests.conftest import TINY_MONTHS, tiny_resources
-from tests.features.test_feature_assets import HashEncoder
-from tests.plot_checks import embedded_png
-from tests.search.test_reflect import markup_rule
+from tests.helpers.encoders import HashEncoder
+from tests.helpers.plots import embedded_png
+from tests.helpers.rules import markup_rule
+from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
-SCORERS = [demand_model, uplift_model, demand_predictions, scorer_quality]
+SCORERS = [demand_model, uplift_model, demand_predictions, scorers_vs_truth]
 PREDICTION_COLUMNS = ["customer_id", "sku_id", "month", "split", "list_price", "unit_price",
                       "discount", "units", "predicted_units"]
 FAST = {"max_epochs": 2, "patience": 2}
@@ -96,20 +97,20 @@ def test_models_are_registered_and_metadata_carries_run_and_version(scored: dict
     assert predictions["registered_version"].value == "1"
 
 
-def test_scorer_quality_compares_every_model_against_truth(scored: dict) -> None:
-    table = _table(scored["database"], "scorer_quality")
+def test_scorers_vs_truth_compares_every_model_against_truth(scored: dict) -> None:
+    table = _table(scored["database"], "scorers_vs_truth")
     assert table["model"][0] == "demand"
     assert "uplift:naive" in table["model"].to_list()
     assert table.height == 1 + _table(scored["database"], "uplift_model").height
     assert table["wape"].is_between(0, 2).all()
     assert table["elasticity_rank_corr"].is_between(-1, 1).all()
-    meta = scored["metadata"]["scorer_quality"]
+    meta = scored["metadata"]["scorers_vs_truth"]
     assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
     embedded_png(meta["elasticity_plot"])
     embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
 
 
-def test_only_scorer_quality_reads_truth() -> None:
+def test_only_scorers_vs_truth_reads_truth() -> None:
     truth = {k for a in truth_tables for k in a.keys}
     for asset in SCORERS:
         reads_truth = bool(truth & set(asset.asset_deps[asset.key]))
@@ -123,8 +124,8 @@ def test_rule_search_and_its_evaluation_against_truth(
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
-                             rule_search, rule_plan_quality], resources=resources,
-                            selection=[rule_search, rule_plan_quality])
+                             rule_search, rule_plans_vs_truth], resources=resources,
+                            selection=[rule_search, rule_plans_vs_truth])
     assert result.success and backend.calls == 3
     iterations = _table(scored["database"], "rule_search")
     assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
@@ -133,7 +134,7 @@ def test_rule_search_and_its_evaluation_against_truth(
             for e in result.get_asset_materialization_events()}
     assert "def price(row)" in meta["rule_search"]["best_rule"].value
     embedded_png(meta["rule_search"]["fitness_plot"])
-    plans = _table(scored["database"], "rule_plan_quality")
+    plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == ["logged prices", "expert rule", "search best", "oracle"]
     assert plans.filter(pl.col("plan") == "oracle")["oracle_gap"].item() == 0.0
     assert (plans["realized_profit"] > 0).all()

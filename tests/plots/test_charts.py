@@ -11,7 +11,7 @@ from deeprule.plots import (
     price_response_curves,
     to_png,
 )
-from tests.plot_checks import embedded_png
+from tests.helpers.plots import embedded_png
 
 
 def test_every_chart_renders_a_png() -> None:

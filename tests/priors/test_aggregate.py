@@ -1,12 +1,12 @@
 """Customer priors, R(s,a) and the decision set from extracted facts."""
 
 import polars as pl
-from priors_fixtures import VOCAB, oracle
 
 from deeprule.llm import LLMClient
 from deeprule.priors import aggregate
 from deeprule.priors.extract import plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
+from tests.helpers.priors import VOCAB, oracle
 
 
 def extracted(docs: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:

@@ -6,15 +6,14 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from priors_fixtures import oracle
 
+from assets.evaluation import extraction_vs_truth
 from assets.priors import (
     ExtractionConfig,
     customer_priors,
     decision_set,
     document_extractions,
     every_document_accounted,
-    extraction_quality,
     extractions_within_schema,
     no_failed_extractions,
     no_pending_extractions,
@@ -30,7 +29,8 @@ from deeprule.synth import build_world, resolve_spec
 from resources import default_resources
 from resources.llm import LLMResource
 from resources.world import WorldResource
-from tests.plot_checks import embedded_png
+from tests.helpers.plots import embedded_png
+from tests.helpers.priors import oracle
 
 BACKENDS: list[ScriptedBackend] = []
 PRIORS = [document_extractions, customer_priors, reward_table, decision_set]
@@ -63,7 +63,7 @@ def materialize(res: dict, selection: list) -> dg.ExecuteInProcessResult:
     keys = [a for a in selection if isinstance(a, dg.AssetsDefinition)]
     checks = [c for c in selection if isinstance(c, dg.AssetChecksDefinition)]
     result = dg.materialize(
-        [*raw_tables, *truth_tables, *PRIORS, extraction_quality, *CHECKS], resources=res,
+        [*raw_tables, *truth_tables, *PRIORS, extraction_vs_truth, *CHECKS], resources=res,
         selection=dg.AssetSelection.assets(*keys) | dg.AssetSelection.checks(*checks),
     )
     assert result.success
@@ -84,7 +84,7 @@ def test_priors_pipeline_end_to_end(tiny_db_copy: Path, tmp_path: Path,
                                     world_oracle: ScriptedBackend) -> None:
     BACKENDS.append(world_oracle)
     res = resources(tiny_db_copy, tmp_path, token_budget=0)
-    result = materialize(res, [*truth_tables, *PRIORS, extraction_quality, *CHECKS])
+    result = materialize(res, [*truth_tables, *PRIORS, extraction_vs_truth, *CHECKS])
     n_docs = query(tiny_db_copy, "SELECT count(*) AS n FROM raw_documents")["n"].item()
     assert world_oracle.calls == n_docs
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -97,9 +97,9 @@ def test_priors_pipeline_end_to_end(tiny_db_copy: Path, tmp_path: Path,
 
     priors = query(tiny_db_copy, "SELECT * FROM customer_priors")
     assert priors.height == 30 and priors["price_sensitivity"].is_not_null().all()
-    quality = query(tiny_db_copy, "SELECT * FROM extraction_quality")
+    quality = query(tiny_db_copy, "SELECT * FROM extraction_vs_truth")
     assert quality["value"].min() == 1.0  # the oracle states exactly the truth
-    embedded_png(metadata(result, "extraction_quality")["quality_plot"])
+    embedded_png(metadata(result, "extraction_vs_truth")["quality_plot"])
     assert query(tiny_db_copy, "SELECT count(*) AS n FROM reward_table")["n"].item() > 0
     assert query(tiny_db_copy, "SELECT count(*) AS n FROM decision_set")["n"].item() == 30
 

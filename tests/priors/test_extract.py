@@ -1,7 +1,6 @@
 """Incremental extraction: only new/changed documents reach the model; nothing is dropped."""
 
 import polars as pl
-from priors_fixtures import VOCAB, oracle
 
 from deeprule.llm import LLMClient, TransientLLMError
 from deeprule.llm.testing import ScriptedBackend
@@ -14,6 +13,7 @@ from deeprule.priors.extract import (
     run_extraction,
 )
 from deeprule.priors.facts import extracted_facts
+from tests.helpers.priors import VOCAB, oracle
 
 
 def extract(docs: pl.DataFrame, backend: ScriptedBackend, previous=None, budget: int = 0,

@@ -12,13 +12,13 @@ import re
 from datetime import date
 
 import polars as pl
-from priors_fixtures import DOCS, VOCAB, documents, oracle, truth
 
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.priors import aggregate
 from deeprule.priors.extract import FAILED, OK, plan_extraction, run_extraction
 from deeprule.priors.facts import extracted_facts
+from tests.helpers.priors import DOCS, VOCAB, documents, oracle, truth
 
 PLANTED = [
     ("X1", "C2", "negotiation", date(2024, 4, 1),

@@ -1,12 +1,12 @@
 """Schemas are closed, bounded and enumerated; prompts fence and normalize the document."""
 
 import pytest
-from priors_fixtures import VOCAB
 from pydantic import ValidationError
 
 from deeprule.priors.prompts import MAX_DOCUMENT_CHARS, clean_document, extraction_prompt
 from deeprule.priors.schemas import MAX_BRANDS, extraction_schemas, to_facts
 from deeprule.priors.vocabulary import Vocabulary
+from tests.helpers.priors import VOCAB
 
 SCHEMAS = extraction_schemas(VOCAB)
 

@@ -7,7 +7,6 @@ import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
-from quality_fixtures import scripted_client
 
 from deeprule.quality.cleaning import (
     CleaningParams,
@@ -17,6 +16,7 @@ from deeprule.quality.cleaning import (
     low_confidence,
     rule_matches,
 )
+from tests.helpers.quality import scripted_client
 
 
 def _final(n: int = 40, spikes: tuple[int, ...] = (3, 7)) -> pl.DataFrame:

@@ -5,9 +5,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
-from quality_fixtures import panel
 
 from deeprule.quality.fusion import MAX_BETA, Calibration, calibrate, choose_beta, fuse, trend_delta
+from tests.helpers.quality import panel
 
 NAN = np.nan
 

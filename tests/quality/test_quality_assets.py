@@ -7,7 +7,6 @@ import duckdb
 import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
-from quality_fixtures import WordHashEncoder, answer, predictions_from, priors_from_documents
 
 from assets.quality import (
     CleaningConfig,
@@ -24,6 +23,7 @@ from deeprule.synth import build_world, resolve_spec
 from resources import default_resources
 from resources.llm import LLMResource
 from resources.world import WorldResource
+from tests.helpers.quality import WordHashEncoder, answer, predictions_from, priors_from_documents
 
 QUALITY = [quality_rule_base, quality_fused_predictions, quality_cleaning, quality_report]
 

@@ -3,7 +3,6 @@
 import numpy as np
 import polars as pl
 import pytest
-from quality_fixtures import WordHashEncoder, catalogue, panel
 
 from deeprule.quality.context import sample_context
 from deeprule.quality.retrieval import retrieve, sample_groups
@@ -14,6 +13,7 @@ from deeprule.quality.rules import (
     rule_output,
     segment_elasticity,
 )
+from tests.helpers.quality import WordHashEncoder, catalogue, panel
 
 PRIORS = pl.DataFrame({"customer_id": ["C1", "C2"],
                        "categories": [["Oral Care"], ["Home Cleaning"]],

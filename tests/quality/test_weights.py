@@ -3,9 +3,9 @@
 import json
 
 import polars as pl
-from quality_fixtures import scripted_client
 
 from deeprule.quality.weights import ANSWERED, BUDGET, CAPPED, FAILED, ask_weights
+from tests.helpers.quality import scripted_client
 
 
 def _requests(n: int) -> pl.DataFrame:

@@ -6,13 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.plans import rule_profit
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.models.experiment import world_tables
 from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.rules import decide, parse_program
 from deeprule.search.objective import (
@@ -24,6 +24,7 @@ from deeprule.search.objective import (
 )
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
+from tests.helpers.rules import markup_rule
 
 ROWS = 300
 
@@ -47,14 +48,6 @@ def toy_candidates(elasticity: float = 3.0) -> Candidates:
     columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
                "hist_units": np.full(ROWS, 50.0), "elasticity": np.full(ROWS, elasticity)}
     return Candidates(rows, columns, response)
-
-
-def markup_rule(markup: float) -> str:
-    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": "cost"},
-             "right": {"kind": "number", "value": markup}}
-    stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
-             "right": {"kind": "number", "value": 0.0}}
-    return json.dumps({"stock": stock, "price": price})
 
 
 def test_toy_response_has_the_textbook_optimum() -> None:

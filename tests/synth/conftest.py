@@ -1,25 +1,8 @@
-"""Fixtures for the synthetic-world tests: the tiny preset, built once per session."""
+"""Fixtures for the synthetic-world tests (the tiny world itself is in tests/conftest.py)."""
 
-import polars as pl
 import pytest
 
-from deeprule.synth import World, WorldSpec, build_world, resolve_spec
-
-
-@pytest.fixture(scope="session")
-def tiny_spec() -> WorldSpec:
-    return resolve_spec("tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_world(tiny_spec: WorldSpec) -> World:
-    return build_world(tiny_spec)
-
-
-@pytest.fixture(scope="session")
-def tiny_shipments(tiny_world: World) -> pl.DataFrame:
-    """Every month of the tiny world's shipments, in month order."""
-    return pl.concat([tiny_world.shipments(m) for m in tiny_world.spec.months])
+from deeprule.synth import World, build_world, resolve_spec
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ QUALITY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def extraction_quality(extracted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+def score_extractions(extracted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """Per-field scores of `extracted` against `truth` (both doc_id, doc_type, field, value)."""
     rows = []
     for (doc_type, field), group in truth.group_by(["doc_type", "field"], maintain_order=True):

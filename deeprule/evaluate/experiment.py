@@ -13,20 +13,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from deeprule.models.assess import assess, comparison_table, truth_for
+from deeprule.evaluate.scorers import assess, comparison_table, truth_for
 from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
-from deeprule.models.features import SourceTables
-from deeprule.models.uplift import UpliftConfig, UpliftFit, fit_uplift
+from deeprule.models.frames import SourceTables
+from deeprule.models.uplift import UpliftConfig, UpliftFit, ablation_grid, fit_uplift
 from deeprule.synth import World
 
-NAIVE = UpliftConfig(propensity=False, adversarial=False, within_pair=False)
-ABLATIONS = (
-    UpliftConfig(propensity=True, adversarial=False, within_pair=False),
-    UpliftConfig(propensity=False, adversarial=True, within_pair=False),
-    UpliftConfig(propensity=True, adversarial=True, within_pair=False),
-    UpliftConfig(propensity=False, adversarial=False, within_pair=True),
-)
+NAIVE, *ABLATIONS = ablation_grid()
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Hand-written documents and an oracle model that answers with what each document states.
 
-Imported by the tests beside it (tests/ is not a package: import as `priors_fixtures`).
+Shared by the priors and evaluation tests (`from tests.helpers.priors import ...`).
 """
 
 import json

@@ -1,18 +1,18 @@
 """Extraction quality metrics against document truth."""
 
 import polars as pl
-from priors_fixtures import truth
 
-from deeprule.priors.quality import extraction_quality
+from deeprule.evaluate.extraction import score_extractions
+from tests.helpers.priors import truth
 
 
 def scores(extracted: pl.DataFrame, facts: pl.DataFrame) -> dict[tuple[str, str], float | None]:
-    q = extraction_quality(extracted, facts)
+    q = score_extractions(extracted, facts)
     return {(t, f): v for t, f, v in q.select("doc_type", "field", "value").iter_rows()}
 
 
 def test_perfect_extraction_scores_one(facts) -> None:
-    q = extraction_quality(facts, facts)
+    q = score_extractions(facts, facts)
     assert q["value"].to_list() == [1.0] * q.height
     assert q["coverage"].to_list() == [1.0] * q.height
 
@@ -34,7 +34,7 @@ def test_partial_lists_and_wrong_values(facts) -> None:
 
 
 def test_missing_documents_lower_coverage_not_scores(facts) -> None:
-    q = extraction_quality(facts.filter(pl.col("doc_id") != "D6"), truth())
+    q = score_extractions(facts.filter(pl.col("doc_id") != "D6"), truth())
     row = q.filter((pl.col("doc_type") == "profile") & (pl.col("field") == "scale_band"))
     assert row["value"].item() == 1.0 and row["coverage"].item() == 0.5
     assert (row["n_docs"].item(), row["n_truth_docs"].item()) == (1, 2)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from deeprule.models.features import ScoringFrame
+from deeprule.models.frames import ScoringFrame
 from deeprule.models.metrics import grouped_mean, mae, rank_correlation, wape
 from deeprule.models.price import NetRateResponse, PriceResponse
 from deeprule.synth import World

@@ -1,0 +1,68 @@
+"""What the scorer, search and evaluation assets share: the source tables, the registered
+demand model on its card and the held-out months it never trained on.
+
+Private to the asset modules; none of it reads the simulator's truth.
+"""
+
+import json
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets._tables import read_table_or_none
+from deeprule.models import registry
+from deeprule.models.demand import DemandScorer
+from deeprule.models.frames import ScoringFrame, SourceTables
+from deeprule.models.matrix import training_frame
+from deeprule.models.split import TimeSplit
+from deeprule.search.objective import Candidates, candidates
+from resources.mlflow import MlflowResource
+
+SOURCES = ("shipments", "skus", "customer_features", "sku_features",
+           "customer_category_features")
+"""Tables the scorers read, by name (SourceTables fields); declared as deps for lineage."""
+SOURCE_DEPS = [dg.AssetKey(name) for name in SOURCES]
+
+
+def sources(duckdb: DuckDBResource) -> SourceTables:
+    """The raw and `features` tables a scorer reads (never simulator truth)."""
+    tables = {name: read_table_or_none(duckdb, name) for name in SOURCES}
+    missing = [name for name, table in tables.items() if table is None]
+    if missing:
+        raise ValueError(f"scorer inputs not materialized yet: {missing} (run the raw and "
+                         "features assets first)")
+    return SourceTables(**tables)
+
+
+def _registered(card: pl.DataFrame) -> registry.ModelRef:
+    """The registered model on a card (the row with a version)."""
+    row = card.filter(pl.col("version").is_not_null()).row(0, named=True)
+    return registry.ModelRef("", row["model_name"], str(row["version"]))
+
+
+def registered_demand(mlflow: MlflowResource, demand_model: pl.DataFrame
+                      ) -> tuple[registry.ModelRef, DemandScorer, TimeSplit]:
+    """The registered demand scorer on the card and the split it was trained on."""
+    ref = _registered(demand_model)
+    split = TimeSplit.from_dict(json.loads(demand_model["split"][0]))
+    return ref, registry.load_demand(mlflow.client(), ref), split
+
+
+def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit
+                   ) -> ScoringFrame:
+    """The split's test months only: all that evaluation and planning read (assembling the
+    training months as well was most of their time at paper scale)."""
+    frame = training_frame(sources(duckdb), scorer.spec, split.test)
+    if not frame.height:
+        raise ValueError("the demand model was trained without test months: nothing held out")
+    return frame
+
+
+def held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
+                        demand_model: pl.DataFrame
+                        ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
+    """The registered model's reference, its held-out rows and their candidates."""
+    ref, scorer, split = registered_demand(mlflow, demand_model)
+    test = held_out_frame(duckdb, scorer, split)
+    return ref, test, candidates(test, scorer.response(test))

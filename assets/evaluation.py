@@ -1,0 +1,167 @@
+"""Group `evaluation`: every method scored against the simulator's truth. EVALUATION ONLY.
+
+The only asset module (with `assets/simulator.py`) that may read the truth:
+the `world` resource's hidden demand and the `simulator` tables
+(`tests/test_layers.py` enforces it). With user data there is no truth and
+every asset here writes an empty table. The math lives in deeprule/evaluate/.
+
+- `extraction_vs_truth`: document extractions against what each document states;
+- `scorers_vs_truth`: the scorers against the true demand on the held-out months;
+- `rule_plans_vs_truth`: the plans of the searched rules, priced under the true demand.
+"""
+
+import json
+import time
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets._heldout import (
+    SOURCE_DEPS,
+    held_out_candidates,
+    held_out_frame,
+    registered_demand,
+)
+from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
+from assets._plots import plot_metadata
+from assets._tables import read_table_or_none
+from deeprule.evaluate.extraction import score_extractions
+from deeprule.evaluate.plans import compare_plans, true_units
+from deeprule.evaluate.scorers import (
+    Truth,
+    assess,
+    comparison_table,
+    elasticity_cells,
+    truth_for,
+)
+from deeprule.models import registry
+from deeprule.models.frames import ScoringFrame
+from deeprule.models.price import PriceResponse
+from deeprule.plots import elasticity_scatter, metric_bars
+from deeprule.priors.extract import OK
+from deeprule.priors.facts import extracted_facts
+from resources.mlflow import MlflowResource
+from resources.world import WorldResource
+
+GROUP = "evaluation"
+
+TARGETS = {"wape": 0.25, "elasticity_rank_corr": 0.6}
+"""The issue's targets on held-out months of the demo world."""
+TRUTH_DEPS = [*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")]
+"""What an evaluation asset on the held-out months reads: the sources and, for lineage, the
+simulator's truth (which it gets through the `world` resource)."""
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
+          deps=[dg.AssetKey("true_document_facts")],
+          description="Extraction quality per field against what each document truly states "
+          "(accuracy or F1, with counts and coverage), for the backend that extracted.")
+def extraction_vs_truth(
+    document_extractions: pl.DataFrame, duckdb: DuckDBResource
+) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    truth = read_table_or_none(duckdb, "true_document_facts")
+    if truth is None or truth.is_empty():
+        return no_truth(pl.DataFrame())
+    df = score_extractions(extracted_facts(document_extractions), truth)
+    models = document_extractions.filter(pl.col("status") == OK).select(
+        pl.concat_str("backend", "model", separator=":")).unique().to_series().to_list()
+    return dg.Output(df, metadata=frame_metadata(
+        df, time.perf_counter() - started, extracted_by=json.dumps(sorted(models)),
+        quality=dg.MetadataValue.md(markdown_preview(df, rows=len(df))),
+        quality_plot=plot_metadata(metric_bars(
+            [f"{r['doc_type']} · {r['field']} ({r['metric']})" for r in df.iter_rows(named=True)],
+            df["value"].to_list(), "Extraction vs document truth"),
+            f"Per-field accuracy / F1 of {', '.join(sorted(models)) or 'no model'}"),
+        mean_score=round(float(df["value"].drop_nulls().mean() or 0.0), 4),
+    ))
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
+    description="Scorers against the simulator's truth on the held-out test months: WAPE and "
+    "MAE of units, Spearman correlation of implied vs true elasticity per customer x "
+    "category, and the uplift error of price moves, for the demand model, the registered "
+    "uplift variant, its ablations and the naive fit, side by side.",
+)
+def scorers_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
+                     demand_model: pl.DataFrame, uplift_model: pl.DataFrame
+                     ) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    if world.user_folder() is not None:
+        return no_truth(comparison_table([]))
+    _, scorer, split = registered_demand(mlflow, demand_model)
+    test = held_out_frame(duckdb, scorer, split)
+    truth = truth_for(world.world(), test)
+    responses = {"demand": scorer.response(test)}
+    rows = [assess("demand", test, responses["demand"], truth)]
+    client = mlflow.client()
+    for card in uplift_model.iter_rows(named=True):
+        uplift = registry.load_uplift(client, registry.ModelRef(card["run_id"]))
+        units, rate = uplift.responses(test)
+        responses[f"uplift:{card['variant']}"] = units
+        rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
+    table = comparison_table(rows)
+    return dg.Output(table, metadata=frame_metadata(
+        table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
+        **_verdicts(table), comparison=dg.MetadataValue.md(table_markdown(table)),
+        elasticity_plot=_elasticity_plot(responses, test, truth),
+    ))
+
+
+def _elasticity_plot(responses: dict[str, PriceResponse], frame: ScoringFrame,
+                     truth: Truth) -> dg.MetadataValue:
+    """Demand, the registered uplift (first card row) and the naive fit against truth."""
+    shown = [name for i, name in enumerate(responses) if i < 2 or name == "uplift:naive"]
+    logged = frame.column("unit_price")
+    cells = {name: elasticity_cells(frame, responses[name].elasticity(logged), truth.elasticity)
+             for name in shown}
+    return plot_metadata(elasticity_scatter(cells),
+                         "Elasticity per customer x category on the test months: model vs truth")
+
+
+def _verdicts(table: pl.DataFrame) -> dict[str, object]:
+    """The issue's targets, each as a number and a met / not met flag."""
+    by_model = {r["model"]: r for r in table.iter_rows(named=True)}
+    demand = by_model["demand"]
+    uplift = table.filter(pl.col("model").str.starts_with("uplift:")).row(0, named=True)
+    naive = by_model.get("uplift:naive")
+    out: dict[str, object] = {
+        "demand_wape": round(demand["wape"], 4),
+        "demand_wape_target_met": demand["wape"] <= TARGETS["wape"],
+        "demand_elasticity_rank_corr": round(demand["elasticity_rank_corr"], 4),
+        "uplift_elasticity_rank_corr": round(uplift["elasticity_rank_corr"], 4),
+        "elasticity_target_met": uplift["elasticity_rank_corr"] >= TARGETS["elasticity_rank_corr"],
+    }
+    if naive is not None:
+        out["naive_elasticity_rank_corr"] = round(naive["elasticity_rank_corr"], 4)
+        out["uplift_beats_naive"] = bool(
+            uplift["elasticity_rank_corr"] > naive["elasticity_rank_corr"]
+            and uplift["uplift_wape"] < naive["uplift_wape"])
+    return out
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
+    description="Plans on the held-out months under the simulator's true demand: the "
+    "history's prices, the expert rule, the search's best rule, the oracle; realized "
+    "profit and gap to the oracle next to the predicted profit.",
+)
+def rule_plans_vs_truth(mlflow: MlflowResource, world: WorldResource,
+                        duckdb: DuckDBResource, demand_model: pl.DataFrame,
+                        rule_search: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    if world.user_folder() is not None:
+        return no_truth(pl.DataFrame())
+    _, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
+    table = compare_plans(cand, true_units(world.world(), cand), test.column("unit_price"),
+                          rule_search)
+    plans = {row["plan"]: row for row in table.iter_rows(named=True)}
+    return dg.Output(table, metadata=frame_metadata(
+        table, time.perf_counter() - started,
+        search_best_gap=round(plans["search best"]["oracle_gap"], 4),
+        expert_gap=round(plans["expert rule"]["oracle_gap"], 4),
+        logged_gap=round(plans["logged prices"]["oracle_gap"], 4),
+        oracle_profit=round(plans["oracle"]["realized_profit"], 2),
+    ))

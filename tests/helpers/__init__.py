@@ -1,0 +1,1 @@
+"""Helpers several test modules share (fakes, fixtures' builders, checks); no tests here."""
