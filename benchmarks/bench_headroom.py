@@ -27,15 +27,18 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(preset: str, month_offset: int) -> bool:
+def measure(preset: str, month_offset: int, workers: int) -> bool:
     """Print the four plans and the targets for one preset; True if every target is met."""
     from deeprule.evaluate.headroom import measure_headroom
+    from deeprule.evaluate.oracle import OracleConfig
+    from deeprule.optimize import PlanConstraints
     from deeprule.synth import build_world, resolve_spec
 
     started = time.perf_counter()
     world = build_world(resolve_spec(preset))
     month = world.spec.months[month_offset]
-    headroom = measure_headroom(world, month)
+    config = OracleConfig(constraints=PlanConstraints(workers=workers))
+    headroom = measure_headroom(world, month, config)
     seconds = time.perf_counter() - started
     oracle, revealed = headroom.oracle, headroom.revealed
     print(f"\npreset={preset}: {world.spec.n_customers:,} customers x {world.spec.n_skus} SKUs, "
@@ -49,8 +52,8 @@ def measure(preset: str, month_offset: int) -> bool:
         per = len(result.options) / max(len(result.customers), 1)
         print(f"{name}: {len(result.customers):,} MILPs, {per:,.0f} price options per customer "
               f"before pair pruning, status {dict(Counter(result.status))}")
-    print(f"time {seconds:.1f} s (world, history, grid, both oracles), peak RSS "
-          f"{peak_rss_mib():,.0f} MiB")
+    print(f"time {seconds:.1f} s (world, history, grid, both oracles; {workers} worker(s)), "
+          f"peak RSS {peak_rss_mib():,.0f} MiB (this process)")
     met = bool(checks["met"].all())
     print(f"targets: {'PASS' if met else 'MISS'}")
     return met
@@ -60,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["demo", "paper"])
     parser.add_argument("--month", type=int, default=-1, help="index into the world's months")
+    parser.add_argument("--workers", type=int, default=2, help="processes solving the MILPs")
     args = parser.parse_args(argv)
-    results = [measure(preset, args.month) for preset in args.presets]
+    results = [measure(preset, args.month, args.workers) for preset in args.presets]
     return 0 if all(results) else 1
 
 

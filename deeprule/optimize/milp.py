@@ -27,6 +27,8 @@ Building is vectorized per customer; customers are independent problems.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +54,8 @@ class PlanConstraints:
     value_band: float = 0.25
     mip_rel_gap: float = 1e-6
     time_limit_s: float = 30.0
+    workers: int = 1
+    """Processes solving customers in parallel (customers are independent problems)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,33 @@ def solve_plans(options: PlanOptions, target_value: np.ndarray,
     constraints = constraints or PlanConstraints()
     if customers is None:
         customers = np.unique(options.customer)
+    customers = np.asarray(customers)
+    starts = np.searchsorted(options.customer, customers, side="left")
+    ends = np.searchsorted(options.customer, customers, side="right")
+    units, sold = np.zeros(len(options)), np.zeros(len(options))
+    status = np.empty(len(customers), dtype=object)
+    chunks = np.array_split(np.arange(len(customers)), max(1, constraints.workers * 4))
+    jobs = [(c, int(starts[c[0]]), int(ends[c[-1]])) for c in chunks if len(c)]
+    args = [(options.take(np.arange(lo, hi)), target_value, constraints, customers[c])
+            for c, lo, hi in jobs]
+    if constraints.workers > 1 and len(jobs) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(constraints.workers, mp_context=context) as pool:
+            parts = list(pool.map(_solve_range, *zip(*args, strict=True)))
+    else:
+        parts = [_solve_range(*a) for a in args]
+    for (c, lo, hi), (part_status, part_units, part_sold) in zip(jobs, parts, strict=True):
+        status[c], units[lo:hi], sold[lo:hi] = part_status, part_units, part_sold
+    line_profit = (options.price - options.unit_cost) * sold
+    profit = _per_block(line_profit, starts, ends)
+    value = _per_block(options.price * units, starts, ends)
+    return PlanResult(options, units, sold, customers, status, profit, value)
+
+
+def _solve_range(options: PlanOptions, target_value: np.ndarray, constraints: PlanConstraints,
+                 customers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status per customer, recommended and sold units per option) of consecutive customers
+    whose options are exactly `options`."""
     starts = np.searchsorted(options.customer, customers, side="left")
     ends = np.searchsorted(options.customer, customers, side="right")
     units, sold = np.zeros(len(options)), np.zeros(len(options))
@@ -148,10 +179,7 @@ def solve_plans(options: PlanOptions, target_value: np.ndarray,
                                                     constraints.max_skus_per_category))
             status[n], units[rows], sold[rows] = _solve_customer(options.take(rows), target,
                                                                  constraints)
-    line_profit = (options.price - options.unit_cost) * sold
-    profit = _per_block(line_profit, starts, ends)
-    value = _per_block(options.price * units, starts, ends)
-    return PlanResult(options, units, sold, np.asarray(customers), status, profit, value)
+    return status, units, sold
 
 
 def _undominated(block: PlanOptions, cap: int) -> np.ndarray:

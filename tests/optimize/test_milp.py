@@ -136,3 +136,20 @@ def test_an_unmeetable_lock_is_reported_infeasible_not_dropped() -> None:
     result = solve_plans(impossible, np.array([50.0]))
     assert result.status[0] == STATUS_INFEASIBLE
     assert result.units.sum() == 0
+
+
+def test_parallel_workers_give_the_same_plans() -> None:
+    rng = np.random.default_rng(9)
+    n_cust, n_sku = 6, 12
+    cust, sku = (a.ravel() for a in np.meshgrid(np.arange(n_cust), np.arange(n_sku),
+                                                indexing="ij"))
+    cost = rng.uniform(1, 4, n_sku)[sku]
+    options = PlanOptions.build(customer=cust, sku=sku, category=sku % 3,
+                                price=cost * rng.uniform(1.05, 2.0, len(sku)), unit_cost=cost,
+                                max_units=rng.gamma(2.0, 5.0, len(sku)))
+    target = np.full(n_cust, 60.0)
+    one = solve_plans(options, target, PlanConstraints())
+    two = solve_plans(options, target, PlanConstraints(workers=2))
+    assert list(one.status) == list(two.status)
+    np.testing.assert_allclose(one.units, two.units)
+    np.testing.assert_allclose(one.profit, two.profit)
