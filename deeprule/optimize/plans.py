@@ -10,12 +10,15 @@ units, at the rule's price or a small grid of multiples of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from deeprule.optimize.accounts import AccountHistory
 from deeprule.optimize.candidates import PlanCandidates
+from deeprule.optimize.heuristic import HeuristicConfig, appendix_e
 from deeprule.optimize.milp import (
     MIN_LINE_UNITS,
     STATUS_INFEASIBLE,
@@ -30,6 +33,41 @@ from deeprule.search.objective import plan_prices
 
 BAND_TOLERANCE = 1e-6
 """Relative slack when judging the purchase-value band (solver round-off)."""
+
+
+METHODS = ("appendix_e", "milp")
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """Which optimizer, the price options of the exact one, the heuristic's constants and
+    the hard constraints (both optimizers share them)."""
+
+    method: str = "appendix_e"
+    price_factors: tuple[float, ...] = (1.0,)
+    heuristic: HeuristicConfig = field(default_factory=HeuristicConfig)
+
+    @property
+    def constraints(self) -> PlanConstraints:
+        return self.heuristic.constraints
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """The rule that made pairs eligible and priced them, as an auditor finds it."""
+
+    rule_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Plan lines, one row per customer considered, the solver's result and its time."""
+
+    lines: pl.DataFrame
+    customers: pl.DataFrame
+    result: PlanResult
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -167,8 +205,39 @@ def violations(result: PlanResult, target: np.ndarray, constraints: PlanConstrai
     ).drop("target")
 
 
-def plan_lines(plan: PlanCandidates, rule: RuleOptions, result: PlanResult, reason: np.ndarray,
-               method: str) -> pl.DataFrame:
+def make_plans(plan: PlanCandidates, decisions: Decisions, codes: Codes, history: AccountHistory,
+               locks: tuple[np.ndarray, np.ndarray], rule: RuleRef, config: PlanConfig,
+               method: str | None = None) -> Plans:
+    """Every customer's plan by `method` (default: the config's) on the rule's options.
+
+    `history` is indexed like `codes` (customers, categories); `locks` is (min units,
+    source document) per candidate row.
+    """
+    method = method or config.method
+    if method not in METHODS:
+        raise ValueError(f"unknown plan method {method!r}: choose one of {METHODS}")
+    started = time.perf_counter()
+    lock, source = locks
+    customers = np.arange(len(codes.customers))
+    if method == "appendix_e":
+        options = rule_options(plan, decisions, codes, lock)
+        allocation = appendix_e(options.options, options.secondary, history.mean_value,
+                                history.share, history.fee_ratio, config.heuristic,
+                                customers=customers, lock_source=source[options.row])
+        result, reason, why = allocation.result, allocation.reason, allocation.why_not
+    else:
+        options = rule_options(plan, decisions, codes, lock, config.price_factors)
+        result, why = exact_plans(options, history.mean_value, config.constraints, customers)
+        reason = milp_reasons(result, source)
+    seconds = time.perf_counter() - started
+    checked = violations(result, history.mean_value, config.constraints)
+    lines = plan_lines(plan, result, reason, method, rule)
+    table = customer_table(codes, history.mean_value, result, why, checked, method)
+    return Plans(lines, table, result, seconds)
+
+
+def plan_lines(plan: PlanCandidates, result: PlanResult, reason: np.ndarray, method: str,
+               rule: RuleRef) -> pl.DataFrame:
     """One row per recommended line: customer, SKU, units, price, predictions, reason."""
     opts = result.options
     chosen = np.flatnonzero(result.units >= MIN_LINE_UNITS / 2)
@@ -178,8 +247,9 @@ def plan_lines(plan: PlanCandidates, rule: RuleOptions, result: PlanResult, reas
     sold = np.minimum(units, pred)
     return plan.rows[row].select("customer_id", "sku_id", "month", "primary_category",
                                  "secondary_category").with_columns(
-        method=pl.lit(method), units=units, price=price, unit_cost=opts.unit_cost[chosen],
-        pred_units=pred, pred_revenue=price * sold,
+        method=pl.lit(method), rule_id=pl.lit(rule.rule_id),
+        rule_version=pl.lit(rule.version), units=units, price=price,
+        unit_cost=opts.unit_cost[chosen], pred_units=pred, pred_revenue=price * sold,
         pred_profit=(price - opts.unit_cost[chosen]) * sold,
         locked_units=opts.min_units[chosen], reason=pl.Series(reason[chosen], dtype=pl.String))
 
@@ -207,10 +277,10 @@ def customer_table(codes: Codes, target: np.ndarray, result: PlanResult, why: np
     base = pl.DataFrame({
         "customer": result.customers.astype(np.int64),
         "customer_id": [codes.customers[c] for c in result.customers],
-        "method": method, "status": result.status.astype(str), "why_no_plan": why.astype(str),
+        "status": result.status.astype(str), "why_no_plan": why.astype(str),
         "target_value": target[result.customers], "plan_value": result.value,
         "pred_profit": result.profit,
-    })
+    }).with_columns(method=pl.lit(method))
     return base.join(checked.drop("value"), on="customer", how="left").drop("customer")
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deeprule.optimize import PlanConstraints, PlanOptions, efficient_options, solve_plans
-from deeprule.optimize.heuristic import STATUS_BELOW_THETA, HeuristicConfig, appendix_e
+from deeprule.optimize.heuristic import STATUS_BELOW_THETA, appendix_e
 from deeprule.optimize.milp import STATUS_INFEASIBLE
 from deeprule.optimize.plans import violations
 
