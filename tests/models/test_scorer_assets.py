@@ -145,7 +145,8 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     assert (plans["profit"] > 0).all()
     optimized = plans.filter(pl.col("plan").str.contains("rule"))
     assert (optimized["violations"] == 0).all()
-    assert (optimized["oracle_gap"] >= -1e-9).all()  # no constrained plan beats the oracle
+    # the oracle is the upper bound up to its price grid (a rule may price between points)
+    assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
 
 
