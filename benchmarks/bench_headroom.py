@@ -1,6 +1,7 @@
 """Headroom of the synthetic world: what the logged policy leaves on the table, under truth.
 
-    python benchmarks/bench_headroom.py [--presets demo paper] [--month -1]
+    python benchmarks/bench_headroom.py [--presets demo paper] [--month -1] [--workers 2]
+        [--overrides '{"skus_per_customer": 30}']
 
 For a held-out month (default: the last) of each preset, under the true demand,
 per customer with history and exact under the paper's hard constraints:
@@ -14,6 +15,7 @@ oracle's gain; (oracle - revealed) >= 5% of logged.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -27,7 +29,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(preset: str, month_offset: int, workers: int) -> bool:
+def measure(preset: str, month_offset: int, workers: int, overrides: dict) -> bool:
     """Print the four plans and the targets for one preset; True if every target is met."""
     from deeprule.evaluate.headroom import measure_headroom
     from deeprule.evaluate.oracle import OracleConfig
@@ -35,14 +37,15 @@ def measure(preset: str, month_offset: int, workers: int) -> bool:
     from deeprule.synth import build_world, resolve_spec
 
     started = time.perf_counter()
-    world = build_world(resolve_spec(preset))
+    world = build_world(resolve_spec(preset, overrides))
     month = world.spec.months[month_offset]
     config = OracleConfig(constraints=PlanConstraints(workers=workers))
     headroom = measure_headroom(world, month, config)
     seconds = time.perf_counter() - started
     oracle, revealed = headroom.oracle, headroom.revealed
-    print(f"\npreset={preset}: {world.spec.n_customers:,} customers x {world.spec.n_skus} SKUs, "
-          f"held-out month {month.isoformat()}, cpus={os.cpu_count()}")
+    spec = world.spec
+    print(f"\npreset={preset} {overrides or ''}: {spec.n_customers:,} customers x "
+          f"{spec.n_skus} SKUs, held-out month {month.isoformat()}, cpus={os.cpu_count()}")
     with pl.Config(tbl_rows=10, tbl_width_chars=120, float_precision=3,
                    tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(headroom.table())
@@ -64,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=["demo", "paper"])
     parser.add_argument("--month", type=int, default=-1, help="index into the world's months")
     parser.add_argument("--workers", type=int, default=2, help="processes solving the MILPs")
+    parser.add_argument("--overrides", default="", help="JSON object of WorldSpec overrides")
     args = parser.parse_args(argv)
-    results = [measure(preset, args.month, args.workers) for preset in args.presets]
+    overrides = json.loads(args.overrides) if args.overrides else {}
+    results = [measure(preset, args.month, args.workers, overrides) for preset in args.presets]
     return 0 if all(results) else 1
 
 
