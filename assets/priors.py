@@ -49,7 +49,7 @@ def document_extractions(
 ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     previous = read_table_or_none(duckdb, "document_extractions")
-    with llm.client() as client:
+    with llm.client("extraction") as client:
         plan = plan_extraction(
             raw_documents, previous, backend=client.backend.name, model=client.backend.model,
             retry_failed=config.retry_failed, refresh=config.refresh,
@@ -62,10 +62,14 @@ def document_extractions(
     seconds = time.perf_counter() - started
     counts = run.table["status"].value_counts()
     by_status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
+    if run.halted:  # nothing stored: a rerun after the fix resumes (answers so far are cached)
+        raise dg.Failure(description=run.halted, metadata={
+            "documents_ok": by_status.get(OK, 0), "documents_pending": run.pending,
+            "backend": client.backend.name, "model": client.backend.model})
     return dg.Output(run.table, metadata=frame_metadata(
         run.table, seconds,
         backend=client.backend.name, model=client.backend.model,
-        documents_sent=plan.todo.height, documents_processed=run.processed,
+        documents_sent=plan.todo.height, documents_attempted=run.processed,
         documents_ok=by_status.get(OK, 0), documents_failed=by_status.get(FAILED, 0),
         documents_pending=by_status.get(PENDING, 0), stopped_by=run.stopped_by or "done",
         token_budget=client.token_budget,

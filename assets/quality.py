@@ -89,7 +89,7 @@ def quality_fused_predictions(
     started = time.perf_counter()
     samples = _context(demand_predictions, skus, duckdb, context.log)
     params = FusionParams(config.max_alpha_calls, config.tau, config.kappa, config.beta)
-    with llm.client() as client:
+    with llm.client("data_quality") as client:
         result = fuse_and_calibrate(samples, quality_rule_base,
                                     cached_embedder(duckdb, sku_embedder), client, params)
     groups = result.groups.select("description", "rows", "rule_id", "similarity", "alpha",
@@ -139,7 +139,7 @@ def quality_cleaning(context: dg.AssetExecutionContext, config: CleaningConfig,
                      duckdb: DuckDBResource):
     started = time.perf_counter()
     params = CleaningParams(config.max_judgments, config.max_rule_share, config.apply_rules)
-    with llm.client() as client:
+    with llm.client("data_quality") as client:
         result = clean(quality_fused_predictions, client, params)
     seconds = time.perf_counter() - started
     outcomes = dict(result.judgments["outcome"].value_counts().iter_rows())

@@ -52,7 +52,7 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     ref, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
-    with llm.client() as client:
+    with llm.client("rule_proposal") as client:
         result = search(client, cand, config.search(), progress=context.log.info)
         usage = client.usage.summary()
     table = result.table().with_columns(demand_model_version=pl.lit(str(ref.version)))

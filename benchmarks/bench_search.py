@@ -41,10 +41,10 @@ from resources.llm import LLMResource
 
 def client_for(cache_dir: Path) -> LLMClient:
     """The configured model (DEEPRULE_LLM_* as for `make run`), a fresh cache, no token cap;
-    room for a rule tree (400 new tokens) and time for a grammar compile (180 s)."""
+    time for a grammar compile (180 s)."""
     settings = replace(LLMResource.from_env().settings(), cache_path=str(cache_dir / "c.duckdb"),
-                       token_budget=0, max_new_tokens=400, timeout_s=180.0)
-    return make_client(settings)
+                       token_budget=0, timeout_s=180.0)
+    return make_client(settings, "rule_proposal")
 
 
 def main() -> int:

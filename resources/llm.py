@@ -9,7 +9,7 @@ from pydantic import Field
 
 from deeprule.llm import LLMClient
 from deeprule.llm.client import Backend
-from deeprule.llm.factory import LLMSettings, make_client
+from deeprule.llm.factory import LLMSettings, TaskModels, make_client
 from resources.paths import data_dir
 
 DEFAULT_TOKEN_BUDGET = 40_000
@@ -19,17 +19,32 @@ DEFAULT_TOKEN_BUDGET = 40_000
 class LLMResource(dg.ConfigurableResource):
     """Which model answers, and the limits every call runs under.
 
-    `local` (default) runs the embedded Gemma 3 270M offline; `openai` talks to any
-    OpenAI-compatible endpoint. The API key is never a field here: the openai
-    backend reads OPENAI_API_KEY from the environment itself.
+    `local` (default) runs each task on its embedded model offline (Qwen2.5-Coder 1.5B
+    proposes rules, Gemma 3 270M extracts and judges; docs/llm.md); `openai` sends
+    every task to any OpenAI-compatible endpoint. The API key is never a field here:
+    the openai backend reads OPENAI_API_KEY from the environment itself.
     """
 
-    backend: str = Field(default="local", description="local | openai")
+    backend: str = Field(default="local", description="local | openai (every task)")
+    extraction_model: str = Field(
+        default=TaskModels.extraction,
+        description="Document extraction: gemma-3-270m | qwen-coder-1.5b | openai")
+    rule_model: str = Field(
+        default=TaskModels.rule_proposal,
+        description="Rule proposals: qwen-coder-1.5b | gemma-3-270m | openai")
+    quality_model: str = Field(
+        default=TaskModels.data_quality,
+        description="Data-quality judgments: gemma-3-270m | qwen-coder-1.5b | openai")
     model: str = Field(default="", description="Model name for the openai backend.")
     base_url: str = Field(default="", description="OpenAI-compatible endpoint; empty = OpenAI.")
     instructor_mode: str = Field(
-        default="json_schema", description="json_schema | tools | json | md_json"
-    )
+        default=LLMSettings.instructor_mode,
+        description="auto (json_schema, falling back to json, then md_json) | json_schema | "
+        "tools | json | md_json")
+    system_in_user: bool = Field(
+        default=LLMSettings.system_in_user,
+        description="openai: instructions inside the user message, for served chat templates "
+        "that drop the system role (llama-cpp-python's gemma).")
     timeout_s: float = Field(default=60.0, description="Per attempt.")
     max_retries: int = Field(default=2, description="Retries after the first attempt.")
     backoff_s: float = Field(default=1.0, description="First retry delay; doubles each retry.")
@@ -48,7 +63,11 @@ class LLMResource(dg.ConfigurableResource):
             backend=env("DEEPRULE_LLM_BACKEND", "local"),
             model=env("DEEPRULE_LLM_MODEL", ""),
             base_url=env("OPENAI_BASE_URL", ""),
-            instructor_mode=env("DEEPRULE_LLM_MODE", "json_schema"),
+            extraction_model=env("DEEPRULE_LLM_EXTRACTION_MODEL", TaskModels.extraction),
+            rule_model=env("DEEPRULE_LLM_RULE_MODEL", TaskModels.rule_proposal),
+            quality_model=env("DEEPRULE_LLM_QUALITY_MODEL", TaskModels.data_quality),
+            instructor_mode=env("DEEPRULE_LLM_MODE", LLMSettings.instructor_mode),
+            system_in_user=env("DEEPRULE_LLM_SYSTEM_IN_USER", "") in ("1", "true"),
             timeout_s=float(env("DEEPRULE_LLM_TIMEOUT_S", "60")),
             token_budget=int(env("DEEPRULE_LLM_TOKEN_BUDGET", str(DEFAULT_TOKEN_BUDGET))),
             cache_path=env("DEEPRULE_LLM_CACHE", ""),
@@ -57,16 +76,20 @@ class LLMResource(dg.ConfigurableResource):
     def settings(self) -> LLMSettings:
         return LLMSettings(
             backend=self.backend, model=self.model, base_url=self.base_url,
-            instructor_mode=self.instructor_mode, timeout_s=self.timeout_s,
+            instructor_mode=self.instructor_mode, system_in_user=self.system_in_user,
+            timeout_s=self.timeout_s,
             max_retries=self.max_retries, backoff_s=self.backoff_s,
             token_budget=self.token_budget,
             cache_path=self.cache_path or str(data_dir() / "llm_cache.duckdb"),
             model_dir=self.model_dir or str(data_dir() / "models"),
+            models=TaskModels(extraction=self.extraction_model, rule_proposal=self.rule_model,
+                              data_quality=self.quality_model),
         )
 
-    def client(self, backend: Backend | None = None) -> LLMClient:
-        """A fresh client (fresh usage and budget) for one materialization.
+    def client(self, task: str, backend: Backend | None = None) -> LLMClient:
+        """A fresh client (fresh usage and budget) for one materialization's `task`
+        (extraction | rule_proposal | data_quality).
 
         `backend` replaces the configured one (tests pass a scripted backend).
         """
-        return make_client(self.settings(), backend)
+        return make_client(self.settings(), task, backend)

@@ -9,6 +9,7 @@ from deeprule.llm.client import Backend, CallResult, LLMClient
 from deeprule.llm.types import (
     BudgetExhausted,
     CallRecord,
+    CircuitOpen,
     Generation,
     InvalidOutputError,
     LLMCallFailed,
@@ -23,7 +24,8 @@ from deeprule.llm.types import (
 )
 
 __all__ = [
-    "Backend", "BudgetExhausted", "CachedResponse", "CallRecord", "CallResult", "Generation",
+    "Backend", "BudgetExhausted", "CachedResponse", "CallRecord", "CallResult", "CircuitOpen",
+    "Generation",
     "InvalidOutputError", "LLMCallFailed", "LLMClient", "LLMConfigError", "LLMError",
     "ModelPackageMissing", "Prompt", "ResponseCache", "TransientLLMError", "Usage", "cache_key",
     "schema_fingerprint",

@@ -14,6 +14,7 @@ from deeprule.llm.cache import CachedResponse, ResponseCache
 from deeprule.llm.types import (
     BudgetExhausted,
     CallRecord,
+    CircuitOpen,
     Generation,
     InvalidOutputError,
     LLMCallFailed,
@@ -41,6 +42,11 @@ class Backend(Protocol):
     name: str
     model: str
     settings: str
+    """Whatever else changes the answer (decoding settings): part of the cache key."""
+    endpoint: str
+    """Where requests go (a URL, or the local file), for error messages."""
+    mode: str
+    """How structure is obtained right now (recorded per call)."""
 
     def generate(
         self, prompt: Prompt, schema: type[T], timeout_s: float, attempt: int = 0
@@ -59,7 +65,10 @@ class LLMClient:
     """Wraps a backend with a response cache, a token budget and bounded retries.
 
     One client serves one asset materialization: its `usage` is what the asset
-    reports, and its budget bounds that materialization.
+    reports, and its budget bounds that materialization. When the same error ends
+    `breaker_after` calls in a row (0 = never), it raises CircuitOpen — naming the
+    error, endpoint, model and the setting most likely to fix it — then and on every
+    later call: a misconfigured endpoint must not grind through a thousand documents.
     """
 
     def __init__(
@@ -71,6 +80,7 @@ class LLMClient:
         timeout_s: float = 60.0,
         backoff_s: float = 1.0,
         token_budget: int = 0,
+        breaker_after: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.backend = backend
@@ -79,9 +89,12 @@ class LLMClient:
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self.token_budget = token_budget
+        self.breaker_after = breaker_after
         self.usage = Usage()
         self._sleep = sleep
         self._memo: dict[str, CachedResponse] = {}
+        self._streak: tuple[str, int] = ("", 0)
+        self._open: CircuitOpen | None = None
 
     def __enter__(self) -> LLMClient:
         return self
@@ -124,6 +137,8 @@ class LLMClient:
         proposal forever. Raises BudgetExhausted before starting a backend
         attempt once the budget is spent, and LLMCallFailed when every attempt failed.
         """
+        if self._open is not None:
+            raise self._open
         key = self.key(prompt, schema, sample)
         hit = self._cached(key, schema)
         if hit is not None:
@@ -171,10 +186,25 @@ class LLMClient:
             record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
                                   cache_hit=False, attempts=attempt + 1, ok=True)
             self._store(key, schema, gen)
+            self._streak = ("", 0)
             return CallResult(gen.value, record)
         record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
                               cache_hit=False, attempts=len(errors), ok=False)
-        raise LLMCallFailed("; ".join(errors), record)
+        failure = LLMCallFailed("; ".join(errors), record)
+        self._count_failure(errors[-1].split(": ", 1)[-1], failure)
+        raise failure
+
+    def _count_failure(self, error: str, failure: LLMCallFailed) -> None:
+        """Open the circuit once `error` ended `breaker_after` calls in a row."""
+        same = self._streak[0] == error
+        self._streak = (error, self._streak[1] + 1 if same else 1)
+        if self.breaker_after and self._streak[1] >= self.breaker_after:
+            b = self.backend
+            self._open = CircuitOpen(
+                f"stopped: the last {self._streak[1]} calls failed with the same error: "
+                f"{error[:500]} (backend {b.name}, endpoint {b.endpoint}, model {b.model}, "
+                f"mode {b.mode}). Most likely fix: {likely_fix(error)}")
+            raise self._open from failure
 
     def _check_budget(self, in_flight: list[int]) -> None:
         """Refuse to start an attempt once the budget (including this call's tokens) is spent."""
@@ -194,7 +224,7 @@ class LLMClient:
             backend=self.backend.name, model=self.backend.model,
             schema=schema.__name__ if schema else "", prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, latency_s=latency_s, cache_hit=cache_hit,
-            attempts=attempts, ok=ok,
+            attempts=attempts, ok=ok, mode=self.backend.mode,
         )
         self.usage.add(record)
         return record
@@ -207,3 +237,25 @@ class LLMClient:
             schema_name=schema.__name__, response=gen.text,
             prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
         ))
+
+
+_FIXES = (
+    (("response_format",), "DEEPRULE_LLM_MODE=auto (falls back to json, then md_json)"),
+    (("AuthenticationError", "401", "api key", "API key"),
+     "OPENAI_API_KEY: a key this endpoint accepts"),
+    (("NotFoundError", "404", "model_not_found"),
+     "DEEPRULE_LLM_MODEL: a model this server serves (and OPENAI_BASE_URL ending in /v1)"),
+    (("APIConnectionError", "Connection error", "ConnectError"),
+     "OPENAI_BASE_URL: is the server running and reachable from here?"),
+    (("Timeout", "exceeded"), "DEEPRULE_LLM_TIMEOUT_S, or a faster model for this task"),
+    (("invalid output", "does not match", "InvalidOutputError"),
+     "a stronger model for this task (DEEPRULE_LLM_*_MODEL or the openai backend)"),
+)
+
+
+def likely_fix(error: str) -> str:
+    """The setting that most often cures this error (docs/llm.md, "When calls fail")."""
+    for needles, fix in _FIXES:
+        if any(n in error for n in needles):
+            return fix
+    return "read the error above and the server's log; nothing in DeepRule's settings names it"

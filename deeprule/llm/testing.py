@@ -1,14 +1,24 @@
-"""A scripted stand-in for a model, for testing the logic around LLM calls offline.
+"""Stand-ins for testing the logic around LLM calls offline.
 
-Each reply is JSON text (validated against the requested schema exactly as a
-real backend's output is) or an exception to raise. Replies come from a fixed
-script, or from a function of the prompt for answers that depend on the input.
+`ScriptedBackend`: each reply is JSON text (validated against the requested
+schema exactly as a real backend's output is) or an exception to raise. Replies
+come from a fixed script, or from a function of the prompt for answers that
+depend on the input. `llama_server`: llama-cpp-python's own OpenAI-compatible
+server on a free localhost port, for end-to-end runs of the openai backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,6 +34,8 @@ class ScriptedBackend:
 
     name = "scripted"
     settings = ""
+    endpoint = "scripted replies"
+    mode = "scripted"
 
     def __init__(
         self,
@@ -65,3 +77,54 @@ class ScriptedBackend:
         if self._responder is not None:
             return self._responder(prompt, schema)
         raise AssertionError("ScriptedBackend ran out of scripted replies")
+
+
+SERVER_START_S = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def llama_server(model_path: Path, alias: str, chat_format: str, threads: int = 2
+                 ) -> Iterator[str]:
+    """`python -m llama_cpp.server` serving `model_path` as `alias`; yields its base URL.
+
+    The chat format is given (the Gemma GGUF ships none: the server's fallback template
+    would make it stop after one token). The server process is ended on exit.
+    """
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+             "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+             "--n_threads", str(threads), "--n_ctx", "4096", "--chat_format", chat_format],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+        try:
+            _wait_for(port, proc, log)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            proc.terminate()  # uvicorn may wait for a generation in flight: not for long
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_for(port: int, proc: subprocess.Popen, log: IO[bytes]) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"llama_cpp.server exited: {log.read().decode()[-800:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"llama_cpp.server did not listen on port {port} within "
+                       f"{SERVER_START_S:.0f}s")

@@ -51,6 +51,8 @@ class CallRecord:
     cache_hit: bool
     attempts: int
     ok: bool
+    mode: str = ""
+    """How the backend asked for structure (llguidance, json_schema, json, md_json, ...)."""
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Usage:
             "llm_completion_tokens": sum(r.completion_tokens for r in live),
             "llm_tokens_spent": self.spent_tokens,
             "llm_latency_s": round(sum(r.latency_s for r in live), 3),
+            "llm_mode": ",".join(dict.fromkeys(r.mode for r in live if r.mode and r.ok)),
         }
 
 
@@ -119,6 +122,10 @@ class BudgetExhausted(LLMError):
 
 class LLMConfigError(LLMError):
     """The LLM layer is misconfigured (missing package, model name or key): stop the run."""
+
+
+class CircuitOpen(LLMConfigError):
+    """The same error ended several calls in a row: later calls would fail alike, so stop."""
 
 
 class ModelPackageMissing(LLMConfigError):

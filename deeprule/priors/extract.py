@@ -5,7 +5,11 @@ current content hash (new or edited documents), when its earlier result was
 left pending by a spent budget, or when asked to retry failures / refresh
 results made by another model. Every document ends as exactly one row:
 `ok` (validated JSON), `failed` (the error after retries) or `pending`
-(budget or document cap reached first), so nothing is silently dropped.
+(budget, document cap or circuit breaker reached first), so nothing is
+silently dropped. When the client's circuit breaker opens (the same error
+ended several calls in a row: a setup problem, not a document's), the run
+stops, and the documents that failed with that error go back to `pending`
+with the rest: after the fix, a rerun does them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from deeprule.llm import BudgetExhausted, CallRecord, LLMCallFailed, LLMClient
+from deeprule.llm import BudgetExhausted, CallRecord, CircuitOpen, LLMCallFailed, LLMClient
 from deeprule.priors.prompts import extraction_prompt
 from deeprule.priors.schemas import extraction_schemas
 from deeprule.priors.vocabulary import Vocabulary
@@ -65,7 +69,9 @@ class ExtractionRun:
     table: pl.DataFrame
     processed: int
     pending: int
-    stopped_by: str  # "", "token_budget" or "document_cap"
+    stopped_by: str  # "", "token_budget", "document_cap" or "circuit_breaker"
+    halted: str = ""
+    """The circuit breaker's message (error, endpoint, model, likely fix) if it stopped the run."""
 
 
 def empty_extractions() -> pl.DataFrame:
@@ -118,7 +124,7 @@ def run_extraction(
     client.prefetch((p, schemas[r["doc_type"]])
                     for p, r in zip(prompts, todo.iter_rows(named=True), strict=True) if p)
     rows: list[dict] = []
-    stopped_by = ""
+    stopped_by = halted = ""
     started = time.perf_counter()
     for i, (doc, prompt) in enumerate(zip(todo.iter_rows(named=True), prompts, strict=True)):
         if max_documents and i >= max_documents:
@@ -129,8 +135,13 @@ def run_extraction(
         except BudgetExhausted:
             stopped_by = "token_budget"
             break
+        except CircuitOpen as err:
+            stopped_by, halted = "circuit_breaker", str(err)
+            rows = _without_trailing_failures(rows, client.breaker_after - 1)
+            break
         if (i + 1) % progress_every == 0:
-            progress(_progress_line(i + 1, todo.height, client, started))
+            progress(_progress_line(rows, todo.height, client, started))
+    progress(_progress_line(rows, todo.height, client, started))
     done = _frame(rows)
     rest = todo.filter(~pl.col("doc_id").is_in(done["doc_id"].implode()))
     reused = plan.fallback.filter(pl.col("doc_id").is_in(rest["doc_id"].implode()))
@@ -141,7 +152,16 @@ def run_extraction(
         progress(f"extraction stopped by {stopped_by}: {rest.height} document(s) left for "
                  f"the next run ({reused.height} keep an earlier result)")
     return ExtractionRun(table, processed=done.height, pending=pending.height,
-                         stopped_by=stopped_by)
+                         stopped_by=stopped_by, halted=halted)
+
+
+def _without_trailing_failures(rows: list[dict], streak: int) -> list[dict]:
+    """Rows minus the `streak` failures that opened the circuit: they were the setup's fault,
+    not their documents', so they become pending like the documents not reached."""
+    end = len(rows)
+    while end > len(rows) - streak and end and rows[end - 1]["status"] == FAILED:
+        end -= 1
+    return rows[:end]
 
 
 def _extract_one(doc: dict, prompt, schemas: dict, client: LLMClient, run_id: str) -> dict:
@@ -177,7 +197,7 @@ def _pending_rows(docs: pl.DataFrame, client: LLMClient, run_id: str) -> pl.Data
     rows = [
         {k: d[k] for k in DOC_COLUMNS} | _accounting(None, client) | {
             "status": PENDING, "extraction": None, "run_id": run_id,
-            "error": "not reached in this run (budget); will be extracted by a later run",
+            "error": "not extracted in this run (budget, cap or stopped); a later run will",
         }
         for d in docs.iter_rows(named=True)
     ]
@@ -190,9 +210,12 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=EXTRACTION_SCHEMA)
 
 
-def _progress_line(done: int, total: int, client: LLMClient, started: float) -> str:
+def _progress_line(rows: list[dict], total: int, client: LLMClient, started: float) -> str:
+    """attempted / ok / failed / pending of this run's documents, speed and budget."""
     elapsed = time.perf_counter() - started
+    ok = sum(r["status"] == OK for r in rows)
     left = client.budget_left
     budget = "unlimited" if left is None else f"{left} tokens left"
-    return (f"extracted {done}/{total} documents in {elapsed:.0f}s "
-            f"({60 * done / max(elapsed, 1e-9):.1f}/min; budget {budget})")
+    return (f"documents: {len(rows)} attempted, {ok} ok, {len(rows) - ok} failed, "
+            f"{total - len(rows)} pending of {total} in {elapsed:.0f}s "
+            f"({60 * len(rows) / max(elapsed, 1e-9):.1f} attempted/min; budget {budget})")

@@ -72,3 +72,8 @@ def render_program(program: ir.Program, params: Sequence[float] | None = None) -
     params = program.constants if params is None else params
     return "\n\n".join(f"def {name}(row):\n    return {_render(root, params, 0)}"
                        for name, root in program.functions.items()) + "\n"
+
+
+def render_node(node: ir.Node, params: Sequence[float] | None = None) -> str:
+    """One expression or condition as rule text (quoted in check reasons and feedback)."""
+    return _render(node, params, 0)

@@ -97,3 +97,38 @@ def _expr_ir(node: BaseModel, constants: list[float]) -> ir.Node:
     if node.op in ("min", "max"):
         return ir.Call(node.op, (left, right))
     return ir.BinOp(node.op, left, right)
+
+
+def to_tree(program: ir.Program) -> dict[str, Any]:
+    """The proposal JSON of `program` (inverse of `to_program`), quoted in prompts as the
+    answer's form; ValueError for rules outside the schema (and/or, not, ==, clip, ...)."""
+    params = program.constants
+    return {"stock": _condition_tree(program["stock"], params),
+            "price": _expr_tree(program["price"], params)}
+
+
+def _condition_tree(node: ir.Node, params: tuple[float, ...]) -> dict[str, Any]:
+    if not isinstance(node, ir.Compare) or node.op not in COMPARATORS:
+        raise ValueError(f"not a schema condition: {node!r}")
+    return {"left": _expr_tree(node.left, params), "cmp": node.op,
+            "right": _expr_tree(node.right, params)}
+
+
+def _expr_tree(node: ir.Node, params: tuple[float, ...]) -> dict[str, Any]:
+    if isinstance(node, ir.Feature):
+        return {"kind": "feature", "name": node.name}
+    if isinstance(node, ir.Const):
+        return {"kind": "number", "value": float(params[node.index])}
+    if isinstance(node, ir.BinOp) and node.op in OPERATORS:
+        return {"kind": "op", "op": node.op, "left": _expr_tree(node.left, params),
+                "right": _expr_tree(node.right, params)}
+    if isinstance(node, ir.Call) and node.func in ("min", "max") and len(node.args) == 2:
+        return {"kind": "op", "op": node.func, "left": _expr_tree(node.args[0], params),
+                "right": _expr_tree(node.args[1], params)}
+    if isinstance(node, ir.Call) and node.func in FUNCTIONS:
+        return {"kind": "call", "func": node.func, "arg": _expr_tree(node.args[0], params)}
+    if isinstance(node, ir.Where):
+        return {"kind": "if", "test": _condition_tree(node.cond, params),
+                "then": _expr_tree(node.then, params),
+                "otherwise": _expr_tree(node.otherwise, params)}
+    raise ValueError(f"not a schema expression: {node!r}")

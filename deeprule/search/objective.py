@@ -32,6 +32,9 @@ RULE_FEATURES = {
                   "per +1% price), estimated by the demand model",
 }
 """The rule vocabulary: names and meanings the LLM sees."""
+RULE_FEATURE_UNITS = {"cost": "money", "list_price": "money", "usual_price": "money",
+                      "hist_units": "units", "elasticity": ""}
+"""Each feature's unit ("" = a plain ratio): the rule check refuses unit mix-ups."""
 
 
 @dataclass(frozen=True)

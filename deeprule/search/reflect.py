@@ -10,7 +10,10 @@ memory records where a change helped most and hurt most, so the next prompt
 can say which kind of customer a change is good for.
 
 A failed proposal (invalid after retries) is an iteration with status
-`failed`, not a crash; a spent token budget ends the search cleanly.
+`failed`, not a crash; a spent token budget ends the search cleanly. A
+proposal the rule check refuses (search/check.py: always/never-true
+conditions, identical branches, constants, unit mix-ups) is asked again with
+the reason; refused twice, the iteration is `refused`; refusals stay in memory.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import polars as pl
 from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import Program, decide, fit_constants, parse_program, render_program
+from deeprule.search.check import CheckConfig, row_context, rule_problems
 from deeprule.search.objective import (
     RULE_FEATURES,
     Candidates,
@@ -31,7 +35,7 @@ from deeprule.search.objective import (
     Outcome,
     outcome,
 )
-from deeprule.search.proposal import ProposalContext, propose
+from deeprule.search.proposal import ProposalContext, RuleRefused, propose
 
 EXPERT_RULE = """
 def stock(row):
@@ -57,14 +61,18 @@ class SearchConfig:
     """A proposal replaces the best only if Φ rises by more than this share of |Φ_best|:
     equal rules that differ by solver round-off are `kept`, not `improved`."""
     depth: int = 2
+    check_retries: int = 1
+    """Asks again (with the reasons) after a proposal the rule check refused."""
     fitness: FitnessConfig = FitnessConfig()
+    check: CheckConfig = CheckConfig()
 
 
 @dataclass(frozen=True)
 class Iteration:
     number: int
     status: str
-    """`expert`, `improved`, `kept` (no better than the best), `failed` or `budget`."""
+    """`expert`, `improved`, `kept` (no better than the best), `refused` (by the rule check),
+    `failed` or `budget`."""
     rule: str
     fitness: float | None
     profit: float | None
@@ -142,14 +150,23 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
     context = ProposalContext(RULE_FEATURES, OBJECTIVE,
                               render_program(result.best),
                               tuple(result.memory[-config.memory_size:]), config.depth)
+    rows = row_context(cand)
     try:
-        proposal = propose(client, context, sample=number - 1)  # the first one greedy
+        proposal = propose(client, context, sample=number - 1,  # the first one greedy
+                           check=lambda program: rule_problems(program, rows, config.check),
+                           check_retries=config.check_retries)
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent")
     except LLMCallFailed as err:
         return Iteration(number, "failed", "", None, None, None, None, str(err)[:300],
                          err.record.prompt_tokens, err.record.completion_tokens,
                          time.perf_counter() - started)
+    except RuleRefused as err:
+        result.memory.extend(f"iteration {number}: {line}" for line in err.refusals)
+        return Iteration(number, "refused", "", None, None, None, None, str(err)[:300],
+                         err.prompt_tokens, err.completion_tokens,
+                         time.perf_counter() - started)
+    result.memory.extend(f"iteration {number}: {line}" for line in proposal.refusals)
     program, out = fitted(proposal.program, cand, config)
     delta = out.fitness - result.best_outcome.fitness
     where = _segment_change(result.best_outcome, out, cand)
@@ -162,7 +179,6 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
     status = "improved" if improved else "kept"
     if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
-    record = proposal.record
     return Iteration(number, status, text, out.fitness, out.profit, out.violations,
-                     delta, where, record.prompt_tokens, record.completion_tokens,
+                     delta, where, proposal.prompt_tokens, proposal.completion_tokens,
                      time.perf_counter() - started)

@@ -97,14 +97,20 @@ def answer(doc_type: str, facts: list[tuple[str, str]]) -> dict:
             "announced_month": announced.split("|")[1][:7] if announced else None}
 
 
-def oracle(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB
-           ) -> ScriptedBackend:
-    """A backend that answers each document's prompt with that document's true facts."""
+def true_replies(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB
+                 ) -> dict[str, str]:
+    """Each document's prompt (user part) -> the JSON answer stating its true facts."""
     by_doc = {d: list(zip(g["field"], g["value"], strict=True))
               for (d,), g in facts.group_by(["doc_id"])}
-    replies = {
+    return {
         extraction_prompt(r["doc_type"], r["title"], r["text"], vocab).user:
             json.dumps(answer(r["doc_type"], by_doc[r["doc_id"]]))
         for r in docs.iter_rows(named=True)
     }
+
+
+def oracle(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB
+           ) -> ScriptedBackend:
+    """A backend that answers each document's prompt with that document's true facts."""
+    replies = true_replies(docs, facts, vocab)
     return ScriptedBackend(responder=lambda prompt, schema: replies[prompt.user])

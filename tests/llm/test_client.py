@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from deeprule.llm import (
     BudgetExhausted,
     CachedResponse,
+    CircuitOpen,
     InvalidOutputError,
     LLMCallFailed,
     LLMClient,
@@ -159,3 +160,32 @@ def test_samples_are_other_draws_cached_apart(tmp_path: Path) -> None:
     with client(ScriptedBackend(), tmp_path) as llm:  # both come back from the cache
         assert llm.generate(PROMPT, Answer, sample=3).value == drawn.value
         assert llm.generate(PROMPT, Answer).value == greedy.value
+
+
+def test_the_same_error_n_times_in_a_row_opens_the_circuit_for_good() -> None:
+    backend = ScriptedBackend(responder=lambda p, s: LLMError("HTTP 401: Unauthorized"))
+    llm = client(backend, breaker_after=3)
+    for i in range(2):
+        with pytest.raises(LLMCallFailed):
+            llm.generate(Prompt("s", f"doc {i}"), Answer)
+    with pytest.raises(CircuitOpen, match="Most likely fix: OPENAI_API_KEY") as info:
+        llm.generate(Prompt("s", "doc 2"), Answer)
+    assert "scripted replies" in str(info.value) and "fake-model" in str(info.value)
+    with pytest.raises(CircuitOpen):
+        llm.generate(Prompt("s", "doc 3"), Answer)
+    assert backend.calls == 3  # the open circuit sends nothing
+
+
+def test_different_errors_or_a_success_between_them_keep_the_circuit_closed() -> None:
+    script = [LLMError("a"), LLMError("b"), LLMError("a"), GOOD, LLMError("a"), LLMError("a")]
+    llm = client(ScriptedBackend(script), breaker_after=2, max_retries=0)
+    outcomes = []
+    for i in range(len(script)):
+        try:
+            llm.generate(Prompt("s", f"doc {i}"), Answer)
+            outcomes.append("ok")
+        except CircuitOpen:
+            outcomes.append("open")
+        except LLMCallFailed:
+            outcomes.append("failed")
+    assert outcomes == ["failed", "failed", "failed", "ok", "failed", "open"]

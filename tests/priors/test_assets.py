@@ -22,7 +22,7 @@ from assets.priors import (
 )
 from assets.raw import raw_tables
 from assets.simulator import truth_tables
-from deeprule.llm import ResponseCache
+from deeprule.llm import LLMError, ResponseCache
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.synth import build_world, resolve_spec
@@ -41,8 +41,8 @@ CHECKS = [no_failed_extractions, no_pending_extractions, every_document_accounte
 class ScriptedLLM(LLMResource):
     """The real resource with its backend swapped for the latest scripted one."""
 
-    def client(self, backend=None):
-        return super().client(BACKENDS[-1])
+    def client(self, task, backend=None):
+        return super().client(task, BACKENDS[-1])
 
 
 @pytest.fixture()
@@ -119,7 +119,7 @@ def test_budget_stops_cleanly_and_the_next_run_continues(
     first = materialize(res, [document_extractions, no_pending_extractions, customer_priors,
                               one_row_per_customer])
     meta = metadata(first, "document_extractions")
-    assert (meta["documents_processed"], meta["stopped_by"]) == (10, "token_budget")
+    assert (meta["documents_attempted"], meta["stopped_by"]) == (10, "token_budget")
     assert meta["documents_pending"] == meta["documents_sent"] - 10
     pending_check = first.get_asset_check_evaluations()
     assert not next(e for e in pending_check if e.check_name == "no_pending_extractions").passed
@@ -127,8 +127,25 @@ def test_budget_stops_cleanly_and_the_next_run_continues(
     assert priors.height == 30 and (priors["n_pending"] > 0).any()
 
     second = materialize(res, [document_extractions])
-    assert metadata(second, "document_extractions")["documents_processed"] == 10
+    assert metadata(second, "document_extractions")["documents_attempted"] == 10
     assert world_oracle.calls == 20
+
+
+def test_a_broken_endpoint_stops_the_asset_with_the_fix_and_stores_nothing(
+    tiny_db_copy: Path, tmp_path: Path
+) -> None:
+    broken = ScriptedBackend(responder=lambda p, s: LLMError("AuthenticationError: 401"))
+    BACKENDS.append(broken)
+    result = dg.materialize(
+        [*raw_tables, *PRIORS], resources=resources(tiny_db_copy, tmp_path, token_budget=0),
+        selection=dg.AssetSelection.assets(document_extractions), raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("document_extractions").user_failure_data
+    assert "Most likely fix: OPENAI_API_KEY" in failure.description
+    assert broken.calls == 3  # three documents (a permanent error is not retried)
+    with duckdb.connect(str(tiny_db_copy), read_only=True) as conn:
+        tables = {row[0] for row in conn.execute("SHOW TABLES").fetchall()}
+    assert "document_extractions" not in tables  # nothing marked failed: a rerun does them all
 
 
 @pytest.mark.slow
@@ -146,7 +163,7 @@ def test_real_local_model_through_the_assets(tiny_db_copy: Path, tmp_path: Path)
     )
     assert result.success
     meta = metadata(result, "document_extractions")
-    assert meta["backend"] == "local" and meta["documents_processed"] == 2
+    assert meta["backend"] == "local" and meta["documents_attempted"] == 2
     assert meta["llm_prompt_tokens"] > 0 and meta["stopped_by"] == "document_cap"
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     pending = checks.pop("no_pending_extractions")

@@ -17,8 +17,9 @@ from tests.helpers.priors import VOCAB, oracle
 
 
 def extract(docs: pl.DataFrame, backend: ScriptedBackend, previous=None, budget: int = 0,
-            **plan_kwargs) -> pl.DataFrame:
-    client = LLMClient(backend, None, max_retries=1, sleep=lambda s: None, token_budget=budget)
+            breaker_after: int = 0, **plan_kwargs) -> pl.DataFrame:
+    client = LLMClient(backend, None, max_retries=1, sleep=lambda s: None, token_budget=budget,
+                       breaker_after=breaker_after)
     plan = plan_extraction(docs, previous, backend=backend.name, model=backend.model,
                            **plan_kwargs)
     return run_extraction(plan, docs, client, VOCAB, "run-1").table

@@ -33,7 +33,8 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> list[ScriptedBackend]:
     """Every LLM client the assets open answers from the last backend appended here."""
     backends: list[ScriptedBackend] = []
     real = LLMResource.client
-    monkeypatch.setattr(LLMResource, "client", lambda self, backend=None: real(self, backends[-1]))
+    monkeypatch.setattr(LLMResource, "client",
+                        lambda self, task, backend=None: real(self, task, backends[-1]))
     return backends
 
 

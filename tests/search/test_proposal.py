@@ -7,12 +7,17 @@ import numpy as np
 import pytest
 
 from deeprule.llm import LLMClient, ResponseCache
+from deeprule.llm.factory import LLMSettings
 from deeprule.llm.local import LocalBackend
+from deeprule.llm.models import QWEN_CODER
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import LLMCallFailed
 from deeprule.rules import decide, parse_program
-from deeprule.rules.schema import rule_schema
+from deeprule.rules.schema import rule_schema, to_program
+from deeprule.search.check import RowContext, rule_problems
+from deeprule.search.objective import RULE_FEATURE_UNITS, RULE_FEATURES
 from deeprule.search.proposal import ProposalContext, proposal_prompt, propose
+from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE
 from resources.paths import data_dir
 
 FEATURES = {"cost": "unit cost of the SKU", "list_price": "the SKU's list price",
@@ -100,3 +105,40 @@ def test_real_local_model_proposes_a_rule_that_compiles_and_runs(tmp_path: Path)
     decisions = decide(proposal.program, columns())
     assert decisions.stock.dtype == np.bool_ and len(decisions.price) == 200
     assert parse_program(proposal.text, FEATURES).features() == proposal.program.features()
+
+
+def test_the_current_rule_is_quoted_in_the_answer_form_it_round_trips_to() -> None:
+    text = ("def stock(row):\n    return row.loyalty > 0.3\n\ndef price(row):\n"
+            "    return min(row.list_price, row.cost * 1.25) if row.cost < 5.0 else "
+            "row.list_price\n")
+    prompt = proposal_prompt(ProposalContext(FEATURES, "profit", current_rule=text, depth=3))
+    tree = prompt.user.split("JSON form you answer in:\n")[1].split("\n")[0]
+    program = to_program(rule_schema(tuple(FEATURES), 3).model_validate_json(tree))
+    cols = columns()
+    np.testing.assert_allclose(decide(program, cols).price,
+                               decide(parse_program(text, FEATURES), cols).price, equal_nan=True)
+    unexpressible = "def stock(row):\n    return row.loyalty > 0.3 and row.cost > 1.0\n" \
+                    "def price(row):\n    return row.cost\n"
+    assert "JSON form" not in proposal_prompt(
+        ProposalContext(FEATURES, "profit", current_rule=unexpressible)).user
+
+
+@pytest.mark.slow
+def test_qwen_coder_proposes_a_rule_that_parses_and_passes_the_check(tmp_path: Path) -> None:
+    """The model the rule search uses by default, from the expert rule, with refusals fed
+    back: its answer compiles to IR over the offered features and is not degenerate."""
+    rng = np.random.default_rng(3)
+    cost = rng.uniform(2.0, 20.0, 500)
+    usual = cost * rng.uniform(1.1, 1.5, 500)
+    cols = {"cost": cost, "list_price": cost * 1.8, "usual_price": usual,
+            "hist_units": np.where(rng.uniform(size=500) < 0.3, 0.0, rng.uniform(1, 60, 500)),
+            "elasticity": rng.uniform(0.5, 3.0, 500)}
+    rows = RowContext(cols, RULE_FEATURE_UNITS, usual)
+    backend = LocalBackend(data_dir() / "models", QWEN_CODER,
+                           max_tokens=LLMSettings.rule_max_new_tokens)
+    client = LLMClient(backend, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=600)
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE, EXPERT_RULE, depth=2)
+    proposal = propose(client, context, check=lambda p: rule_problems(p, rows), check_retries=2)
+    assert proposal.program.features() <= set(RULE_FEATURES)
+    assert rule_problems(proposal.program, rows) == []
+    assert parse_program(proposal.text, RULE_FEATURES).features() == proposal.program.features()

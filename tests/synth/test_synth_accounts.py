@@ -5,7 +5,7 @@ import polars as pl
 
 from deeprule.io.validate import attach_source, validate_table
 from deeprule.schema import EXPENSE_TYPES, EXPENSES
-from deeprule.synth import World, build_world, resolve_spec
+from deeprule.synth import World, build_world, phrases, resolve_spec
 from deeprule.synth.demand import OUT_OF_SCOPE
 from deeprule.synth.world import slug
 
@@ -133,3 +133,12 @@ def test_expenses_cover_every_shipping_customer_with_three_valid_types(
     assert (expenses["amount"] >= 0).all()
     assert expenses.filter(expense_type="logistics")["amount"].min() > 0
     assert World(tiny_world.spec).expenses(month).equals(expenses)
+
+
+def test_each_new_fact_is_worded_several_ways(docs_world: World) -> None:
+    texts = " ".join(docs_world.documents()["text"])
+    for name in ("ANNOUNCED", "WANTED_BRANDS", "CEILING", "LOCK"):
+        templates = getattr(phrases, name)
+        used = [t for t in templates if max(t.split("{"), key=len).split("}")[-1].strip()
+                in texts]
+        assert len(used) >= 2, name
