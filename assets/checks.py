@@ -1,5 +1,6 @@
-"""Checks wherever a wrong value would mislead a decision: features, scorers, search,
-evaluation. Each fetches its values and asks a pure verdict in deeprule/verdicts.py."""
+"""Checks wherever a wrong value would mislead a decision: features, scorers, search
+(plans: `no_hard_constraint_violation` in assets/plans.py). Each fetches its values and
+asks a pure verdict in deeprule/verdicts.py."""
 
 import dagster as dg
 import polars as pl
@@ -11,7 +12,6 @@ from deeprule.rules import decide, parse_program
 from deeprule.search.objective import RULE_FEATURES, outcome
 from deeprule.verdicts import (
     Verdict,
-    gap_within,
     metric_floor,
     no_missing_values,
     reproduces,
@@ -25,8 +25,6 @@ MODEL_TOLERANCE = 0.25
 """A retrained model may be this much worse (relative) than its predecessor: new months
 move the test window, so small swings are expected; a collapse is not."""
 REPRODUCE_TOLERANCE = 1e-3
-PLAN_GAP_BOUND = 0.5
-"""The search's predicted profit within 50% of the profit its plan realizes."""
 
 
 def _result(verdict: Verdict, **extra: object) -> dg.AssetCheckResult:
@@ -94,19 +92,7 @@ def best_rule_reproduces(mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.A
                   "recorded_violations": int(best["violations"])})
 
 
-@dg.asset_check(asset=dg.AssetKey("rule_plans_vs_truth"), name="prediction_near_realized",
-                description=f"The best rule's predicted profit within {PLAN_GAP_BOUND:.0%} of "
-                "what its plan realizes in the simulator (skipped on user data: no truth).")
-def prediction_near_realized(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    table = _table(duckdb, "rule_plans_vs_truth")
-    if table.is_empty():
-        return dg.AssetCheckResult(passed=True, metadata={"reason": "no truth (user data)"})
-    best = table.filter(pl.col("plan") == "search best").row(0, named=True)
-    return _result(gap_within(best["predicted_profit"], best["realized_profit"],
-                              PLAN_GAP_BOUND))
-
-
 decision_checks = [
     *[_feature_check(t) for t in FEATURE_TABLES], covers_every_feature,
-    no_worse_than_previous_version, best_rule_reproduces, prediction_near_realized,
+    no_worse_than_previous_version, best_rule_reproduces,
 ]

@@ -7,7 +7,9 @@ every asset here writes an empty table. The math lives in deeprule/evaluate/.
 
 - `extraction_vs_truth`: document extractions against what each document states;
 - `scorers_vs_truth`: the scorers against the true demand on the held-out months;
-- `rule_plans_vs_truth`: the plans of the searched rules, priced under the true demand.
+- `oracle_plan`: the constrained oracle of the plan month (the upper bound);
+- `rule_plans_vs_truth`: the plans of the searched rules realized under the true demand,
+  each with its gap to the oracle.
 """
 
 import json
@@ -16,18 +18,23 @@ import time
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
-from assets._heldout import (
-    SOURCE_DEPS,
-    held_out_candidates,
-    held_out_frame,
-    registered_demand,
-)
+from assets._heldout import SOURCE_DEPS, held_out_frame, registered_demand
 from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
+from assets._planning import RULE_CHOICES, plan_inputs, plans_of
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
+from assets.plans import PLAN_DEPS
 from deeprule.evaluate.extraction import score_extractions
-from deeprule.evaluate.plans import compare_plans, true_units
+from deeprule.evaluate.realized import (
+    comparison,
+    constrained_oracle,
+    logged_lines,
+    outcome,
+    plan_outcome,
+    realize,
+)
 from deeprule.evaluate.scorers import (
     Truth,
     assess,
@@ -38,6 +45,7 @@ from deeprule.evaluate.scorers import (
 from deeprule.models import registry
 from deeprule.models.frames import ScoringFrame
 from deeprule.models.price import PriceResponse
+from deeprule.optimize.plans import METHODS, PlanConfig
 from deeprule.plots import elasticity_scatter, metric_bars
 from deeprule.priors.extract import OK
 from deeprule.priors.facts import extracted_facts
@@ -143,25 +151,81 @@ def _verdicts(table: pl.DataFrame) -> dict[str, object]:
 
 
 @dg.asset(
-    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
-    description="Plans on the held-out months under the simulator's true demand: the "
-    "history's prices, the expert rule, the search's best rule, the oracle; realized "
-    "profit and gap to the oracle next to the predicted profit.",
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
+    deps=[*TRUTH_DEPS, dg.AssetKey("true_policy_locks")],
+    description="The constrained oracle of the plan month: the exact per-customer MILP on the "
+    "true demand at the truly best grid price per pair in [cost, list], over every launched "
+    "SKU, under the hard constraints and the true locks; its lines realized (docs/plans.md).",
 )
-def rule_plans_vs_truth(mlflow: MlflowResource, world: WorldResource,
-                        duckdb: DuckDBResource, demand_model: pl.DataFrame,
-                        rule_search: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def oracle_plan(world: WorldResource, plan_customers: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(pl.DataFrame())
-    _, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
-    table = compare_plans(cand, true_units(world.world(), cand), test.column("unit_price"),
-                          rule_search)
-    plans = {row["plan"]: row for row in table.iter_rows(named=True)}
+    oracle = constrained_oracle(world.world(), plan_customers["month"][0])
+    statuses = oracle.customers.group_by("status").len().sort("status")
+    return dg.Output(oracle.lines, metadata=frame_metadata(
+        oracle.lines, time.perf_counter() - started,
+        plan_month=plan_customers["month"][0].isoformat(),
+        solve_seconds=round(oracle.seconds, 3),
+        true_profit=round(float(oracle.lines["realized_profit"].sum()), 2),
+        violations=int(oracle.customers["violations"].fill_null(0).sum()),
+        statuses=dg.MetadataValue.md(markdown_preview(statuses, rows=statuses.height)),
+    ))
+
+
+GAP_KEYS = {"logged_gap": "logged policy", "expert_gap": "expert rule + appendix_e",
+            "expert_milp_gap": "expert rule + milp", "search_best_gap": "best rule + appendix_e",
+            "search_best_milp_gap": "best rule + milp"}
+"""Metadata key of each plan's gap to the oracle (the run summary reads the first ones)."""
+
+
+class RulePlansConfig(dg.Config):
+    """The exact optimizer's price options, as in `assortment_plans`."""
+
+    price_factors: list[float] = Field(default=list(PlanConfig().price_factors))
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
+    deps=list(dict.fromkeys([*PLAN_DEPS, *TRUTH_DEPS])),
+    description="Plans of the plan month realized under the true demand (one rule, "
+    "docs/plans.md): logged policy, expert and best rule each with the Appendix E heuristic "
+    "and the exact MILP, the constrained oracle; units, revenue, profit, violations, gap to "
+    "the oracle.",
+)
+def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: WorldResource,
+                        duckdb: DuckDBResource, demand_model: pl.DataFrame,
+                        rule_search: pl.DataFrame, plan_customers: pl.DataFrame,
+                        oracle_plan: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    if world.user_folder() is not None:
+        return no_truth(pl.DataFrame())
+    truth = world.world()
+    month = plan_customers["month"][0]
+    inputs = plan_inputs(mlflow, duckdb, demand_model, month.isoformat())
+    with_history = plan_customers.filter(pl.col("target_value").is_not_nan()
+                                         & pl.col("target_value").is_not_null())["customer_id"]
+    logged = realize(truth, logged_lines(truth, month).filter(
+        pl.col("customer_id").is_in(with_history.implode())))
+    n_history = with_history.len()
+    rows = [outcome("logged policy", logged, logged["customer_id"].n_unique(),
+                    n_history - logged["customer_id"].n_unique(), None)]
+    plan_config = PlanConfig(price_factors=tuple(config.price_factors))
+    for which in RULE_CHOICES[::-1]:
+        for method in METHODS:
+            plans = plans_of(inputs, rule_search, which, plan_config, method)
+            mine = plans.customers.filter(pl.col("customer_id").is_in(with_history.implode()))
+            rows.append(plan_outcome(f"{which} rule + {method}", realize(truth, plans.lines),
+                                     mine))
+    oracle_planned = oracle_plan["customer_id"].n_unique()
+    oracle_violations = int(oracle_plan.unique("customer_id")["customer_violations"].sum())
+    rows.append(outcome("constrained oracle", oracle_plan, oracle_planned,
+                        n_history - oracle_planned, oracle_violations))
+    table = comparison(rows, float(oracle_plan["realized_profit"].sum()))
+    by_plan = {row["plan"]: row for row in table.iter_rows(named=True)}
     return dg.Output(table, metadata=frame_metadata(
-        table, time.perf_counter() - started,
-        search_best_gap=round(plans["search best"]["oracle_gap"], 4),
-        expert_gap=round(plans["expert rule"]["oracle_gap"], 4),
-        logged_gap=round(plans["logged prices"]["oracle_gap"], 4),
-        oracle_profit=round(plans["oracle"]["realized_profit"], 2),
+        table, time.perf_counter() - started, plan_month=month.isoformat(),
+        comparison=dg.MetadataValue.md(table_markdown(table)),
+        **{key: round(by_plan[plan]["oracle_gap"], 4) for key, plan in GAP_KEYS.items()},
+        oracle_profit=round(by_plan["constrained oracle"]["profit"], 2),
     ))

@@ -3,7 +3,7 @@
 Each returns a `Verdict` (passed + the numbers that justify it); the Dagster checks in
 assets/checks.py only fetch the values. A wrong value here would mislead a decision:
 a NaN feature, a missing z-score, a model worse than the one it replaces, a best rule
-that does not score what the table says, a plan whose prediction is far from reality.
+that does not score what the table says.
 """
 
 from __future__ import annotations
@@ -66,10 +66,3 @@ def reproduces(recorded: float, rescored: float, rel_tol: float) -> Verdict:
     gap = abs(recorded - rescored) / max(abs(recorded), 1e-9)
     return Verdict(gap <= rel_tol, {"recorded": recorded, "rescored": rescored,
                                     "relative_gap": gap, "tolerance": rel_tol})
-
-
-def gap_within(predicted: float, realized: float, bound: float) -> Verdict:
-    """The predicted value within `bound` (relative) of what was realized."""
-    gap = abs(predicted - realized) / max(abs(realized), 1e-9)
-    return Verdict(gap <= bound, {"predicted": predicted, "realized": realized,
-                                  "relative_gap": round(gap, 4), "bound": bound})

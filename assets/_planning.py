@@ -1,0 +1,94 @@
+"""What the plans and evaluation assets share: the plan month, its candidates over the whole
+catalogue, the accounts' history, the extracted locks and the searched rules.
+
+Private to the asset modules; none of it reads the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from assets._heldout import registered_demand, sources
+from assets._tables import read_table_or_none
+from deeprule.models.split import shipment_months
+from deeprule.optimize.accounts import AccountHistory, account_history
+from deeprule.optimize.candidates import PlanCandidates, plan_candidates
+from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleRef, lock_columns, make_plans
+from deeprule.rules import Program, decide, parse_program
+from deeprule.search.objective import RULE_FEATURES
+from resources.mlflow import MlflowResource
+
+RULE_CHOICES = ("best", "expert")
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Everything a plan of one month is made from."""
+
+    month: date
+    plan: PlanCandidates
+    codes: Codes
+    history: AccountHistory
+    locks: pl.DataFrame | None
+    expenses_found: bool
+
+
+def plan_month(months: list[date], test: list[date], chosen: str | None) -> date:
+    """The configured month, else the first held-out month, else the month after the last."""
+    if chosen:
+        return date.fromisoformat(chosen)
+    if test:
+        return min(test)
+    last = max(months)
+    return date(last.year + last.month // 12, last.month % 12 + 1, 1)
+
+
+def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl.DataFrame,
+                month: str | None) -> PlanInputs:
+    """Candidates of every customer x launched SKU for the plan month, and their history."""
+    _, scorer, split = registered_demand(mlflow, demand_model)
+    tables = sources(duckdb)
+    when = plan_month(shipment_months(tables.shipments), split.test, month)
+    customers = read_table_or_none(duckdb, "customers")
+    who = None if customers is None else customers["customer_id"]
+    plan = plan_candidates(tables, scorer, when, who)
+    codes = Codes.of(plan.rows)
+    expenses = read_table_or_none(duckdb, "expenses")
+    history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
+                              codes.categories, when)
+    return PlanInputs(when, plan, codes, history, extracted_locks(duckdb),
+                      expenses is not None and not expenses.is_empty())
+
+
+def extracted_locks(duckdb: DuckDBResource) -> pl.DataFrame | None:
+    """customer_id, sku_id, min_units, doc_id from the priors' locks (None: no priors yet)."""
+    priors = read_table_or_none(duckdb, "customer_priors")
+    if priors is None or "locks" not in priors.columns:
+        return None
+    return (priors.select("customer_id", "locks").explode("locks").drop_nulls("locks")
+            .unnest("locks"))
+
+
+def searched_rule(rule_search: pl.DataFrame, which: str) -> tuple[Program, RuleRef]:
+    """The search's best rule or the expert rule (iteration 0), parsed from its audit text."""
+    if which not in RULE_CHOICES:
+        raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
+    row = (rule_search.filter(pl.col("is_best")) if which == "best" else rule_search.head(1)
+           ).row(0, named=True)
+    version = hashlib.sha256(row["rule"].encode()).hexdigest()[:12]
+    return (parse_program(row["rule"], RULE_FEATURES),
+            RuleRef(f"rule_search iteration {row['number']}", version))
+
+
+def plans_of(inputs: PlanInputs, rule_search: pl.DataFrame, which: str, config: PlanConfig,
+             method: str | None = None) -> Plans:
+    """One rule's plans for every customer by `method` (default: the config's)."""
+    program, ref = searched_rule(rule_search, which)
+    decisions = decide(program, inputs.plan.cand.columns)
+    return make_plans(inputs.plan, decisions, inputs.codes, inputs.history,
+                      lock_columns(inputs.plan.rows, inputs.locks), ref, config, method)
