@@ -17,13 +17,23 @@ from deeprule.io import checks
 from deeprule.io.quarantine import UNASSIGNED_PARTITION, replace_quarantine
 from deeprule.io.raw import RawLoad, generated_table, user_table
 from deeprule.io.warehouse import table_exists
-from deeprule.schema import CUSTOMERS, RAW_DOCUMENTS, SHIPMENTS, SKUS, STORES, TableSchema
+from deeprule.schema import (
+    CUSTOMERS,
+    EXPENSES,
+    RAW_DOCUMENTS,
+    SHIPMENTS,
+    SKUS,
+    STORES,
+    TableSchema,
+)
 from resources.world import WorldResource
 
 UNPARTITIONED = (CUSTOMERS, STORES, SKUS, RAW_DOCUMENTS)
+MONTHLY = (SHIPMENTS, EXPENSES)
 REFERENCES = (  # child table, column, parent table, parent column
     ("shipments", "customer_id", "customers", "customer_id"),
     ("shipments", "sku_id", "skus", "sku_id"),
+    ("expenses", "customer_id", "customers", "customer_id"),
     ("raw_documents", "customer_id", "customers", "customer_id"),
 )
 
@@ -39,6 +49,7 @@ def _load(schema: TableSchema, world: WorldResource, month: date | None) -> RawL
         "skus": generated.skus,
         "raw_documents": generated.documents,
         "shipments": lambda: generated.shipments(month),
+        "expenses": lambda: generated.expenses(month),
     }[schema.name]
     return generated_table(schema, produce, f"generator:{world.preset}:{schema.name}")
 
@@ -98,16 +109,23 @@ def _raw_asset(schema: TableSchema) -> dg.AssetsDefinition:
 raw_tables = [_raw_asset(schema) for schema in UNPARTITIONED]
 
 
-@dg.asset(
-    group_name="raw", description=SHIPMENTS.description, partitions_def=monthly_partitions,
-    metadata={"partition_expr": "month"}, kinds={"polars", "duckdb"}, pool="duckdb",
-)
-def shipments(
-    context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
-) -> dg.Output[pl.DataFrame]:
-    """One month of shipments; each month is generated or loaded independently."""
-    month = context.partition_time_window.start.date()
-    return _materialize(context, SHIPMENTS, world, duckdb, month)
+def _monthly_asset(schema: TableSchema) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=schema.name, group_name="raw", description=schema.description,
+        partitions_def=monthly_partitions, metadata={"partition_expr": "month"},
+        kinds={"polars", "duckdb"}, pool="duckdb",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, world: WorldResource, duckdb: DuckDBResource
+    ) -> dg.Output[pl.DataFrame]:
+        """One month of the table; each month is generated or loaded independently."""
+        month = context.partition_time_window.start.date()
+        return _materialize(context, schema, world, duckdb, month)
+
+    return _asset
+
+
+shipments, expenses = (_monthly_asset(schema) for schema in MONTHLY)
 
 
 def _count(duckdb: DuckDBResource, sql: str) -> int:
@@ -164,5 +182,5 @@ def _reference_check(child: str, column: str, parent: str, parent_column: str):
 
 
 raw_checks = [
-    check for schema in (*UNPARTITIONED, SHIPMENTS) for check in _contract_checks(schema)
+    check for schema in (*UNPARTITIONED, *MONTHLY) for check in _contract_checks(schema)
 ] + [_reference_check(*ref) for ref in REFERENCES]

@@ -17,9 +17,11 @@ from resources.world import WorldResource
 SIMULATOR_GROUP = "simulator"
 TRUTH_TABLES = {
     "true_customer_traits": "Latent customer traits: price sensitivity per category, "
-    "brand preferences, category scope, loyalty, credit.",
+    "brand preferences, category scope (current and announced, with its start month), "
+    "wanted brands, discount ceiling, loyalty, credit.",
     "true_sku_params": "Per-SKU demand truth: premium regime, elasticities, seasonality.",
     "true_document_facts": "What each raw document states, field by field.",
+    "true_policy_locks": "Contractual minimum monthly units of named SKUs per customer.",
 }
 
 
@@ -29,6 +31,7 @@ def _truth_frame(name: str, world: WorldResource) -> pl.DataFrame:
         "true_customer_traits": generated.true_customer_traits,
         "true_sku_params": generated.true_sku_params,
         "true_document_facts": generated.document_facts,
+        "true_policy_locks": generated.policy_locks,
     }[name]
     return produce()
 

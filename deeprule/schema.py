@@ -35,6 +35,8 @@ class TableSchema:
     extra_columns_allowed: bool = False
     partition_column: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    required: bool = True
+    """A user's data folder must hold the table; an optional one may be absent (no rows)."""
 
     @property
     def column_names(self) -> list[str]:
@@ -165,6 +167,23 @@ RAW_DOCUMENTS = TableSchema(
     ),
 )
 
+EXPENSE_TYPES = ("logistics", "promotion", "rebates")
+
+EXPENSES = TableSchema(
+    name="expenses",
+    description="Monthly expenses per customer by type (partitioned by month): what serving "
+    "the account cost, for the fee ratios FR_{c,k1} of the paper's Appendix E.",
+    key=("customer_id", "month", "expense_type"),
+    partition_column="month",
+    required=False,
+    columns=(
+        Column("customer_id", pl.String, "Customer the expense was incurred for."),
+        Column("month", pl.Date, "First day of the month."),
+        Column("expense_type", pl.String, "Kind of expense.", allowed=EXPENSE_TYPES),
+        Column("amount", pl.Float64, "Amount (currency).", 0, None),
+    ),
+)
+
 RAW_TABLES: dict[str, TableSchema] = {
-    t.name: t for t in (CUSTOMERS, STORES, SKUS, SHIPMENTS, RAW_DOCUMENTS)
+    t.name: t for t in (CUSTOMERS, STORES, SKUS, SHIPMENTS, EXPENSES, RAW_DOCUMENTS)
 }

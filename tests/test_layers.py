@@ -25,7 +25,7 @@ TRUTH_ALLOWED = ("deeprule/synth/", "deeprule/evaluate/", "resources/world.py",
                  "assets/evaluation.py", "assets/simulator.py")
 OPEN_SYNTH_MODULES = {"deeprule.synth.spec"}
 TRUTH_CALLS = {"expected_units", "true_elasticity", "true_customer_traits", "true_sku_params",
-               "document_facts"}
+               "document_facts", "policy_locks", "expected_units_matrix"}
 """The World methods that answer with the hidden truth."""
 ORCHESTRATION = ("dagster", "dagster_duckdb", "dagster_duckdb_polars", "dagster_webserver",
                  "assets", "resources", "pipelines")

@@ -12,9 +12,10 @@ INTRO = """# Data contract: bring your own data
 Set `DEEPRULE_DATA_DIR` to a folder of files and every raw asset reads that
 folder instead of generating the synthetic world. One file per table,
 `<table>.parquet` or `<table>.csv` (UTF-8, header row, `,` separator); the
-partitioned `shipments` table may instead be a folder `shipments/` holding
-several such files (for example one per month). Each monthly partition of
-`shipments` takes the rows whose `month` falls in that month.
+partitioned tables (`shipments`, `expenses`) may instead be a folder
+`shipments/` (`expenses/`) holding several such files (for example one per
+month). Each monthly partition takes the rows whose `month` falls in that
+month. A table marked optional may be left out: it is then empty.
 
 Validation, per row: values that do not parse as the column's type, missing
 required values, values outside the range or set below, and repeated keys are
@@ -29,8 +30,9 @@ quarantined under partition `__unassigned__`. Re-running a partition replaces
 its quarantine rows, so reruns never duplicate them.
 
 Asset checks on every raw table: `unique_keys`, `values_in_range`,
-`nothing_quarantined`; references: `shipments.customer_id`, `shipments.sku_id`
-and `raw_documents.customer_id` must exist in their parent tables.
+`nothing_quarantined`; references: `shipments.customer_id`, `shipments.sku_id`,
+`expenses.customer_id` and `raw_documents.customer_id` must exist in their
+parent tables.
 
 The synthetic world's hidden truth (`simulator` group) has no counterpart in
 user data: those tables stay empty, and evaluation against truth is skipped.
@@ -61,6 +63,8 @@ def table_section(schema: TableSchema) -> str:
              f"Key: {', '.join(f'`{k}`' for k in schema.key)} (unique)."]
     if schema.partition_column:
         lines.append(f"Partitioned monthly by `{schema.partition_column}`.")
+    if not schema.required:
+        lines.append("Optional: a folder without this table gives an empty one.")
     for label, text in schema.metadata.items():
         lines.append(f"Also allowed — {label}: {text}.")
     lines += ["", "| column | type | allowed values | meaning |", "|---|---|---|---|"]

@@ -35,6 +35,11 @@ def table_files(folder: Path, schema: TableSchema) -> list[Path]:
     return files
 
 
+def _present(folder: Path, schema: TableSchema) -> bool:
+    return any((folder / f"{schema.name}{s}").is_file() for s in SUFFIXES) or (
+        (folder / schema.name).is_dir())
+
+
 def read_file(path: Path) -> pl.DataFrame:
     """One raw file, CSV as all-text, tagged with its file name and data row numbers."""
     try:
@@ -48,7 +53,12 @@ def read_file(path: Path) -> pl.DataFrame:
 
 
 def read_table(folder: Path, schema: TableSchema) -> pl.DataFrame:
-    """All files of a table stacked; columns missing in one file surface in validation."""
+    """All files of a table stacked; columns missing in one file surface in validation.
+
+    An optional table with no file is empty (every contract column, no rows).
+    """
+    if not schema.required and folder.is_dir() and not _present(folder, schema):
+        return attach_source(pl.DataFrame(schema=schema.polars_schema()), "(absent)")
     frames = [read_file(p) for p in table_files(folder, schema)]
     return pl.concat(frames, how="diagonal_relaxed")
 

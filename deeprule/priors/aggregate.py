@@ -11,6 +11,12 @@ rules (each customer's `resolution` says which applied):
   customer applied for a discount in, or a brand any document names, is
   evidence of interest; for an affiliation prior, missing one costs more than
   including one too many).
+- announced category (and its start month): the latest profile wins (plans move).
+- per-category sensitivity: per category, the latest negotiation statement.
+- wanted brands: the union of all statements.
+- discount ceiling: the latest approval wins (an older one may be quoted).
+- locks: per SKU, the latest statement of its minimum.
+Each of these new facts keeps the document it came from (`*_source`, `doc_id`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,17 @@ PRIORS_SCHEMA: dict[str, pl.DataType] = {
     "approval_rate": pl.Float64(),
     "mean_requested_discount": pl.Float64(),
     "net_reward": pl.Float64(),
+    "announced_category": pl.String(),
+    "announced_month": pl.Date(),
+    "announced_source": pl.String(),
+    "category_sensitivity": pl.List(pl.Struct(
+        {"category": pl.String(), "level": pl.String(), "doc_id": pl.String()})),
+    "wanted_brands": pl.List(pl.String()),
+    "wanted_brands_source": pl.String(),
+    "discount_ceiling": pl.Float64(),
+    "discount_ceiling_source": pl.String(),
+    "locks": pl.List(pl.Struct(
+        {"sku_id": pl.String(), "min_units": pl.Int64(), "doc_id": pl.String()})),
     "n_documents": pl.Int64(),
     "n_extracted": pl.Int64(),
     "n_failed": pl.Int64(),
@@ -52,7 +69,8 @@ def customer_priors(
         _document_counts(extractions), _price_sensitivity(facts), _scale_band(facts),
         _union(facts, "categories", ["categories", "category"]),
         _union(facts, "core_brands", ["core_brands"]), _decision_stats(facts),
-        _reward_stats(facts),
+        _reward_stats(facts), _announced(facts), _category_sensitivity(facts),
+        _wanted_brands(facts), _discount_ceiling(facts), _locks(facts),
     ]
     out = base
     for part in parts:
@@ -60,6 +78,10 @@ def customer_priors(
     out = out.with_columns(
         pl.col("categories").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         pl.col("core_brands").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.col("wanted_brands").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.col("category_sensitivity").fill_null(
+            pl.lit([], dtype=PRIORS_SCHEMA["category_sensitivity"])),
+        pl.col("locks").fill_null(pl.lit([], dtype=PRIORS_SCHEMA["locks"])),
         *(pl.col(c).fill_null(0) for c in ("n_documents", "n_extracted", "n_failed", "n_pending")),
     )
     return _with_resolution(out).select(list(PRIORS_SCHEMA)).cast(PRIORS_SCHEMA)
@@ -113,6 +135,58 @@ def _union(facts: pl.DataFrame, name: str, fields: list[str]) -> pl.DataFrame:
     )
 
 
+def _latest(facts: pl.DataFrame, field: str) -> pl.DataFrame:
+    """Statements of `field`, newest first (by document date, then id)."""
+    return _statements(facts, field).sort(["doc_date", "doc_id"], descending=True)
+
+
+def _announced(facts: pl.DataFrame) -> pl.DataFrame:
+    """The latest announcement: category, first month, source document, distinct statements."""
+    parts = pl.col("value").str.split("|")
+    return _latest(facts, "announced_category").group_by("customer_id", maintain_order=True).agg(
+        parts.first().list.get(0).alias("announced_category"),
+        parts.first().list.get(1).str.to_date("%Y-%m-%d", strict=False).alias("announced_month"),
+        pl.col("doc_id").first().alias("announced_source"),
+        pl.col("value").n_unique().alias("announced_versions"),
+    )
+
+
+def _category_sensitivity(facts: pl.DataFrame) -> pl.DataFrame:
+    """Per category the latest stated level, with its document."""
+    parts = pl.col("value").str.split("|")
+    stated = _latest(facts, "category_sensitivity").with_columns(
+        parts.list.get(0).alias("category"), parts.list.get(1).alias("level"))
+    latest = stated.group_by("customer_id", "category", maintain_order=True).first()
+    return latest.sort("customer_id", "category").group_by("customer_id").agg(
+        pl.struct("category", "level", "doc_id").alias("category_sensitivity"))
+
+
+def _wanted_brands(facts: pl.DataFrame) -> pl.DataFrame:
+    return _statements(facts, "wanted_brands").group_by("customer_id").agg(
+        pl.col("value").str.split("|").explode().unique().sort().alias("wanted_brands"),
+        pl.col("doc_id").unique().sort().str.join("|").alias("wanted_brands_source"),
+    )
+
+
+def _discount_ceiling(facts: pl.DataFrame) -> pl.DataFrame:
+    return _latest(facts, "discount_ceiling").group_by("customer_id", maintain_order=True).agg(
+        pl.col("value").first().cast(pl.Float64, strict=False).alias("discount_ceiling"),
+        pl.col("doc_id").first().alias("discount_ceiling_source"),
+        pl.col("value").n_unique().alias("ceiling_versions"),
+    )
+
+
+def _locks(facts: pl.DataFrame) -> pl.DataFrame:
+    """Per locked SKU the latest stated minimum, with its document."""
+    parts = pl.col("value").str.split("|")
+    stated = _latest(facts, "locked_sku").with_columns(
+        parts.list.get(0).alias("sku_id"),
+        parts.list.get(1).cast(pl.Int64, strict=False).alias("min_units"))
+    latest = stated.group_by("customer_id", "sku_id", maintain_order=True).first()
+    return latest.sort("customer_id", "sku_id").group_by("customer_id").agg(
+        pl.struct("sku_id", "min_units", "doc_id").alias("locks"))
+
+
 def _decision_stats(facts: pl.DataFrame) -> pl.DataFrame:
     approved = _statements(facts, "approved").group_by("customer_id").agg(
         (pl.col("value") == "true").mean().alias("approval_rate")
@@ -142,6 +216,12 @@ def _with_resolution(priors: pl.DataFrame) -> pl.DataFrame:
             pl.lit("categories: profiles disagree, kept the union")),
         pl.when(pl.col("core_brands_lists") > 1).then(pl.format(
             "core_brands: {} different lists, kept the union", pl.col("core_brands_lists"))),
+        pl.when(pl.col("announced_versions") > 1).then(pl.format(
+            "announced_category: {} versions, kept {}", pl.col("announced_versions"),
+            pl.col("announced_source"))),
+        pl.when(pl.col("ceiling_versions") > 1).then(pl.format(
+            "discount_ceiling: {} values stated, kept {}", pl.col("ceiling_versions"),
+            pl.col("discount_ceiling_source"))),
     ]
     conflicts = pl.sum_horizontal(n.is_not_null().cast(pl.Int64) for n in notes)
     text = pl.concat_str(notes, separator="; ", ignore_nulls=True)

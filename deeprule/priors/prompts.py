@@ -35,6 +35,9 @@ def _field_guide(doc_type: str, v: Vocabulary) -> list[str]:
             f"core_brands: the customer's main brands ({brands})",
             f"price_sensitivity: how strongly the customer reacts to price ({levels})",
             f"scale_band: size of the business ({'/'.join(v.scale_bands)})",
+            f"announced_category: a category the customer says it will start carrying "
+            f"({categories}), or null",
+            "announced_month: the month it starts, as YYYY-MM, or null",
         ],
         "reward_penalty": [
             "events: each reward or penalty the document records, as state "
@@ -51,10 +54,18 @@ def _field_guide(doc_type: str, v: Vocabulary) -> list[str]:
             "approved: true if the discount was granted (fully or partly), false if rejected",
             "approved_discount_percent: the discount granted, in whole percent (0 if rejected)",
             f"sentiment: tone of the decision ({sentiments})",
+            "discount_ceiling_percent: the deepest discount the committee approves for this "
+            "account, in whole percent, or null if not stated",
+            "locks: each SKU the contract obliges the customer to take every month, as sku_id "
+            "and min_units (empty list if none)",
         ],
         "negotiation": [
             f"price_sensitivity: how strongly the buyer pushed on price ({levels})",
             f"core_brands: the brands the customer prioritises ({brands})",
+            f"category_sensitivity: for each category the buyer comments on, its price "
+            f"sensitivity there ({levels}) (empty list if none)",
+            f"wanted_brands: brands the customer wants but cannot get from us yet ({brands}) "
+            "(empty list if none)",
         ],
     }
     return guides[doc_type]

@@ -14,6 +14,14 @@ import numpy as np
 import polars as pl
 
 from deeprule.schema import CUSTOMERS
+from deeprule.synth.accounts import (
+    NEVER,
+    WANTED_AFFINITY,
+    Announcements,
+    announce_categories,
+    discount_ceilings,
+    wanted_brands,
+)
 from deeprule.synth.geography import (
     Catchment,
     Cities,
@@ -45,6 +53,10 @@ TYPE_PROFILE: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "online reseller": (-0.1, 0.2, ("Fragrance", "Skin Care", "Hair Care")),
     "institutional buyer": (-0.2, 0.05, ("Home Cleaning", "Paper Goods", "Laundry")),
 }
+PREMIUM_SENSITIVITY = 0.7
+"""Premium categories are less price-sensitive than everyday ones for the same customer."""
+CATEGORY_SENSITIVITY_SD = 0.3
+"""Log-sd of a customer's sensitivity across its categories."""
 TYPE_SHARES = (0.25, 0.2, 0.18, 0.12, 0.15, 0.10)
 NAME_WORDS = (
     ("Golden", "Northern", "Harbour", "Silver", "Evergreen", "Summit", "Riverside", "Pioneer",
@@ -71,6 +83,9 @@ class Customers:
     in_scope: np.ndarray
     brand_affinity: np.ndarray
     core_brand: np.ndarray
+    wanted_brand: np.ndarray
+    announced: Announcements
+    ceiling: np.ndarray
     loyalty: np.ndarray
     credit: np.ndarray
     catchment: Catchment
@@ -82,6 +97,12 @@ class Customers:
     def sensitivity_level(self) -> np.ndarray:
         return np.array(PRICE_SENSITIVITY_LEVELS, dtype=object)[
             np.digitize(self.mean_sensitivity(), PRICE_SENSITIVITY_EDGES)
+        ]
+
+    def category_sensitivity_level(self) -> np.ndarray:
+        """(n_customers, n_categories) low/medium/high per category, as its buyers describe it."""
+        return np.array(PRICE_SENSITIVITY_LEVELS, dtype=object)[
+            np.digitize(self.sensitivity, PRICE_SENSITIVITY_EDGES)
         ]
 
     def scale_band(self) -> np.ndarray:
@@ -97,11 +118,14 @@ def make_customers(spec: WorldSpec, cities: Cities, stores: Stores, skus: Skus) 
     ctype = rng.choice(len(CUSTOMER_TYPES), size=n, p=np.array(TYPE_SHARES))
     scale_shift, sens_shift, _ = (np.array(v) for v in zip(*TYPE_PROFILE.values(), strict=True))
     scale = np.round(np.maximum(1.0, 40.0 * np.exp(rng.normal(0, 0.9, n) + scale_shift[ctype])), 2)
-    in_scope = _category_scope(rng, ctype, skus.categories)
+    lean = _type_lean(ctype, skus.categories)
+    in_scope = _category_scope(rng, lean)
     sensitivity = _sensitivity(rng, ctype, sens_shift, skus.categories)
     affinity, core = _brand_preferences(rng, in_scope, skus.brand_category_presence())
     loyalty = rng.beta(4.0, 2.0, n)
     credit = rng.beta(5.0, 2.0, n)
+    announced = announce_categories(spec, in_scope, lean)
+    wanted, affinity = _wanted(spec, rng, in_scope, announced, core, affinity, skus)
     years = np.clip(np.round(loyalty * 25 + rng.gamma(2.0, 2.0, n)), 0, 60).astype(np.int64)
     reach = catchment(lat, lon, operating_radius_km(scale), stores)
     ids = [f"C{i:0{max(4, len(str(n)))}d}" for i in range(1, n + 1)]
@@ -111,7 +135,8 @@ def make_customers(spec: WorldSpec, cities: Cities, stores: Stores, skus: Skus) 
         frame=pl.DataFrame(), ids=ids, names=names, city=cities.name[city].tolist(),
         region=cities.region[city].tolist(), customer_type=[CUSTOMER_TYPES[t] for t in ctype],
         scale=scale, years_active=years, sensitivity=sensitivity, in_scope=in_scope,
-        brand_affinity=affinity, core_brand=core, loyalty=loyalty, credit=credit,
+        brand_affinity=affinity, core_brand=core, wanted_brand=wanted, announced=announced,
+        ceiling=discount_ceilings(spec, credit), loyalty=loyalty, credit=credit,
         catchment=reach,
     )
     base = pl.DataFrame(
@@ -145,13 +170,15 @@ def _unique_names(names: list[str], cities: list[str]) -> list[str]:
     return out
 
 
-def _category_scope(
-    rng: np.random.Generator, ctype: np.ndarray, categories: list[str]
-) -> np.ndarray:
-    """Which primary categories each customer trades: 2+ of them, leaning to its type."""
-    n, n_cat = len(ctype), len(categories)
-    lean = np.array([[3.0 if c in prefs else 1.0 for c in categories]
+def _type_lean(ctype: np.ndarray, categories: list[str]) -> np.ndarray:
+    """(n_customers, n_categories) weight of each category for the customer's type."""
+    return np.array([[3.0 if c in prefs else 1.0 for c in categories]
                      for _, _, prefs in TYPE_PROFILE.values()])[ctype]
+
+
+def _category_scope(rng: np.random.Generator, lean: np.ndarray) -> np.ndarray:
+    """Which primary categories each customer trades: 2+ of them, leaning to its type."""
+    n, n_cat = lean.shape
     size = np.minimum(n_cat, 2 + rng.binomial(max(n_cat - 2, 0), 0.4, n))
     keys = np.log(lean) + rng.gumbel(size=(n, n_cat))
     return _top_k_mask(keys, size)
@@ -166,11 +193,26 @@ def _top_k_mask(keys: np.ndarray, k: np.ndarray) -> np.ndarray:
 def _sensitivity(
     rng: np.random.Generator, ctype: np.ndarray, sens_shift: np.ndarray, categories: list[str]
 ) -> np.ndarray:
-    """Price-sensitivity multiplier per (customer, category): a customer level times jitter."""
+    """Price-sensitivity multiplier per (customer, category): a customer level times a
+    category-specific factor, so one customer can be price-driven in everyday lines and
+    relaxed about premium ones (its buyers say so; a customer-wide discount cannot)."""
     n, n_cat = len(ctype), len(categories)
-    level = np.exp(rng.normal(0, 0.33, n) + sens_shift[ctype])
-    premium = np.array([0.85 if c in PREMIUM_CATEGORIES else 1.0 for c in categories])
-    return level[:, None] * np.exp(rng.normal(0, 0.18, (n, n_cat))) * premium
+    level = np.exp(rng.normal(0, 0.3, n) + sens_shift[ctype])
+    premium = np.array([PREMIUM_SENSITIVITY if c in PREMIUM_CATEGORIES else 1.0
+                        for c in categories])
+    return level[:, None] * np.exp(rng.normal(0, CATEGORY_SENSITIVITY_SD, (n, n_cat))) * premium
+
+
+def _wanted(spec: WorldSpec, rng: np.random.Generator, in_scope: np.ndarray,
+            announced: Announcements, core: np.ndarray, affinity: np.ndarray, skus: Skus
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Wanted brands (available in the current or announced scope) and their raised affinity."""
+    scope = announced.scope_from(in_scope) < NEVER
+    presence = skus.brand_category_presence()
+    available = (scope.astype(int) @ presence.T.astype(int)) > 0
+    wanted = wanted_brands(spec, available, core)
+    raised = np.where(wanted, rng.uniform(*WANTED_AFFINITY, wanted.shape), affinity)
+    return wanted, raised
 
 
 def _brand_preferences(

@@ -4,7 +4,9 @@
 
 `base` holds everything that does not move with price or time: the
 customer's scale, the demographics of its catchment (weighted per category),
-the SKU's style appeal, the customer's brand affinity and category scope.
+the SKU's style appeal and the customer's brand affinity. Category scope moves
+with time: a category the customer announced is out of scope (demand times
+OUT_OF_SCOPE) before its stated month and in scope from then on.
 
 The price term has a regime switch at a kink price: log-log elasticity is
 `-s * e_below` well below the kink and `-s * e_above` above it, joined by a
@@ -43,6 +45,8 @@ class DemandModel:
     """Vectorized true demand; all methods take equal-length index/price/month arrays."""
 
     base: np.ndarray
+    scope_from: np.ndarray
+    """(n_customers, n_categories) first month ordinal each category is in scope."""
     sensitivity: np.ndarray
     sku_category: np.ndarray
     ref_price: np.ndarray
@@ -81,8 +85,15 @@ class DemandModel:
     def expected(self, cust: np.ndarray, sku: np.ndarray, price: np.ndarray,
                  month_ordinal: np.ndarray) -> np.ndarray:
         """Noise-free expected units."""
-        return (self.base[cust, sku] * self.time_factor(sku, month_ordinal)
+        return (self.base[cust, sku] * self.scope_factor(cust, sku, month_ordinal)
+                * self.time_factor(sku, month_ordinal)
                 * np.exp(self.log_price_factor(cust, sku, price)))
+
+    def scope_factor(self, cust: np.ndarray, sku: np.ndarray,
+                     month_ordinal: np.ndarray) -> np.ndarray:
+        """1 where the SKU's category is in the customer's scope that month, else OUT_OF_SCOPE."""
+        started = month_ordinal >= self.scope_from[cust, self.sku_category[sku]]
+        return np.where(started, 1.0, OUT_OF_SCOPE)
 
     def _price_terms(
         self, cust: np.ndarray, sku: np.ndarray, price: np.ndarray
@@ -97,11 +108,11 @@ class DemandModel:
 def build_demand(customers: Customers, skus: Skus, start_ordinal: int) -> DemandModel:
     """Assemble the demand truth from customer traits, catchments and SKU parameters."""
     affinity = customers.brand_affinity[:, skus.brand]
-    scope = np.where(customers.in_scope[:, skus.category], 1.0, OUT_OF_SCOPE)
     base = (UNITS_PER_SCALE * customers.scale[:, None] * demographic_factor(customers, skus)
-            * skus.volume_level[None, :] * np.exp(affinity) * scope)
+            * skus.volume_level[None, :] * np.exp(affinity))
+    scope_from = customers.announced.scope_from(customers.in_scope) + start_ordinal
     return DemandModel(
-        base=base, sensitivity=customers.sensitivity,
+        base=base, scope_from=scope_from, sensitivity=customers.sensitivity,
         sku_category=skus.category, ref_price=skus.list_price, e_below=skus.elasticity_below,
         e_above=skus.elasticity_above, log_kink=np.log(skus.kink_ratio),
         curvature=skus.curvature, season_amplitude=skus.season_amplitude,

@@ -26,6 +26,12 @@ from deeprule.synth.spec import WorldSpec
 from deeprule.synth.vocab import COMPETITOR_BRANDS, PRICE_SENSITIVITY_LEVELS, SENTIMENTS
 
 MIN_WORDS, MAX_WORDS = 60, 250
+OUTDATED_ANNOUNCEMENT = 0.2
+"""Chance a profile gives an old start month for the announced category."""
+OUTDATED_CEILING = 0.15
+"""Chance an approval quotes an old discount ceiling."""
+OVERSTATED_CATEGORY = 0.25
+"""Chance a buyer overstates its sensitivity in a category (to win a discount)."""
 FACT_COLUMNS = ("doc_id", "customer_id", "doc_type", "field", "value")
 QUARTERS = ("first", "second", "third", "fourth")
 
@@ -51,6 +57,12 @@ class Subject:
     sensitivity: dict[str, float]
     base_discount: dict[str, float]
     monthly_volume: dict[str, float]
+    category_levels: dict[str, str]
+    announced: tuple[str, date] | None
+    wanted: tuple[str, ...]
+    ceiling: float
+    locks: tuple[tuple[str, str, int], ...]
+    """(sku_id, a short description of the SKU, minimum monthly units)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,13 @@ class Writer:
         ]
         stated = [("categories", "|".join(sorted(cats))), ("core_brands", "|".join(brands)),
                   ("price_sensitivity", level), ("scale_band", s.scale_band)]
+        if s.announced is not None:
+            cat, start = s.announced
+            if self.rnd.random() < OUTDATED_ANNOUNCEMENT:
+                start = _shift_month(start, self.rnd.choice((-3, -2, -1, 1, 2, 3)))
+            facts.append(self.rnd.choice(phrases.ANNOUNCED).format(
+                cat=self._category_mention(cat), month=start.strftime("%B %Y")))
+            stated.append(("announced_category", f"{cat}|{start.isoformat()}"))
         return Draft(self._title("profile", s), facts, stated)
 
     def reward_penalty(self, s: Subject, when: date) -> Draft:
@@ -207,6 +226,15 @@ class Writer:
         stated = [("approved", "true" if r.approved else "false"),
                   ("approved_discount", f"{r.approved_discount:.2f}"),
                   ("sentiment", r.decision_sentiment)]
+        ceiling = s.ceiling
+        if self.rnd.random() < OUTDATED_CEILING:
+            ceiling = round(max(0.03, ceiling + self.rnd.choice((-0.04, -0.02, 0.02, 0.04))), 2)
+        facts.append(self.rnd.choice(phrases.CEILING).format(pct=self._percent(ceiling)))
+        stated.append(("discount_ceiling", f"{ceiling:.2f}"))
+        for sku_id, label, units in s.locks:
+            facts.append(self.rnd.choice(phrases.LOCK).format(
+                units=f"{units:,}", sku=sku_id, label=label))
+            stated.append(("locked_sku", f"{sku_id}|{units}"))
         return Draft(self._title("approval", s), facts, stated)
 
     def negotiation(self, s: Subject, when: date) -> Draft:
@@ -219,6 +247,17 @@ class Writer:
             self.rnd.choice(phrases.NEGOTIATION_BRANDS).format(brands=_join(brands, self.rnd)),
         ]
         stated = [("price_sensitivity", level), ("core_brands", "|".join(brands))]
+        for cat in self.rnd.sample(s.scope, min(len(s.scope), self.rnd.randint(1, 2))):
+            said = s.category_levels[cat]
+            if self.rnd.random() < OVERSTATED_CATEGORY:
+                said = self._shift_level(said, 1)
+            facts.append(self.rnd.choice(phrases.CATEGORY_SENSITIVITY[said]).format(
+                cat=self._category_mention(cat)))
+            stated.append(("category_sensitivity", f"{cat}|{said}"))
+        if s.wanted:
+            facts.append(self.rnd.choice(phrases.WANTED_BRANDS).format(
+                brands=_join(list(s.wanted), self.rnd)))
+            stated.append(("wanted_brands", "|".join(sorted(s.wanted))))
         return Draft(self._title("negotiation", s, when), facts, stated)
 
     # ---- what the documents say --------------------------------------------------------
@@ -235,7 +274,7 @@ class Writer:
         tone = {"high": (0.1, 0.3, 0.6), "medium": (0.25, 0.55, 0.2), "low": (0.6, 0.3, 0.1)}
         sentiment = self.rnd.choices(SENTIMENTS, tone[s.level])[0]
         odds = 3.0 * (s.credit - 0.55) + 1.5 * (s.loyalty - 0.6) - 8.0 * (requested - 0.12) + 0.6
-        approved = self.rnd.random() < 1.0 / (1.0 + np.exp(-odds))
+        approved = requested <= s.ceiling and self.rnd.random() < 1.0 / (1.0 + np.exp(-odds))
         granted = 0.0
         if approved:
             granted = round(min(requested, max(0.01, s.base_discount[cat]
@@ -329,9 +368,11 @@ class Writer:
     def _slots(self, s: Subject, when: date, draft: Draft) -> dict[str, str]:
         """Values for distractor slots, chosen so no distractor states a competing fact."""
         mentioned = " ".join(draft.facts).lower()
-        spare = [b for b in self.brands if b not in s.core and b.lower() not in mentioned]
+        spare = [b for b in self.brands if b not in s.core and b not in s.wanted
+                 and b.lower() not in mentioned]
+        announced = s.announced[0] if s.announced else None
         outside = [c for c in self.categories
-                   if c not in s.scope and not self._mentioned(c, mentioned)]
+                   if c not in s.scope and c != announced and not self._mentioned(c, mentioned)]
         return {
             "name": s.name, "a_ctype": ("an " if s.ctype[0] in "aeiou" else "a ") + s.ctype,
             "city": s.city, "region": s.region,
@@ -369,19 +410,33 @@ def _join(items: list[str], rnd: random.Random) -> str:
     return ", ".join(items[:-1]) + f"{comma} and {items[-1]}"
 
 
+def _shift_month(month: date, step: int) -> date:
+    y, m = divmod(month.month - 1 + step, 12)
+    return date(month.year + y, m + 1, 1)
+
+
 def _words(sentences: list[str]) -> int:
     return sum(len(x.split()) for x in sentences)
 
 
 def subjects(customers: Customers, base_discount: np.ndarray,
              monthly_volume: np.ndarray, categories: list[str],
-             brands: list[str]) -> list[Subject]:
-    """One Subject per customer, from the latent traits and the logged policy."""
+             brands: list[str], months: list[date],
+             locks: dict[int, list[tuple[str, str, int]]]) -> list[Subject]:
+    """One Subject per customer, from the latent traits and the logged policy.
+
+    `months` maps an announcement's month index to its date (it may lie past the
+    history); `locks` lists each customer's locked SKUs.
+    """
     level, band = customers.sensitivity_level(), customers.scale_band()
+    cat_levels = customers.category_sensitivity_level()
     limits = customers.frame["credit_limit"].to_numpy()
+    ann = customers.announced
     out = []
     for k, cid in enumerate(customers.ids):
         scope = tuple(c for j, c in enumerate(categories) if customers.in_scope[k, j])
+        announced = (None if ann.category[k] < 0
+                     else (categories[ann.category[k]], months[int(ann.start[k])]))
         out.append(Subject(
             customer_id=cid, name=customers.names[k], city=customers.city[k],
             region=customers.region[k], ctype=customers.customer_type[k],
@@ -393,6 +448,10 @@ def subjects(customers: Customers, base_discount: np.ndarray,
             sensitivity=dict(zip(categories, customers.sensitivity[k].tolist(), strict=True)),
             base_discount=dict(zip(categories, base_discount[k].tolist(), strict=True)),
             monthly_volume=dict(zip(categories, monthly_volume[k].tolist(), strict=True)),
+            category_levels=dict(zip(categories, cat_levels[k].tolist(), strict=True)),
+            announced=announced,
+            wanted=tuple(sorted(b for j, b in enumerate(brands) if customers.wanted_brand[k, j])),
+            ceiling=float(customers.ceiling[k]), locks=tuple(locks.get(k, ())),
         ))
     return out
 

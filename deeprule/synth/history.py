@@ -1,9 +1,19 @@
 """Logged history: which SKUs each customer ships, at what discount, and how many units.
 
-The logged pricing policy is confounded on purpose: bigger and more
-price-sensitive customers were given deeper discounts, and whole categories
-went on promotion in some months. Regressing units on price across customers
-therefore mixes the price effect with who got the price.
+The logged policy is the traditional one the paper describes: experience
+rules that do not adapt to the customer.
+- Pricing: one discount per customer from its size tier (plus a blanket
+  concession to customers who complain about price), the same in every
+  category, plus a calendar of category promotions for everybody, capped at
+  the customer's discount ceiling. Insensitive customers are over-discounted in
+  premium categories and sensitive ones under-discounted in everyday lines.
+  It is still confounded: bigger and more price-sensitive customers got deeper
+  discounts, so regressing units on price across customers mixes the price
+  effect with who got the price.
+- Assortment inertia: each customer keeps the SKUs it traded when the history
+  starts (chosen by habit: scope, brands, appeal and a taste for cheap
+  low-margin lines, never by profit); a new launch is offered to few customers;
+  an announced category or a wanted brand is never added.
 
 Each month is drawn from its own random stream (world seed, month index), so
 any month can be generated alone, in any order, with the same result.
@@ -24,13 +34,21 @@ from deeprule.synth.rng import stream
 from deeprule.synth.skus import Skus
 from deeprule.synth.spec import WorldSpec
 
-PROMO_PROBABILITY = 0.18
-PROMO_DEPTH = (0.05, 0.12)
+TIER_DISCOUNT = {"small": 0.02, "medium": 0.05, "large": 0.09}
+"""Customer-wide discount by size tier (scale band)."""
+COMPLAINT_CONCESSION = 0.06
+"""Extra blanket discount per unit of mean price sensitivity above 1 (reps give in)."""
+PROMO_MONTHS_PER_YEAR = 2
+PROMO_DEPTH = (0.06, 0.12)
 MAX_DISCOUNT = 0.6
 DISCOUNT_STEP = 0.005
-DISCOUNT_JITTER_SD = 0.012
+DISCOUNT_JITTER_SD = 0.01
 CUSTOMER_SHOCK_SD = 0.12
 ROW_NOISE_SD = 0.2
+NEW_SKU_UPTAKE = 0.1
+"""Chance that a customer trading the category is offered a new launch."""
+LOW_MARGIN_HABIT = (0.0, 1.5)
+"""Range of a customer's taste for cheap, low-margin lines in its starting assortment."""
 
 
 @dataclass(frozen=True)
@@ -40,54 +58,85 @@ class Assortment:
     cust: np.ndarray
     sku: np.ndarray
     base_discount: np.ndarray
+    ceiling: np.ndarray
     ship_probability: np.ndarray
+    start: np.ndarray
+    """Month index from which the pair ships (0 for the starting assortment)."""
 
 
 def policy_discount(spec: WorldSpec, customers: Customers) -> np.ndarray:
-    """(n_customers, n_categories) usual discount: deeper for big and price-sensitive buyers."""
+    """(n_customers, n_categories) usual discount: one per customer, the same in every category.
+
+    Size tier plus a concession to customers who complain about price (reps see
+    the customer's mean sensitivity, not its per-category one).
+    """
     rng = stream(spec.seed, "policy")
-    log_scale = np.log(customers.scale)
-    z_scale = (log_scale - log_scale.mean()) / max(float(log_scale.std()), 1e-9)
-    raw = (0.04 + 0.03 * z_scale[:, None] + 0.08 * (customers.sensitivity - 1.0)
-           + 0.02 * (customers.loyalty[:, None] - 0.6)
-           + rng.normal(0, 0.015, customers.sensitivity.shape))
-    return np.clip(raw, 0.0, 0.35)
+    tier = np.array([TIER_DISCOUNT[b] for b in customers.scale_band()])
+    raw = (tier + COMPLAINT_CONCESSION * (customers.mean_sensitivity() - 1.0)
+           + rng.normal(0, 0.01, len(tier)))
+    usual = np.clip(raw, 0.0, customers.ceiling)
+    return np.repeat(usual[:, None], customers.sensitivity.shape[1], axis=1)
+
+
+def promotion_calendar(spec: WorldSpec, n_categories: int) -> np.ndarray:
+    """(12, n_categories) promotion depth per month of the year, the same every year."""
+    rng = stream(spec.seed, "promotions")
+    calendar = np.zeros((12, n_categories))
+    for j in range(n_categories):
+        months = rng.choice(12, size=PROMO_MONTHS_PER_YEAR, replace=False)
+        calendar[months, j] = rng.uniform(*PROMO_DEPTH)
+    return calendar
 
 
 def choose_assortment(spec: WorldSpec, customers: Customers, skus: Skus,
                       base_discount: np.ndarray) -> Assortment:
-    """About spec.skus_per_customer SKUs per customer, skewed to its scope, brands and style."""
+    """The starting assortment by habit, then the few new launches each customer is offered."""
     rng = stream(spec.seed, "assortment")
     n_cust, n_sku = len(customers.ids), len(skus.list_price)
+    existing = skus.launch < 0
     size = np.clip(np.round(spec.skus_per_customer * np.exp(rng.normal(0, 0.2, n_cust))),
-                   1, n_sku).astype(np.int64)
+                   1, existing.sum()).astype(np.int64)
+    low_margin = skus.cost_share()
+    low_margin = (low_margin - low_margin.mean()) / max(float(low_margin.std()), 1e-9)
+    habit = rng.uniform(*LOW_MARGIN_HABIT, n_cust)
+    wanted = customers.wanted_brand[:, skus.brand]
+    announced = customers.announced.category[:, None] == skus.category[None, :]
     keys = (2.5 * customers.in_scope[:, skus.category]
             + customers.brand_affinity[:, skus.brand] + skus.appeal[None, :]
-            + rng.gumbel(size=(n_cust, n_sku)))
+            + habit[:, None] * low_margin[None, :] + rng.gumbel(size=(n_cust, n_sku)))
+    keys = np.where(existing[None, :] & ~wanted & ~announced, keys, -np.inf)
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
-    cust, sku = np.nonzero(rank < size[:, None])
+    offered = (~existing[None, :] & ~wanted & customers.in_scope[:, skus.category]
+               & (rng.random((n_cust, n_sku)) < NEW_SKU_UPTAKE))
+    lag = rng.integers(0, 3, (n_cust, n_sku))
+    cust, sku = np.nonzero(((rank < size[:, None]) & np.isfinite(keys)) | offered)
+    start = np.where(existing[sku], 0, skus.launch[sku] + lag[cust, sku])
     return Assortment(
         cust=cust.astype(np.int64), sku=sku.astype(np.int64),
         base_discount=base_discount[cust, skus.category[sku]],
+        ceiling=customers.ceiling[cust],
         ship_probability=0.93 + 0.07 * customers.loyalty[cust],
+        start=start.astype(np.int64),
     )
 
 
 def month_shipments(
     spec: WorldSpec, month_index: int, month: date, assortment: Assortment,
-    demand: DemandModel, skus: Skus, customer_ids: pl.Series, sku_ids: pl.Series,
+    promotions: np.ndarray, demand: DemandModel, skus: Skus, customer_ids: pl.Series,
+    sku_ids: pl.Series,
 ) -> pl.DataFrame:
     """All shipment rows of one month, drawn from that month's own random stream."""
     rng = stream(spec.seed, "shipments", month_index)
-    n_cat, n_cust = len(skus.categories), len(customer_ids)
-    promo = np.where(rng.random(n_cat) < PROMO_PROBABILITY, rng.uniform(*PROMO_DEPTH, n_cat), 0.0)
+    n_cust = len(customer_ids)
+    promo = promotions[month.month - 1]
     shock = np.exp(rng.normal(-CUSTOMER_SHOCK_SD**2 / 2, CUSTOMER_SHOCK_SD, n_cust))
     n_rows = len(assortment.cust)
-    ships = rng.random(n_rows) < assortment.ship_probability
+    ships = (rng.random(n_rows) < assortment.ship_probability) & (assortment.start <= month_index)
     noise = np.exp(rng.normal(-ROW_NOISE_SD**2 / 2, ROW_NOISE_SD, n_rows))[ships]
     jitter = rng.normal(0, DISCOUNT_JITTER_SD, n_rows)[ships]
     cust, sku = assortment.cust[ships], assortment.sku[ships]
-    discount = _snap_discount(assortment.base_discount[ships] + promo[skus.category[sku]] + jitter)
+    wanted = assortment.base_discount[ships] + promo[skus.category[sku]] + jitter
+    discount = _snap_discount(np.minimum(wanted, assortment.ceiling[ships]))
     list_price = skus.list_price[sku]
     unit_price = list_price * (1.0 - discount)
     ordinal = np.full(len(cust), month_ordinal(month))

@@ -61,6 +61,50 @@ PROFILE_SENSITIVITY = {
     ),
 }
 
+ANNOUNCED = (
+    "From {month} the account will also carry {cat}.",
+    "They have decided to add {cat} to their range, starting {month}.",
+    "The owner told us that {cat} goes on their shelves from {month} onwards.",
+    "A new {cat} section is planned; the first orders are expected in {month}.",
+)
+
+WANTED_BRANDS = (
+    "They keep asking when we will offer them {brands}, which they cannot get from us yet.",
+    "The buyer would list {brands} tomorrow if we made it available to them.",
+    "Shoppers ask them for {brands}; they want us to start supplying it.",
+    "Their wish list is led by {brands}, not yet part of what we ship them.",
+)
+
+CATEGORY_SENSITIVITY = {
+    "high": (
+        "On {cat} they watch every cent; a small increase there moves their orders.",
+        "For {cat} the buyer says shoppers compare prices constantly.",
+        "In {cat} their margins are thin and price is what they negotiate first.",
+    ),
+    "medium": (
+        "On {cat} price matters, but they care about availability as much.",
+        "For {cat} they compare quotes without chasing the cheapest one.",
+    ),
+    "low": (
+        "On {cat} price hardly comes up; range and image matter more.",
+        "For {cat} they accept list price without discussion.",
+        "Their {cat} shoppers are not price-driven, the buyer says.",
+    ),
+}
+
+CEILING = (
+    "For this account the committee does not approve discounts above {pct}.",
+    "Policy caps any discount for this customer at {pct}; larger requests are refused.",
+    "Requests beyond {pct} off list will not be approved for this account.",
+)
+
+LOCK = (
+    "The supply contract obliges the account to take at least {units} units a month of "
+    "{sku} ({label}).",
+    "Under the contract, a minimum of {units} units of {sku} ({label}) is shipped every month.",
+    "The agreement locks a monthly minimum of {units} units for {sku}, the {label}.",
+)
+
 NEGOTIATION_SENSITIVITY = {
     "high": (
         "The buyer opened by saying our prices leave them no room and that orders will be cut "

@@ -9,6 +9,7 @@ appeal, so a model that reads `style_text` can learn something from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -44,8 +45,19 @@ CATEGORY_WEIGHT_G = {
 }
 EXTRA_ATTRIBUTES = {
     "net_weight_g": pl.Float64, "packaging": pl.String,
-    "shelf_life_months": pl.Int64, "launch_year": pl.Int64,
+    "shelf_life_months": pl.Int64, "launch_month": pl.Date,
 }
+NEW_SKU_SHARE = 0.25
+"""Share of the catalogue launched after the history starts (a few SKUs every quarter)."""
+LAUNCH_HORIZON_MONTHS = 36
+"""New SKUs launch within this many months of the start (fixed, so a longer world
+changes none of its earlier months; launches past the world's end are announced ones)."""
+COST_SHARE_OLD = (0.45, 0.92)
+"""Cost as a share of wholesale price for established lines (some have become low-margin)."""
+COST_SHARE_NEW = (0.40, 0.65)
+"""New launches are priced with fuller margins than commoditized older lines."""
+NEW_APPEAL = 0.25
+"""Extra style appeal of a new launch (reformulated, refreshed packs)."""
 # (below-kink elasticity, above-kink elasticity, kink as a share of list price)
 EVERYDAY_ELASTICITY = (0.8, 2.8, 0.95)
 PREMIUM_ELASTICITY = (0.25, 1.3, 1.05)
@@ -72,6 +84,12 @@ class Skus:
     trend_per_year: np.ndarray
     appeal: np.ndarray
     volume_level: np.ndarray
+    launch: np.ndarray
+    """Month index the SKU is launched in (-1: on sale before the history starts)."""
+
+    def cost_share(self) -> np.ndarray:
+        """Unit cost as a share of list price (high: a low-margin line)."""
+        return self.frame["cost"].to_numpy() / self.list_price
 
     def brand_category_presence(self) -> np.ndarray:
         """(n_brands, n_categories): whether the brand sells any SKU in the category."""
@@ -96,6 +114,7 @@ class Skus:
             "trend_per_year": self.trend_per_year,
             "style_appeal": self.appeal,
             "base_volume": self.volume_level,
+            "launch_index": self.launch,
         })
 
 
@@ -134,10 +153,13 @@ def make_skus(spec: WorldSpec) -> Skus:
     cat_premium = np.array([c in PREMIUM_CATEGORIES for c in categories])[cat]
     premium = cat_premium | (brand_premium[brand] & (rng.random(n) < 0.4))
     pack = rng.choice(np.array(PACK_SIZES), size=n, p=_pack_probs())
-    list_price, wholesale, cost = _prices(rng, cat, categories, premium & ~cat_premium, pack)
+    launch = launch_months(spec)
+    list_price, wholesale, cost = _prices(rng, cat, categories, premium & ~cat_premium, pack,
+                                          launch >= 0)
     color, pattern, scent = (rng.integers(0, len(v), n) for v in (COLORS, PATTERNS, SCENTS))
     appeal = (rng.normal(0, 0.25, len(COLORS))[color] + rng.normal(0, 0.15, len(PATTERNS))[pattern]
-              + rng.normal(0, 0.25, len(SCENTS))[scent] + rng.normal(0, 0.15, n))
+              + rng.normal(0, 0.25, len(SCENTS))[scent] + rng.normal(0, 0.15, n)
+              + np.where(launch >= 0, NEW_APPEAL, 0.0))
     volume = np.exp(appeal) * np.where(premium, 0.5, 1.0) * pack.astype(float) ** -0.3
     e_below, e_above, kink = _elasticities(rng, premium)
     amp, peak, trend = _seasonality(rng, cat, categories)
@@ -155,7 +177,7 @@ def make_skus(spec: WorldSpec) -> Skus:
             "cost": cost,
             "wholesale_price": wholesale,
             "list_price": list_price,
-            **_extra_attributes(rng, cat, categories, pack),
+            **_extra_attributes(rng, cat, categories, pack, spec, launch),
         },
         schema={**SKUS.polars_schema(), **EXTRA_ATTRIBUTES},
     )
@@ -165,8 +187,18 @@ def make_skus(spec: WorldSpec) -> Skus:
         elasticity_above=e_above, kink_ratio=kink,
         curvature=PRICE_CURVATURE * np.exp(rng.normal(0, 0.1, n)),
         season_amplitude=amp, season_peak_month=peak, trend_per_year=trend,
-        appeal=appeal, volume_level=volume,
+        appeal=appeal, volume_level=volume, launch=launch,
     )
+
+
+def launch_months(spec: WorldSpec) -> np.ndarray:
+    """Month index of each SKU's launch: -1 for most, a few SKUs every quarter."""
+    rng = stream(spec.seed, "launches")
+    n_new = min(int(round(NEW_SKU_SHARE * spec.n_skus)), spec.n_skus - 1)
+    out = np.full(spec.n_skus, -1, dtype=np.int64)
+    new = rng.choice(spec.n_skus, size=max(n_new, 0), replace=False)
+    out[new] = np.sort(rng.integers(1, LAUNCH_HORIZON_MONTHS, len(new)))
+    return out
 
 
 def _even_by_primary(layout: list[tuple[str, str]]) -> np.ndarray:
@@ -197,7 +229,7 @@ def _assign_brands(
 
 def _prices(
     rng: np.random.Generator, cat: np.ndarray, categories: list[str],
-    premium_line: np.ndarray, pack: np.ndarray,
+    premium_line: np.ndarray, pack: np.ndarray, new: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """List price from category, premium line and pack; cost < wholesale < list after rounding."""
     base = np.array([CATEGORY_PRICE[c] for c in categories])[cat]
@@ -205,7 +237,9 @@ def _prices(
     raw *= np.where(premium_line, 1.8, 1.0)
     list_price = np.maximum(0.99, np.round(raw, 1) - 0.01)
     wholesale = np.round(list_price * rng.uniform(0.80, 0.90, len(cat)), 2)
-    cost = np.round(wholesale * rng.uniform(0.45, 0.72, len(cat)), 2)
+    share = np.where(new, rng.uniform(*COST_SHARE_NEW, len(cat)),
+                     rng.uniform(*COST_SHARE_OLD, len(cat)))
+    cost = np.round(wholesale * share, 2)
     return list_price, wholesale, cost
 
 
@@ -255,14 +289,18 @@ def _style_texts(
 
 
 def _extra_attributes(
-    rng: np.random.Generator, cat: np.ndarray, categories: list[str], pack: np.ndarray
-) -> dict[str, np.ndarray | list[str]]:
-    """Four further attributes, so each SKU has 15 in all (as in the paper)."""
+    rng: np.random.Generator, cat: np.ndarray, categories: list[str], pack: np.ndarray,
+    spec: WorldSpec, launch: np.ndarray,
+) -> dict[str, np.ndarray | list]:
+    """Further attributes (15 in all, as in the paper), with the launch date of each SKU."""
     n = len(cat)
     weight = np.array([CATEGORY_WEIGHT_G[c] for c in categories])[cat]
+    old_year = rng.integers(spec.start.year - 12, spec.start.year, n)
+    launched = [spec.month_at(i) if i >= 0 else date(int(y), int(m), 1)
+                for i, y, m in zip(launch, old_year, rng.integers(1, 13, n), strict=True)]
     return {
         "net_weight_g": np.round(weight * pack * np.exp(rng.normal(0, 0.25, n)), 0),
         "packaging": [PACKAGING[i] for i in rng.integers(0, len(PACKAGING), n)],
         "shelf_life_months": rng.choice(np.array([12, 18, 24, 36]), n).astype(np.int64),
-        "launch_year": rng.integers(2012, 2024, n).astype(np.int64),
+        "launch_month": launched,
     }

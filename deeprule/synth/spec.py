@@ -38,12 +38,12 @@ class WorldSpec:
     @property
     def months(self) -> list[date]:
         """First day of every month the world covers, in order."""
-        first = self.start
-        out = []
-        for i in range(self.n_months):
-            y, m = divmod(first.month - 1 + i, 12)
-            out.append(date(first.year + y, m + 1, 1))
-        return out
+        return [self.month_at(i) for i in range(self.n_months)]
+
+    def month_at(self, index: int) -> date:
+        """First day of the month `index` months after the start (may lie past the end)."""
+        y, m = divmod(self.start.month - 1 + int(index), 12)
+        return date(self.start.year + y, m + 1, 1)
 
     @property
     def end_exclusive(self) -> date:

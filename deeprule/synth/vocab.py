@@ -102,12 +102,27 @@ DOC_FIELDS: dict[str, tuple[str, ...]] = {
     "profile": ("categories", "core_brands", "price_sensitivity", "scale_band"),
     "reward_penalty": ("event",),
     "price_application": ("category", "requested_discount", "volume_commitment", "sentiment"),
-    "approval": ("approved", "approved_discount", "sentiment"),
+    "approval": ("approved", "approved_discount", "sentiment", "discount_ceiling"),
     "negotiation": ("price_sensitivity", "core_brands"),
 }
 """The fields `document_facts` records per doc_type (the extraction contract).
 
 List values ('categories', 'core_brands') are '|'-joined and sorted; an `event`
 value is 'state|action|amount' with amount a whole currency number; discounts
-are fractions with two decimals; `approved` is 'true' or 'false'.
+are fractions with two decimals (`discount_ceiling`: the deepest discount the
+committee approves for the account); `approved` is 'true' or 'false'.
+"""
+
+DOC_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "profile": ("announced_category",),
+    "reward_penalty": (),
+    "price_application": (),
+    "approval": ("locked_sku",),
+    "negotiation": ("category_sensitivity", "wanted_brands"),
+}
+"""Fields a document of the type states when the fact exists (and only then), beyond
+DOC_FIELDS. Formats: `announced_category` 'Category|YYYY-MM-01' (the first month the
+customer carries it); `locked_sku` 'SKU id|minimum monthly units', one per lock;
+`category_sensitivity` 'Category|level', one per category mentioned; `wanted_brands`
+'|'-joined sorted brands the customer wants but has never been offered.
 """

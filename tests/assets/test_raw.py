@@ -4,9 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
-from assets.raw import raw_checks, raw_tables, shipments
+from assets.raw import expenses, raw_checks, raw_tables, shipments
 from deeprule.synth import build_world
 from deeprule.synth.spec import resolve_spec
 from tests.helpers.warehouse import TINY_MONTHS, tiny_resources
@@ -37,7 +38,7 @@ def test_raw_asset_checks_pass_on_generated_world(tiny_db_copy: Path) -> None:
     for check in raw_checks:
         spec = next(iter(check.check_specs))
         outcome = dg.materialize(
-            [*raw_tables, shipments, check], resources=resources,
+            [*raw_tables, shipments, expenses, check], resources=resources,
             selection=dg.AssetSelection.checks(check),
         )
         evaluation = outcome.get_asset_check_evaluations()[0]
@@ -113,3 +114,18 @@ def test_strict_mode_fails_the_run_after_quarantining(tmp_path: Path) -> None:
     with pytest.raises(dg.Failure, match="1 invalid row"):
         dg.materialize([customers], resources=resources)
     assert _query(database, "SELECT count(*) FROM quarantine")[0][0] == 1
+
+
+def test_user_expenses_are_optional_and_read_by_month_when_present(tmp_path: Path) -> None:
+    folder = tmp_path / "mydata"
+    _export_world(folder)
+    database = tmp_path / "byod.duckdb"
+    resources = tiny_resources(database, data_folder=str(folder))
+    empty = dg.materialize([expenses], resources=resources, partition_key="2024-02-01")
+    event = empty.get_asset_materialization_events()[0]
+    assert event.materialization.metadata["dagster/row_count"].value == 0
+    world = build_world(resolve_spec("tiny"))
+    months = [world.expenses(m) for m in world.spec.months]
+    pl.concat(months).write_csv(folder / "expenses.csv")
+    assert dg.materialize([expenses], resources=resources, partition_key="2024-02-01").success
+    assert _query(database, "SELECT count(*) FROM expenses")[0][0] == months[1].height > 0

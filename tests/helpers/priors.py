@@ -73,14 +73,28 @@ def answer(doc_type: str, facts: list[tuple[str, str]]) -> dict:
                 "requested_discount_percent": round(float(one["requested_discount"]) * 100),
                 "volume_commitment": int(one["volume_commitment"]), "sentiment": one["sentiment"]}
     if doc_type == "approval":
+        ceiling = one.get("discount_ceiling")
         return {"approved": one["approved"] == "true",
                 "approved_discount_percent": round(float(one["approved_discount"]) * 100),
-                "sentiment": one["sentiment"]}
-    out = dict(one)
-    for key in ("categories", "core_brands"):
-        if key in out:
-            out[key] = out[key].split("|")
-    return out
+                "sentiment": one["sentiment"],
+                "discount_ceiling_percent": None if ceiling is None else round(
+                    float(ceiling) * 100),
+                "locks": [{"sku_id": v.split("|")[0], "min_units": int(v.split("|")[1])}
+                          for v in f.get("locked_sku", [])]}
+    if doc_type == "negotiation":
+        return {"price_sensitivity": one["price_sensitivity"],
+                "core_brands": one["core_brands"].split("|"),
+                "category_sensitivity": [dict(zip(("category", "level"), v.split("|"),
+                                                  strict=True))
+                                         for v in f.get("category_sensitivity", [])],
+                "wanted_brands": one["wanted_brands"].split("|") if "wanted_brands" in one
+                else []}
+    announced = one.get("announced_category")
+    return {"categories": one["categories"].split("|"),
+            "core_brands": one["core_brands"].split("|"),
+            "price_sensitivity": one["price_sensitivity"], "scale_band": one["scale_band"],
+            "announced_category": announced.split("|")[0] if announced else None,
+            "announced_month": announced.split("|")[1][:7] if announced else None}
 
 
 def true_replies(docs: pl.DataFrame, facts: pl.DataFrame, vocab: Vocabulary = VOCAB

@@ -22,11 +22,12 @@ def tiny_resources(database: Path, **world_config: object) -> dict:
 
 def materialize_raw(database: Path, **world_config: object) -> dict:
     """Materialize every raw asset (all tiny months) into `database`; return the resources."""
-    from assets.raw import raw_tables, shipments
+    from assets.raw import expenses, raw_tables, shipments
 
     resources = tiny_resources(database, **world_config)
     result = dg.materialize(raw_tables, resources=resources)
     assert result.success
     for month in TINY_MONTHS:
-        assert dg.materialize([shipments], resources=resources, partition_key=month).success
+        assert dg.materialize([shipments, expenses], resources=resources,
+                              partition_key=month).success
     return resources

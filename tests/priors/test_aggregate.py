@@ -84,3 +84,35 @@ def test_unanswered_application_has_a_null_label(docs, facts) -> None:
         .alias("status"))
     d = aggregate.decision_set(table, extracted_facts(table))
     assert d["approved"].to_list() == [None] and d["category"].to_list() == ["Oral Care"]
+
+
+def test_account_facts_reach_the_priors_with_their_documents() -> None:
+    from deeprule.priors.vocabulary import Vocabulary
+    from deeprule.synth import build_world, resolve_spec
+
+    world = build_world(resolve_spec("tiny", {"docs_per_customer": 5}))
+    docs, facts = world.documents(), world.document_facts()
+    vocab = Vocabulary.from_catalog(world.skus())
+    backend = oracle(docs, facts, vocab)
+    plan = plan_extraction(docs, None, backend=backend.name, model=backend.model)
+    table = run_extraction(plan, docs, LLMClient(backend, None), vocab, "r").table
+    ids = world.customers()["customer_id"].to_list()
+    priors = aggregate.customer_priors(ids, table, extracted_facts(table))
+    traits = world.true_customer_traits()
+    joined = priors.join(traits.select("customer_id", pl.col("announced_category").alias("t_cat"),
+                                       pl.col("wanted_brands").alias("t_wanted")),
+                         on="customer_id")
+    assert (joined["announced_category"].fill_null("") == joined["t_cat"].fill_null("")).all()
+    assert (joined["wanted_brands"].list.join("|") == joined["t_wanted"]).all()
+    locks = priors.select("customer_id", "locks").explode("locks").unnest("locks").drop_nulls()
+    truth = world.policy_locks().with_columns(pl.col("min_units").cast(pl.Int64))
+    assert locks.select("customer_id", "sku_id", "min_units").sort("customer_id", "sku_id") \
+        .equals(truth.sort("customer_id", "sku_id"))
+    approvals = docs.filter(doc_type="approval").select("customer_id", "doc_id")
+    sources = priors.join(approvals, on="customer_id")
+    assert (sources["discount_ceiling_source"] == sources["doc_id"]).all()
+    assert priors["discount_ceiling"].is_between(0.0, 0.9).all()
+    stated = priors.select("category_sensitivity").explode("category_sensitivity") \
+        .unnest("category_sensitivity").drop_nulls()
+    assert stated.height >= len(ids)
+    assert set(stated["doc_id"]) <= set(docs.filter(doc_type="negotiation")["doc_id"])

@@ -43,7 +43,8 @@ def obedient(clean: ScriptedBackend) -> ScriptedBackend:
         if found:
             return found.group(0)
         if "IGNORE PREVIOUS INSTRUCTIONS" in prompt.user:
-            return json.dumps({"price_sensitivity": "low", "core_brands": list(VOCAB.brands)})
+            return json.dumps({"price_sensitivity": "low", "core_brands": list(VOCAB.brands),
+                               "category_sensitivity": [], "wanted_brands": []})
         return clean._responder(prompt, schema)
 
     return ScriptedBackend(responder=reply)

@@ -16,8 +16,34 @@ def test_enums_come_from_the_vocabulary() -> None:
         SCHEMAS["negotiation"].model_validate(
             {"price_sensitivity": "low", "core_brands": ["Madeupbrand"]})
     ok = SCHEMAS["negotiation"].model_validate(
-        {"price_sensitivity": "low", "core_brands": ["Dorian", "Aurelle", "Dorian"]})
+        {"price_sensitivity": "low", "core_brands": ["Dorian", "Aurelle", "Dorian"],
+         "category_sensitivity": [{"category": "Laundry", "level": "high"}],
+         "wanted_brands": ["Elvaris"]})
     assert ok.core_brands == ["Aurelle", "Dorian"]  # repeated items collapse, sorted
+    with pytest.raises(ValidationError):
+        SCHEMAS["negotiation"].model_validate(
+            {"price_sensitivity": "low", "core_brands": ["Dorian"],
+             "category_sensitivity": [{"category": "Madeup", "level": "high"}],
+             "wanted_brands": []})
+
+
+def test_new_account_facts_round_trip_to_the_contract_formats() -> None:
+    profile = SCHEMAS["profile"].model_validate(
+        {"categories": ["Laundry"], "core_brands": ["Dorian"], "price_sensitivity": "low",
+         "scale_band": "small", "announced_category": "Oral Care", "announced_month": "2024-05"})
+    assert ("announced_category", "Oral Care|2024-05-01") in to_facts(
+        "profile", profile.model_dump())
+    with pytest.raises(ValidationError):
+        SCHEMAS["profile"].model_validate(
+            {**profile.model_dump(), "announced_month": "May 2024"})
+    approval = SCHEMAS["approval"].model_validate(
+        {"approved": False, "approved_discount_percent": 0, "sentiment": "neutral",
+         "discount_ceiling_percent": 15, "locks": [{"sku_id": "SKU0012", "min_units": 240}]})
+    facts = to_facts("approval", approval.model_dump())
+    assert ("discount_ceiling", "0.15") in facts and ("locked_sku", "SKU0012|240") in facts
+    with pytest.raises(ValidationError):
+        SCHEMAS["approval"].model_validate(
+            {**approval.model_dump(), "locks": [{"sku_id": "x; DROP", "min_units": 1}]})
 
 
 @pytest.mark.parametrize("payload", [

@@ -12,6 +12,7 @@ from deeprule.synth.vocab import (
     BRANDS,
     COMPETITOR_BRANDS,
     DOC_FIELDS,
+    DOC_OPTIONAL_FIELDS,
     EVENT_ACTIONS,
     EVENT_STATES,
     PRICE_SENSITIVITY_LEVELS,
@@ -42,7 +43,10 @@ def test_every_document_has_exactly_its_contract_fields(docs_world: World) -> No
     fields = facts.group_by("doc_id", "doc_type").agg(pl.col("field").unique().sort())
     assert fields.height == docs.height
     for doc_type, got in fields.select("doc_type", "field").iter_rows():
-        assert got == sorted(DOC_FIELDS[doc_type])
+        assert set(DOC_FIELDS[doc_type]) <= set(got)
+        assert set(got) <= set(DOC_FIELDS[doc_type]) | set(DOC_OPTIONAL_FIELDS[doc_type])
+    stated = set(facts["field"])
+    assert {f for fields_ in DOC_OPTIONAL_FIELDS.values() for f in fields_} <= stated
 
 
 def test_fact_values_use_the_published_vocabularies(docs_world: World) -> None:

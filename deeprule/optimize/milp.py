@@ -1,0 +1,302 @@
+"""The exact per-customer plan: a MILP (HiGHS via scipy.optimize.milp) over price options.
+
+Input is a long table of options, one row per (customer, SKU, price): the unit
+price, unit cost, the units sellable at that price (a demand forecast, or the
+true demand for the oracle) and the pair's contractual minimum (a lock). For
+each customer the MILP picks at most one price per SKU and the units of each
+chosen line, maximizing profit Σ (price − cost) · sold units under the
+paper's hard constraints:
+
+- at most `max_skus_per_category` SKUs per primary category;
+- at least `min_categories` primary categories (each with some units);
+- recommended purchase value Σ price · units within ±`value_band` of the
+  customer's target (its mean monthly purchase value over the months before);
+- every locked pair recommended with at least its minimum units.
+
+Realization follows the project's rule: a customer takes min(recommended,
+sellable) units, so units beyond demand earn nothing, and the constraints are
+judged on the recommended plan. The MILP therefore sells up to the sellable
+units and, when the value band asks for more than it can sell, pads one chosen
+line with units that earn nothing (one padding variable: any chosen line can
+carry it).
+
+Variables per customer: y_j (option j chosen, binary), u_j (its sold units),
+z_k (category k carried, binary), pad (purchase value beyond what sells).
+Building is vectorized per customer; customers are independent problems.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array, csr_array
+
+MIN_LINE_UNITS = 0.01
+"""A recommended line carries at least this many units (an empty line is not a line)."""
+
+STATUS_OPTIMAL = "optimal"
+STATUS_INFEASIBLE = "infeasible"
+STATUS_NO_HISTORY = "no history"
+STATUS_NO_OPTIONS = "no options"
+STATUS_LIMIT = "time limit"
+
+
+@dataclass(frozen=True)
+class PlanConstraints:
+    """The paper's hard constraints (its Table 1 setting)."""
+
+    max_skus_per_category: int = 5
+    min_categories: int = 2
+    value_band: float = 0.25
+    mip_rel_gap: float = 1e-6
+    time_limit_s: float = 30.0
+    workers: int = 1
+    """Processes solving customers in parallel (customers are independent problems)."""
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Price options, one row each, sorted by customer then SKU (aligned arrays)."""
+
+    customer: np.ndarray
+    sku: np.ndarray
+    category: np.ndarray
+    price: np.ndarray
+    unit_cost: np.ndarray
+    max_units: np.ndarray
+    min_units: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def take(self, index: np.ndarray) -> PlanOptions:
+        return PlanOptions(**{name: getattr(self, name)[index] for name in _FIELDS})
+
+    @staticmethod
+    def build(**columns: np.ndarray) -> PlanOptions:
+        """Options from equal-length columns (min_units defaults to 0), sorted as required."""
+        columns.setdefault("min_units", np.zeros(len(columns["customer"])))
+        arrays = {k: np.asarray(v) for k, v in columns.items()}
+        order = np.lexsort((arrays["price"], arrays["sku"], arrays["customer"]))
+        return PlanOptions(**{k: arrays[k][order] for k in _FIELDS})
+
+
+_FIELDS = ("customer", "sku", "category", "price", "unit_cost", "max_units", "min_units")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Recommended and sold units per option (0 where not chosen); per customer: status,
+    profit of the sold units and recommended purchase value."""
+
+    options: PlanOptions
+    units: np.ndarray
+    sold: np.ndarray
+    customers: np.ndarray
+    status: np.ndarray
+    profit: np.ndarray
+    value: np.ndarray
+
+    @property
+    def chosen(self) -> np.ndarray:
+        return self.units > 0
+
+
+def efficient_options(options: PlanOptions) -> PlanOptions:
+    """Drop options no optimal plan needs: below a pair's revenue-maximizing price.
+
+    Units may be cut, so an option offers any purchase value up to price ·
+    max_units at profit rate (price − cost) / price. A lower price with no more
+    revenue than the revenue-maximizing one is worse on both counts. Locked pairs
+    keep every option (a lower price may be needed to reach the minimum), and
+    options that cannot carry a line are dropped.
+    """
+    keep = options.max_units >= MIN_LINE_UNITS
+    options = options.take(np.flatnonzero(keep))
+    pair = _group_ids(options.customer, options.sku)
+    revenue = options.price * options.max_units
+    best = np.zeros(pair.max() + 1 if len(pair) else 0)
+    best_price = np.full_like(best, np.inf)
+    order = np.lexsort((-options.price, revenue, pair))  # last per pair: max revenue, high price
+    last = np.r_[pair[order][1:] != pair[order][:-1], True]
+    best[pair[order][last]] = revenue[order][last]
+    best_price[pair[order][last]] = options.price[order][last]
+    efficient = (options.price >= best_price[pair]) | (options.min_units > 0)
+    return options.take(np.flatnonzero(efficient))
+
+
+def solve_plans(options: PlanOptions, target_value: np.ndarray,
+                constraints: PlanConstraints | None = None,
+                customers: np.ndarray | None = None) -> PlanResult:
+    """Solve every customer's plan. `target_value[c]` is customer c's mean monthly purchase
+    value (NaN: no history, no plan). `customers` defaults to those with options."""
+    constraints = constraints or PlanConstraints()
+    if customers is None:
+        customers = np.unique(options.customer)
+    customers = np.asarray(customers)
+    starts = np.searchsorted(options.customer, customers, side="left")
+    ends = np.searchsorted(options.customer, customers, side="right")
+    units, sold = np.zeros(len(options)), np.zeros(len(options))
+    status = np.empty(len(customers), dtype=object)
+    chunks = np.array_split(np.arange(len(customers)), max(1, constraints.workers * 4))
+    jobs = [(c, int(starts[c[0]]), int(ends[c[-1]])) for c in chunks if len(c)]
+    args = [(options.take(np.arange(lo, hi)), target_value, constraints, customers[c])
+            for c, lo, hi in jobs]
+    if constraints.workers > 1 and len(jobs) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(constraints.workers, mp_context=context) as pool:
+            parts = list(pool.map(_solve_range, *zip(*args, strict=True)))
+    else:
+        parts = [_solve_range(*a) for a in args]
+    for (c, lo, hi), (part_status, part_units, part_sold) in zip(jobs, parts, strict=True):
+        status[c], units[lo:hi], sold[lo:hi] = part_status, part_units, part_sold
+    line_profit = (options.price - options.unit_cost) * sold
+    profit = _per_block(line_profit, starts, ends)
+    value = _per_block(options.price * units, starts, ends)
+    return PlanResult(options, units, sold, customers, status, profit, value)
+
+
+def _solve_range(options: PlanOptions, target_value: np.ndarray, constraints: PlanConstraints,
+                 customers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status per customer, recommended and sold units per option) of consecutive customers
+    whose options are exactly `options`."""
+    starts = np.searchsorted(options.customer, customers, side="left")
+    ends = np.searchsorted(options.customer, customers, side="right")
+    units, sold = np.zeros(len(options)), np.zeros(len(options))
+    status = np.empty(len(customers), dtype=object)
+    for n, (c, lo, hi) in enumerate(zip(customers, starts, ends, strict=True)):
+        target = float(target_value[c])
+        if not np.isfinite(target) or target <= 0:
+            status[n] = STATUS_NO_HISTORY
+        elif hi <= lo:
+            status[n] = STATUS_NO_OPTIONS
+        else:
+            rows = lo + np.flatnonzero(_undominated(options.take(np.arange(lo, hi)),
+                                                    constraints.max_skus_per_category))
+            status[n], units[rows], sold[rows] = _solve_customer(options.take(rows), target,
+                                                                 constraints)
+    return status, units, sold
+
+
+def _undominated(block: PlanOptions, cap: int) -> np.ndarray:
+    """Options of the SKUs no optimal plan needs dropped: those with `cap` better SKUs.
+
+    SKU A dominates SKU B (same category, B not locked) when every option of B is
+    matched by an option of A with at least its profit rate (price − cost) / price and
+    at least its purchase-value capacity price · max_units: A can carry B's line at
+    more profit. If `cap` SKUs dominate B, one of them is free in any plan that
+    carries B (at most `cap` per category), and swapping B for it loses nothing; the
+    relation is transitive, so the swaps end on undominated SKUs. Ties (identical
+    frontiers) are broken by position so equal SKUs do not eliminate each other.
+    """
+    pair = _group_ids(np.zeros(len(block), dtype=np.int64), block.sku)
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    rate = (block.price - block.unit_cost) / block.price
+    capacity = block.price * block.max_units
+    covers = (rate[:, None] >= rate[None, :]) & (capacity[:, None] >= capacity[None, :])
+    any_option = np.logical_or.reduceat(covers, starts, axis=0)
+    dominates = np.logical_and.reduceat(any_option, starts, axis=1)
+    category = block.category[starts]
+    locked = np.maximum.reduceat(block.min_units, starts) > 0
+    order = np.arange(len(starts))
+    strict = dominates & ~(dominates.T & (order[:, None] > order[None, :]))
+    strict &= (category[:, None] == category[None, :]) & (order[:, None] != order[None, :])
+    keep_pair = (strict.sum(axis=0) < cap) | locked
+    return keep_pair[pair]
+
+
+def _per_block(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    total = np.r_[0.0, np.cumsum(values)]
+    return total[ends] - total[starts]
+
+
+def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstraints
+                    ) -> tuple[str, np.ndarray, np.ndarray]:
+    """(status, recommended units, sold units) per option of one customer's MILP."""
+    n = len(block)
+    pair = _group_ids(np.zeros(n, dtype=np.int64), block.sku)
+    _, cat = np.unique(block.category, return_inverse=True)
+    n_pair, n_cat = int(pair.max()) + 1, int(cat.max()) + 1
+    y, u, z, pad = np.arange(n), n + np.arange(n), 2 * n + np.arange(n_cat), 2 * n + n_cat
+    rows = _Rows()
+    locked_pair = np.zeros(n_pair)
+    np.maximum.at(locked_pair, pair, block.min_units)
+    one, idx, k = np.ones(n), np.arange(n), np.arange(n_cat)
+    # one price per SKU (exactly one for a locked SKU)
+    rows.add(pair, y, one, np.where(locked_pair > 0, 1.0, 0.0), np.ones(n_pair))
+    # sold units only on a chosen option, up to what sells at its price
+    rows.add(np.r_[idx, idx], np.r_[u, y], np.r_[one, -block.max_units], -np.inf, np.zeros(n))
+    # at most max_skus per carried category; a carried category sells some units
+    cap = float(constraints.max_skus_per_category)
+    rows.add(np.r_[cat, k], np.r_[y, z], np.r_[one, np.full(n_cat, -cap)], -np.inf,
+             np.zeros(n_cat))
+    rows.add(np.r_[cat, k], np.r_[u, z], np.r_[-one, np.full(n_cat, MIN_LINE_UNITS)],
+             -np.inf, np.zeros(n_cat))
+    rows.add(np.zeros(n_cat, dtype=np.int64), z, np.ones(n_cat),
+             np.array([float(constraints.min_categories)]), np.array([np.inf]))
+    # recommended purchase value (sold units plus padding) within the band
+    band = constraints.value_band
+    rows.add(np.zeros(n + 1, dtype=np.int64), np.r_[u, pad], np.r_[block.price, 1.0],
+             np.array([(1 - band) * target]), np.array([(1 + band) * target]))
+    # locks: at least the contractual units sold
+    locked = np.flatnonzero(locked_pair > 0)
+    if len(locked):
+        row_of = np.full(n_pair, -1)
+        row_of[locked] = np.arange(len(locked))
+        mask = row_of[pair] >= 0
+        rows.add(row_of[pair][mask], u[mask], one[mask], locked_pair[locked], np.inf)
+    n_var = 2 * n + n_cat + 1
+    objective = np.r_[np.zeros(n), -(block.price - block.unit_cost), np.zeros(n_cat + 1)]
+    integrality = np.r_[one, np.zeros(n), np.ones(n_cat), 0.0]
+    bounds = Bounds(np.zeros(n_var), np.r_[one, block.max_units, np.ones(n_cat),
+                                           (1 + band) * target])
+    result = milp(objective, integrality=integrality, bounds=bounds,
+                  constraints=rows.constraint(n_var),
+                  options={"mip_rel_gap": constraints.mip_rel_gap,
+                           "time_limit": constraints.time_limit_s})
+    if result.x is None:
+        empty = np.zeros(n)
+        return (STATUS_INFEASIBLE if result.status == 2 else STATUS_LIMIT), empty, empty
+    sold = np.where(result.x[y] > 0.5, np.clip(result.x[u], 0.0, block.max_units), 0.0)
+    sold = np.where(sold >= MIN_LINE_UNITS / 2, sold, 0.0)
+    units = sold.copy()
+    missing = (1 - band) * target - float(np.sum(block.price * sold))
+    if missing > 0:  # the least padding the band needs (the solver may pad more: it is free)
+        biggest = int(np.argmax(sold * block.price))
+        units[biggest] += missing / block.price[biggest]
+    return (STATUS_OPTIMAL if result.status == 0 else STATUS_LIMIT), units, sold
+
+
+class _Rows:
+    """Sparse constraint rows appended block by block (COO triplets and row bounds)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, row: np.ndarray, col: np.ndarray, val: np.ndarray,
+            lower: np.ndarray | float, upper: np.ndarray | float) -> None:
+        n_rows = int(row.max()) + 1
+        self.parts.append((self.count + row, col, val))
+        self.lower.append(np.broadcast_to(lower, n_rows))
+        self.upper.append(np.broadcast_to(upper, n_rows))
+        self.count += n_rows
+
+    def constraint(self, n_var: int) -> LinearConstraint:
+        r, c, v = (np.concatenate(x) for x in zip(*self.parts, strict=True))
+        matrix = csr_array(coo_array((v, (r, c)), shape=(self.count, n_var)))
+        return LinearConstraint(matrix, np.concatenate(self.lower), np.concatenate(self.upper))
+
+
+def _group_ids(customer: np.ndarray, sku: np.ndarray) -> np.ndarray:
+    """Dense ids of consecutive (customer, sku) runs in sorted options."""
+    if len(customer) == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, (customer[1:] != customer[:-1]) | (sku[1:] != sku[:-1])]
+    return np.cumsum(new) - 1
