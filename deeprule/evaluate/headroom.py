@@ -95,15 +95,15 @@ def history(world: World, month: date) -> History:
     skus = world.skus()
     categories = sorted(set(skus["primary_category"]))
     brands = sorted(set(skus["brand"]))
-    sku_cat = _codes(skus["primary_category"], categories)
-    sku_brand = _codes(skus["brand"], brands)
+    sku_cat = codes(skus["primary_category"], categories)
+    sku_brand = codes(skus["brand"], brands)
     value = np.zeros(len(customers))
     cat = np.zeros((len(customers), len(categories)), dtype=bool)
     brand = np.zeros((len(customers), len(brands)), dtype=bool)
     for m in before:
         ship = world.shipments(m).filter(pl.col("units") > 0)
-        c = _codes(ship["customer_id"], customers.to_list())
-        s = _codes(ship["sku_id"], skus["sku_id"].to_list())
+        c = codes(ship["customer_id"], customers.to_list())
+        s = codes(ship["sku_id"], skus["sku_id"].to_list())
         np.add.at(value, c, ship["revenue"].to_numpy())
         cat[c, sku_cat[s]] = True
         brand[c, sku_brand[s]] = True
@@ -116,8 +116,8 @@ def measure_headroom(world: World, month: date, config: OracleConfig | None = No
     config = config or OracleConfig()
     past = history(world, month)
     skus = world.skus()
-    categories = _codes(skus["primary_category"], sorted(set(skus["primary_category"])))
-    brands = _codes(skus["brand"], sorted(set(skus["brand"])))
+    categories = codes(skus["primary_category"], sorted(set(skus["primary_category"])))
+    brands = codes(skus["brand"], sorted(set(skus["brand"])))
     launched = (skus["launch_month"] <= month).to_numpy()
     grid = price_grid(world, month, config.grid_points)
     locks = lock_matrix(world)
@@ -141,8 +141,8 @@ def _logged_plans(world: World, month: date, grid: PriceGrid) -> tuple[np.ndarra
     """Per customer: true profit of the logged month, and of its pairs at their best price."""
     ship = world.shipments(month)
     customers = world.customers()["customer_id"].to_list()
-    c = _codes(ship["customer_id"], customers)
-    s = _codes(ship["sku_id"], world.skus()["sku_id"].to_list())
+    c = codes(ship["customer_id"], customers)
+    s = codes(ship["sku_id"], world.skus()["sku_id"].to_list())
     price = ship["unit_price"].to_numpy()
     units = world.expected_units(ship["customer_id"], ship["sku_id"], price, ship["month"])
     logged = np.bincount(c, weights=(price - grid.cost[s]) * units, minlength=len(customers))
@@ -164,7 +164,7 @@ def _not_solved(result: PlanResult) -> int:
     return int(np.sum(result.status != STATUS_OPTIMAL))
 
 
-def _codes(values: pl.Series, levels: list[str]) -> np.ndarray:
+def codes(values: pl.Series, levels: list[str]) -> np.ndarray:
     """Index of each value in `levels` (every value must be present)."""
     return values.replace_strict(levels, list(range(len(levels))),
                                  return_dtype=pl.Int64).to_numpy()

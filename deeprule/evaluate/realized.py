@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from deeprule.evaluate.headroom import history
+from deeprule.evaluate.headroom import codes, history
 from deeprule.evaluate.oracle import OracleConfig, lock_matrix, price_grid, solve_oracle
 from deeprule.optimize import PlanResult
 from deeprule.optimize.plans import violations
@@ -75,7 +75,7 @@ def constrained_oracle(world: World, month: date, config: OracleConfig | None = 
     past = history(world, month)
     skus = world.skus()
     categories = sorted(set(skus["primary_category"]))
-    sku_cat = np.array([categories.index(c) for c in skus["primary_category"]])
+    sku_cat = codes(skus["primary_category"], categories)
     launched = (skus["launch_month"] <= month).to_numpy()
     grid = price_grid(world, month, config.grid_points)
     locks = lock_matrix(world)
