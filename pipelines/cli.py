@@ -16,6 +16,7 @@ import dagster as dg
 from assets.partitions import MONTHS, missing_month_keys, registered_months
 from pipelines.definitions import defs
 from pipelines.jobs import DERIVED_JOB, ENTITIES_JOB, MONTHLY_JOB
+from pipelines.recovery import owner_tags, reclaim_orphaned_runs
 from pipelines.summary import RunSummary
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -42,7 +43,7 @@ def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | N
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         run_config=QUIET_CONSOLE, instance=instance, partition_key=partition_key,
-        raise_on_error=False,
+        tags=owner_tags(), raise_on_error=False,
     )
     seconds = time.perf_counter() - started
     summary.add(phase, seconds, result)
@@ -54,6 +55,9 @@ def _execute(job_name: str, instance: dg.DagsterInstance, partition_key: str | N
 def run(args: argparse.Namespace) -> int:
     """Entities, then months (each independent), then everything derived; then a summary."""
     instance = dg.DagsterInstance.get()
+    for run_id in reclaim_orphaned_runs(instance):
+        print(f"[run] run {run_id} was killed before it ended: marked failed, its slots freed",
+              flush=True)
     months = _months(instance, args.first_month, args.last_month)
     print(f"[run] raw entities, {len(months)} month partition(s), then derived assets",
           flush=True)

@@ -4,7 +4,8 @@
   (dagster_home/dagster.yaml) and dagster-duckdb's connection backoff keep the one
   writer at a time, nothing is lost.
 - `kill -9` of a writer mid-transaction, then of a whole `pipelines.cli run`, then a
-  rerun: no partition half written, no row twice (resources/warehouse.py).
+  rerun: no partition half written, no row twice (resources/warehouse.py), and the
+  killed run's pool slot is given back (pipelines/recovery.py).
 """
 
 import os
@@ -148,4 +149,5 @@ def test_a_killed_run_then_a_rerun_leaves_every_month_whole_and_once(tmp_path: P
 
     rerun = _cli(env, "--months-only")
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "was killed before it ended" in rerun.stdout  # its pool slot was given back
     assert _shipments(tmp_path) == _expected()
