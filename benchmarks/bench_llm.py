@@ -103,10 +103,10 @@ def extraction(backend: LocalBackend, docs: pl.DataFrame, truth: pl.DataFrame,
                                  truth.join(docs.select("doc_id"), on="doc_id"))
     return {
         "documents": n, "ok": int((run.table["status"] == "ok").sum()),
-        "docs_per_min": 60 * n / seconds,
+        "docs_per_min": 60 * n / seconds, "load_after": busy_label(),
         "prompt_tok_per_doc": usage["llm_prompt_tokens"] / n,
         "completion_tok_per_doc": usage["llm_completion_tokens"] / n,
-    }, quality.select("doc_type", "field", "metric", "value").to_dicts()
+    }, quality.select("doc_type", "field", "metric", "value", "n_docs").to_dicts()
 
 
 def proposals(backend: LocalBackend, cand: Candidates, n: int) -> dict:
@@ -254,7 +254,7 @@ def print_tables(results: list[dict], server: dict | None) -> None:
         if scored:
             print("extraction quality vs document truth:")
             print(pl.concat(scored).pivot("model", index=["doc_type", "field", "metric"],
-                                          values="value"))
+                                          values=["value", "n_docs"]))
         rules = [{"model": r["model"], **{k: v for k, v in r["rules"].items()
                                            if k != "examples"}}
                  for r in results if "rules" in r]

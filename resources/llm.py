@@ -7,7 +7,7 @@ from pydantic import Field
 
 from deeprule.llm import LLMClient
 from deeprule.llm.client import Backend
-from deeprule.llm.factory import LLMSettings, TaskModels, make_client
+from deeprule.llm.factory import LLMSettings, TaskModels, TaskTimeouts, make_client
 from resources.paths import data_dir
 
 DEFAULT_TOKEN_BUDGET = 40_000
@@ -43,7 +43,16 @@ class LLMResource(dg.ConfigurableResource):
         default=LLMSettings.system_in_user,
         description="openai: instructions inside the user message, for served chat templates "
         "that drop the system role (llama-cpp-python's gemma).")
-    timeout_s: float = Field(default=60.0, description="Per attempt.")
+    extraction_timeout_s: float = Field(
+        default=TaskTimeouts.extraction, description="Seconds per attempt: document extraction.")
+    rule_timeout_s: float = Field(
+        default=TaskTimeouts.rule_proposal, description="Seconds per attempt: rule proposals.")
+    quality_timeout_s: float = Field(
+        default=TaskTimeouts.data_quality,
+        description="Seconds per attempt: data-quality judgments.")
+    timeout_s: float = Field(
+        default=LLMSettings.timeout_s,
+        description="Seconds per attempt for every task when > 0 (overrides the three above).")
     max_retries: int = Field(default=2, description="Retries after the first attempt.")
     backoff_s: float = Field(default=1.0, description="First retry delay; doubles each retry.")
     token_budget: int = Field(
@@ -65,6 +74,9 @@ class LLMResource(dg.ConfigurableResource):
             backend=self.backend, model=self.model, base_url=self.base_url,
             instructor_mode=self.instructor_mode, system_in_user=self.system_in_user,
             timeout_s=self.timeout_s,
+            timeouts=TaskTimeouts(extraction=self.extraction_timeout_s,
+                                  rule_proposal=self.rule_timeout_s,
+                                  data_quality=self.quality_timeout_s),
             max_retries=self.max_retries, backoff_s=self.backoff_s,
             token_budget=self.token_budget,
             cache_path=self.cache_path or str(data_dir() / "llm_cache.duckdb"),

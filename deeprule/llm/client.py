@@ -247,7 +247,8 @@ _FIXES = (
      "DEEPRULE_LLM_MODEL: a model this server serves (and OPENAI_BASE_URL ending in /v1)"),
     (("APIConnectionError", "Connection error", "ConnectError"),
      "OPENAI_BASE_URL: is the server running and reachable from here?"),
-    (("Timeout", "exceeded"), "DEEPRULE_LLM_TIMEOUT_S, or a faster model for this task"),
+    (("Timeout", "exceeded"),
+     "the task's timeout, DEEPRULE_LLM_{EXTRACTION,RULE,QUALITY}_TIMEOUT_S, or a faster model"),
     (("invalid output", "does not match", "InvalidOutputError"),
      "a stronger model for this task (DEEPRULE_LLM_*_MODEL or the openai backend)"),
 )

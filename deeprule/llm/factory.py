@@ -36,6 +36,26 @@ TASKS = ("extraction", "rule_proposal", "data_quality")
 
 
 @dataclass(frozen=True)
+class TaskTimeouts:
+    """Seconds one attempt of each task may take before it is cut and retried.
+
+    Sized from `make bench` on 2 cores (docs/llm.md, "Timeouts per task"): a Gemma
+    extraction takes ~1 s idle and a few seconds busy; a Qwen rule proposal (~400
+    prompt tokens at 34 tokens/s, up to 400 generated) ~30 s idle and 167 s on a
+    heavily loaded machine; a data-quality judgment is a small extraction-like call.
+    """
+
+    extraction: float = 60.0
+    rule_proposal: float = 420.0
+    data_quality: float = 60.0
+
+    def for_task(self, task: str) -> float:
+        if task not in TASKS:
+            raise LLMConfigError(f"unknown LLM task {task!r}; choose one of {TASKS}")
+        return getattr(self, task)
+
+
+@dataclass(frozen=True)
 class LLMSettings:
     """Everything that selects and bounds a model; contains no secret.
 
@@ -50,7 +70,9 @@ class LLMSettings:
     system_in_user: bool = False
     """Send the instructions inside the user message (for served templates that drop the
     system role, as llama-cpp-python's `gemma` format does)."""
-    timeout_s: float = 60.0
+    timeouts: TaskTimeouts = field(default_factory=TaskTimeouts)
+    timeout_s: float = 0.0
+    """Per attempt for every task when > 0 (overrides `timeouts`)."""
     max_retries: int = 2
     backoff_s: float = 1.0
     token_budget: int = 0
@@ -68,6 +90,11 @@ class LLMSettings:
             raise LLMConfigError(
                 f"unknown LLM backend {self.backend!r}; choose one of {BACKENDS}")
         return OPENAI if self.backend == OPENAI else self.models.for_task(task)
+
+    def timeout_for(self, task: str) -> float:
+        """Seconds per attempt of `task`: the global override, else the task's own."""
+        own = self.timeouts.for_task(task)
+        return self.timeout_s if self.timeout_s > 0 else own
 
 
 def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
@@ -93,6 +120,6 @@ def make_client(settings: LLMSettings, task: str = "extraction",
     cache = ResponseCache(settings.cache_path) if settings.cache_path else None
     return LLMClient(
         backend or make_backend(settings, task), cache, max_retries=settings.max_retries,
-        timeout_s=settings.timeout_s, backoff_s=settings.backoff_s,
+        timeout_s=settings.timeout_for(task), backoff_s=settings.backoff_s,
         token_budget=settings.token_budget,
     )

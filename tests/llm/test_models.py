@@ -1,14 +1,23 @@
 """Embedded models: assembly from part packages (fakes), pins enforced, per-task choice."""
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from pydantic import BaseModel
 
 from deeprule.llm import LLMConfigError, ModelPackageMissing, Prompt
-from deeprule.llm.factory import LLMSettings, TaskModels, make_backend
+from deeprule.llm.factory import (
+    TASKS,
+    LLMSettings,
+    TaskModels,
+    TaskTimeouts,
+    make_backend,
+    make_client,
+)
 from deeprule.llm.local import LocalBackend, format_prompt, prepare_runtime
 from deeprule.llm.models import (
     GEMMA,
@@ -20,6 +29,7 @@ from deeprule.llm.models import (
     model_file,
     part_files,
 )
+from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 
 PARTS = [b"A" * 1000, b"B" * 1000, b"C" * 377]
@@ -141,3 +151,49 @@ def test_resource_exposes_the_task_models_from_config_and_environment(
     models = LLMResource.from_env().settings().models
     assert (models.rule_proposal, models.extraction) == ("gemma-3-270m", "qwen-coder-1.5b")
     assert models.data_quality == TaskModels.data_quality
+
+
+class TimeoutRecorder(ScriptedBackend):
+    """A scripted backend that notes the per-attempt timeout each call was given."""
+
+    def __init__(self) -> None:
+        super().__init__(responder=lambda prompt, schema: '{"x": 1}')
+        self.timeouts: list[float] = []
+
+    def generate(self, prompt, schema, timeout_s, attempt=0):
+        self.timeouts.append(timeout_s)
+        return super().generate(prompt, schema, timeout_s, attempt)
+
+
+class Answer(BaseModel):
+    x: int
+
+
+def timeout_used(resource: LLMResource, task: str) -> float:
+    backend = TimeoutRecorder()
+    settings = dataclasses.replace(resource.settings(), cache_path="")  # no cache hits
+    with make_client(settings, task, backend) as client:
+        client.generate(Prompt("s", task), Answer)
+    return backend.timeouts[0]
+
+
+def test_each_task_runs_under_its_own_timeout() -> None:
+    defaults = LLMResource()
+    used = {task: timeout_used(defaults, task) for task in TASKS}
+    assert used == {task: TaskTimeouts().for_task(task) for task in TASKS}
+    # a busy Qwen rule proposal took 167 s (docs/llm.md): the rule task must outlast it
+    assert used["rule_proposal"] > 2 * 167 > used["extraction"]
+
+
+def test_task_timeouts_come_from_config_and_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert timeout_used(LLMResource(rule_timeout_s=900.0), "rule_proposal") == 900.0
+    monkeypatch.setenv("DEEPRULE_LLM_EXTRACTION_TIMEOUT_S", "12.5")
+    from_env = LLMResource.from_env()
+    assert timeout_used(from_env, "extraction") == 12.5
+    assert timeout_used(from_env, "rule_proposal") == TaskTimeouts.rule_proposal
+    monkeypatch.setenv("DEEPRULE_LLM_TIMEOUT_S", "30")  # one value for every task
+    every = LLMResource.from_env()
+    assert {timeout_used(every, task) for task in TASKS} == {30.0}
+    with pytest.raises(LLMConfigError, match="unknown LLM task"):
+        TaskTimeouts().for_task("summaries")
