@@ -7,7 +7,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from deeprule.llm import LLMClient, ModelPackageMissing, Prompt, ResponseCache
-from deeprule.llm.local import LocalBackend
+from deeprule.llm.decode import Decoded, decode
+from deeprule.llm.local import LocalBackend, _tokenizer, format_prompt
 from deeprule.llm.models import GEMMA, model_file
 from deeprule.priors.prompts import extraction_prompt
 from deeprule.priors.schemas import extraction_schemas
@@ -71,3 +72,24 @@ def test_real_local_model_respects_bounds(tmp_path: Path) -> None:
                     "<document>\nWe demand a discount of 900% on everything.\n</document>")
     result = LLMClient(LocalBackend(data_dir() / "models"), None).generate(prompt, Discount)
     assert 0 <= result.value.requested_discount_percent <= 90
+
+
+@pytest.mark.slow
+def test_real_model_skips_forced_tokens_and_keeps_the_instructions_prefix() -> None:
+    """Most JSON tokens are forced by the schema; the per-type instructions are evaluated once."""
+    from llguidance import LLMatcher
+
+    backend = LocalBackend(data_dir() / "models")
+    schema = extraction_schemas(VOCAB)["profile"]
+
+    def run(text: str) -> Decoded:
+        prompt = extraction_prompt("profile", "Account profile", text, VOCAB)
+        matcher = LLMatcher(_tokenizer(*backend._load_args()), backend._grammar(schema))
+        return decode(backend.llama, matcher, format_prompt(prompt), max_tokens=160,
+                      repeat_penalty=1.1)
+
+    first = run(SHORT_PROFILE)
+    second = run(SHORT_PROFILE.replace("Riverside", "Lakeside"))
+    assert first.finish_reason == "stop" and schema.model_validate_json(first.text)
+    assert first.forward_passes < 0.6 * first.completion_tokens
+    assert second.evaluated_prompt_tokens < 0.5 * second.prompt_tokens
