@@ -10,8 +10,10 @@ from deeprule.llm.client import Backend
 from deeprule.llm.factory import LLMSettings, TaskModels, TaskTimeouts, make_client
 from resources.paths import data_dir
 
-DEFAULT_TOKEN_BUDGET = 40_000
-"""Per materialization: a few minutes of the local model on 2 idle cores (docs/llm.md)."""
+DEFAULT_TOKEN_BUDGET = 500_000
+"""Per materialization. Covers every document of `demo` in one run (its 1,000 extraction
+prompts take 352k tokens, about 415k with the answers), so it only stops bigger worlds
+(`paper`: ~4.9M), which continue where they stopped on the next run (docs/llm.md)."""
 
 
 class LLMResource(dg.ConfigurableResource):
