@@ -7,7 +7,7 @@ truth) and rule proposals on the demo search's candidate rows (the demand model
 is fitted once here and handed to the children as arrays). Prints tables, and the
 load average before each model, since other work on the 2 cores slows decoding:
 
-    python benchmarks/bench_llm.py [--docs 20] [--proposals 4] [--server-docs 10]
+    python benchmarks/bench_llm.py [--docs 20] [--proposals 4] [--server-docs 10] [--skip-speed]
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def one_model(name: str, args: argparse.Namespace) -> None:
     _ = backend.llama
     load_s = time.perf_counter() - started
     result = {"model": name, "load_before": load, "assemble_or_check_s": assembled_s,
-              "load_s": load_s, **speed(backend, docs, vocab)}
+              "load_s": load_s, **({} if args.skip_speed else speed(backend, docs, vocab))}
     save(result, args.out)  # each stage is kept if a later one is stopped
     if args.proposals:
         rule_backend = LocalBackend(models, spec, n_threads=args.threads,
@@ -238,7 +238,7 @@ def print_tables(results: list[dict], server: dict | None) -> None:
                     float_precision=2, fmt_str_lengths=120)
     with cfg:
         print("runtime (n_threads=2, n_ctx=2048, greedy):")
-        print(pl.DataFrame([{k: r[k] for k in ("model", "load_before", "load_s", "peak_rss_gib",
+        print(pl.DataFrame([{k: r.get(k) for k in ("model", "load_before", "load_s", "peak_rss_gib",
                                                 "prompt_tok_s", "gen_tok_s_free",
                                                 "gen_tok_s_constrained")} for r in results]))
         rows = [{"backend": f"local {r['model']}", **r["extraction"]} for r in results
@@ -275,6 +275,8 @@ def main() -> int:
     parser.add_argument("--server-docs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default=",".join(LOCAL_MODELS))
+    parser.add_argument("--skip-speed", action="store_true",
+                        help="no tokens/s stage (meaningless on a busy machine)")
     parser.add_argument("--one", default="", help=argparse.SUPPRESS)
     parser.add_argument("--out", default="", help=argparse.SUPPRESS)
     parser.add_argument("--candidates", default="", help=argparse.SUPPRESS)
@@ -296,7 +298,8 @@ def main() -> int:
             code = subprocess.call([sys.executable, str(HERE), "--one", name, "--out", str(out),
                                     "--candidates", str(folder), "--preset", args.preset,
                                     "--docs", str(args.docs), "--proposals",
-                                    str(args.proposals), "--threads", str(args.threads)])
+                                    str(args.proposals), "--threads", str(args.threads)]
+                                   + ["--skip-speed"] * args.skip_speed)
             if code:
                 print(f"{name}: exit {code}", file=sys.stderr)
                 return code
