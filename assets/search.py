@@ -30,15 +30,23 @@ from resources.mlflow import MlflowResource
 GROUP = "search"
 
 
-class RuleSearchConfig(dg.Config):
+class FitnessWeights(dg.Config):
+    """The weights of Φ (eq. 22) every searcher is scored by (docs/search.md)."""
+
+    eta: float = from_domain(FitnessConfig, "eta", "Weight of (price - usual price)^2.")
+    lam: float = from_domain(FitnessConfig, "lam", "Weight of the rule's complexity.")
+    rho: float = from_domain(FitnessConfig, "rho", "Weight of prices outside [cost, list].")
+
+    def fitness(self) -> FitnessConfig:
+        return FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho)
+
+
+class RuleSearchConfig(FitnessWeights):
     """Search length and the fitness weights (docs/search.md)."""
 
     iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
     patience: int = from_domain(SearchConfig, "patience","Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
-    eta: float = from_domain(FitnessConfig, "eta", "Weight of (price - usual price)^2.")
-    lam: float = from_domain(FitnessConfig, "lam", "Weight of the rule's complexity.")
-    rho: float = from_domain(FitnessConfig, "rho", "Weight of prices outside [cost, list].")
 
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
@@ -68,13 +76,10 @@ class EvolvedSearchConfig(dg.Config):
     budget: int = from_domain(EvolveConfig, "budget", "Distinct rules scored at most (N).")
     population: int = from_domain(EvolveConfig, "population", "Rules per generation.")
     seed: int = from_domain(EvolveConfig, "seed", "Random seed of the evolution.")
-    eta: float = from_domain(FitnessConfig, "eta", "Weight of (price - usual price)^2.")
-    lam: float = from_domain(FitnessConfig, "lam", "Weight of the rule's complexity.")
-    rho: float = from_domain(FitnessConfig, "rho", "Weight of prices outside [cost, list].")
 
     def evolve(self) -> EvolveConfig:
         return EvolveConfig(budget=self.budget, population=self.population, seed=self.seed,
-                            fitness=FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho))
+                            fitness=self.fitness())
 
 
 @dg.asset(
