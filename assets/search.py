@@ -21,11 +21,13 @@ from assets._heldout import SOURCE_DEPS, held_out_candidates
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
+from deeprule.search.checkpoint import Checkpoint, run_key
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
-from deeprule.search.reflect import SearchConfig, SearchResult, search
+from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, search
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
+from resources.paths import data_dir
 
 GROUP = "search"
 
@@ -45,12 +47,13 @@ class RuleSearchConfig(FitnessWeights):
     """Search length and the fitness weights (docs/search.md)."""
 
     iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
-    patience: int = from_domain(SearchConfig, "patience","Stop after this many without a new best.")
+    patience: int = from_domain(SearchConfig, "patience",
+                                "Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
 
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
-                            fitness=FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho))
+                            fitness=self.fitness())
 
 
 @dg.asset(
@@ -64,13 +67,18 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
     started = time.perf_counter()
     ref, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client("rule_proposal") as client:
-        result = search(client, cand, config.search(), progress=context.log.info)
+        key = run_key(EXPERT_RULE, config.search(), ref.version, client.backend.model,
+                      client.backend.settings,
+                      cand.height, float(cand.columns["cost"].sum()))
+        checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
+        result = search(client, cand, config.search(), progress=context.log.info,
+                        checkpoint=checkpoint)
         usage = client.usage.summary()
     return _search_output(result, ref.version, cand.height, started, usage,
                           "Fitness of each proposal after its constants were fitted")
 
 
-class EvolvedSearchConfig(dg.Config):
+class EvolvedSearchConfig(FitnessWeights):
     """Budget and seed of the evolutionary searcher (Appendix G; docs/search.md)."""
 
     budget: int = from_domain(EvolveConfig, "budget", "Distinct rules scored at most (N).")

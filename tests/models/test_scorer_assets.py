@@ -123,6 +123,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2)])
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
+    monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
