@@ -5,18 +5,27 @@ how well each model ranks price sensitivity (Spearman correlation between its
 implied elasticity and the true one, averaged per customer x category), and
 how well it predicts the effect of a price move (the uplift error against the
 true change in expected units). Only the `evaluation` group calls `truth_for`.
+
+`document_ablation` trains the demand model a second time, on the same months with
+the same settings but without the document features (deeprule/features/documents.py),
+so their worth is measured on the same held-out rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
-from deeprule.models.frames import ScoringFrame
+from deeprule.models.dataset import frames_for
+from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
+from deeprule.models.frames import ScoringFrame, SourceTables
+from deeprule.models.matrix import fit_spec
 from deeprule.models.metrics import grouped_mean, mae, rank_correlation, wape
 from deeprule.models.price import NetRateResponse, PriceResponse
+from deeprule.models.split import TimeSplit
 from deeprule.synth import World
 
 PRICE_MOVES = (0.9, 0.95, 1.05, 1.1)
@@ -93,3 +102,29 @@ def comparison_table(rows: list[dict[str, object]]) -> pl.DataFrame:
         "elasticity_rank_corr": pl.Float64, "uplift_wape": pl.Float64,
         "net_rate_delta_mae": pl.Float64,
     })
+
+
+WITH_DOCUMENTS = "demand with document features"
+WITHOUT_DOCUMENTS = "demand without document features"
+"""Model names of the two rows of the document ablation."""
+
+
+def without_documents(tables: SourceTables, split: TimeSplit,
+                      config: DemandConfig) -> tuple[DemandFit, ScoringFrame]:
+    """The demand model trained on `split` with `config`, its inputs stripped of the
+    document features; (fit, its test frame)."""
+    plain = replace(tables, customer_priors=None)
+    spec = fit_spec(plain, split.train)
+    data = frames_for(plain, spec, split)
+    return fit_demand(data.train, data.valid, spec, config), data.test
+
+
+def document_ablation(world: World, tables: SourceTables, split: TimeSplit, config: DemandConfig,
+                      with_documents: dict[str, object]) -> tuple[pl.DataFrame, float]:
+    """Held-out accuracy with (`with_documents`, an `assess` row of the model trained with
+    them) and without the document features; (two-row table, seconds the second fit took)."""
+    started = time.perf_counter()
+    fit, test = without_documents(tables, split, config)
+    without = assess(WITHOUT_DOCUMENTS, test, fit.scorer.response(test), truth_for(world, test))
+    table = comparison_table([{**with_documents, "model": WITH_DOCUMENTS}, without])
+    return table, time.perf_counter() - started
