@@ -127,7 +127,8 @@ def scorers_vs_truth(config: ScorerQualityConfig, mlflow: MlflowResource, world:
         responses[f"uplift:{card['variant']}"] = units
         rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
     table = comparison_table(rows)
-    ablation = (_document_ablation(world, tables, split, scorer.spec, demand_model, rows[0])
+    ablation = (_document_ablation(world, tables, split, scorer.spec, demand_model,
+                                   (test, responses["demand"], truth))
                 if config.document_ablation else {"document_ablation": "off (config)"})
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
@@ -138,7 +139,8 @@ def scorers_vs_truth(config: ScorerQualityConfig, mlflow: MlflowResource, world:
 
 def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSplit,
                        spec: FeatureSpec, demand_model: pl.DataFrame,
-                       with_documents: dict[str, object]) -> dict[str, object]:
+                       registered: tuple[ScoringFrame, PriceResponse, Truth]
+                       ) -> dict[str, object]:
     """Held-out accuracy with and without the document features, or why it was not measured."""
     inputs = document_inputs(spec.high_columns)
     if tables.customer_priors is None or not inputs:
@@ -149,14 +151,16 @@ def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSp
         return {"document_ablation": "skipped: the demand model card predates stored settings; "
                 "rematerialize demand_model"}
     config = DemandConfig.from_params(json.loads(card["config"]))
-    table, seconds = document_ablation(world.world(), tables, split, config, with_documents)
+    table, seconds = document_ablation(world.world(), tables, split, config, *registered)
     by_model = {r["model"]: r for r in table.iter_rows(named=True)}
     out: dict[str, object] = {"document_ablation": dg.MetadataValue.md(table_markdown(table)),
                               "document_ablation_seconds": round(seconds, 2),
                               "document_features": json.dumps(inputs)}
     for suffix, name in (("with", WITH_DOCUMENTS), ("without", WITHOUT_DOCUMENTS)):
-        for metric in ("wape", "mae", "elasticity_rank_corr"):
-            out[f"demand_{metric}_{suffix}_documents"] = round(float(by_model[name][metric]), 4)
+        for metric in ("wape", "mae", "elasticity_rank_corr", "new_pair_wape"):
+            value = by_model[name][metric]
+            out[f"demand_{metric}_{suffix}_documents"] = (
+                round(float(value), 4) if value is not None else "no such rows")
     return out
 
 
