@@ -47,8 +47,8 @@ from deeprule.evaluate.scorers import (
 )
 from deeprule.features.documents import document_inputs
 from deeprule.models import registry
-from deeprule.models.demand import DemandConfig
-from deeprule.models.frames import FeatureSpec, ScoringFrame, SourceTables
+from deeprule.models.demand import DemandConfig, DemandScorer
+from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
 from deeprule.optimize.plans import METHODS, PlanConfig
@@ -127,8 +127,7 @@ def scorers_vs_truth(config: ScorerQualityConfig, mlflow: MlflowResource, world:
         responses[f"uplift:{card['variant']}"] = units
         rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
     table = comparison_table(rows)
-    ablation = (_document_ablation(world, tables, split, scorer.spec, demand_model,
-                                   (test, responses["demand"], truth))
+    ablation = (_document_ablation(world, tables, split, scorer, demand_model)
                 if config.document_ablation else {"document_ablation": "off (config)"})
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
@@ -138,11 +137,9 @@ def scorers_vs_truth(config: ScorerQualityConfig, mlflow: MlflowResource, world:
 
 
 def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSplit,
-                       spec: FeatureSpec, demand_model: pl.DataFrame,
-                       registered: tuple[ScoringFrame, PriceResponse, Truth]
-                       ) -> dict[str, object]:
+                       scorer: DemandScorer, demand_model: pl.DataFrame) -> dict[str, object]:
     """Held-out accuracy with and without the document features, or why it was not measured."""
-    inputs = document_inputs(spec.high_columns)
+    inputs = document_inputs(scorer.spec.high_columns)
     if tables.customer_priors is None or not inputs:
         return {"document_ablation": "skipped: the registered demand model has no document "
                 "features (customer_priors not materialized when it trained)"}
@@ -151,13 +148,14 @@ def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSp
         return {"document_ablation": "skipped: the demand model card predates stored settings; "
                 "rematerialize demand_model"}
     config = DemandConfig.from_params(json.loads(card["config"]))
-    table, seconds = document_ablation(world.world(), tables, split, config, *registered)
+    table, seconds = document_ablation(world.world(), tables, split, config, scorer)
     by_model = {r["model"]: r for r in table.iter_rows(named=True)}
     out: dict[str, object] = {"document_ablation": dg.MetadataValue.md(table_markdown(table)),
                               "document_ablation_seconds": round(seconds, 2),
                               "document_features": json.dumps(inputs)}
     for suffix, name in (("with", WITH_DOCUMENTS), ("without", WITHOUT_DOCUMENTS)):
-        for metric in ("wape", "mae", "elasticity_rank_corr", "new_pair_wape"):
+        for metric in ("wape", "mae", "elasticity_rank_corr", "candidate_wape",
+                       "candidate_new_pair_wape"):
             value = by_model[name][metric]
             out[f"demand_{metric}_{suffix}_documents"] = (
                 round(float(value), 4) if value is not None else "no such rows")

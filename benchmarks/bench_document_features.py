@@ -21,7 +21,7 @@ import polars as pl
 
 from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.extraction import perfect_extractions, stated_facts
-from deeprule.evaluate.scorers import document_ablation, truth_for
+from deeprule.evaluate.scorers import document_ablation
 from deeprule.features.documents import document_inputs
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
@@ -45,10 +45,9 @@ def main() -> int:
     with_seconds = time.perf_counter() - started
     print(f"{args.preset}: {documents.height} documents, {facts.height} stated facts; "
           f"document features {document_inputs(data.spec.high_columns)}")
-    table, without_seconds = document_ablation(world, tables, data.split, fit.config, data.test,
-                                               fit.scorer.response(data.test),
-                                               truth_for(world, data.test))
-    with pl.Config(tbl_rows=10, tbl_cols=10, tbl_width_chars=160, float_precision=4,
+    table, without_seconds = document_ablation(world, tables, data.split, fit.config,
+                                               fit.scorer)
+    with pl.Config(tbl_rows=10, tbl_cols=10, tbl_width_chars=220, float_precision=4,
                    fmt_str_lengths=40):
         print(table.drop("net_rate_delta_mae", "uplift_wape"))
     print(f"features + fit with documents {with_seconds:.1f}s (beta {fit.config.beta}); "

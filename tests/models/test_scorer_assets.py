@@ -123,6 +123,7 @@ def test_scorers_vs_truth_compares_every_model_against_truth(scored: dict) -> No
     with_documents = meta["demand_wape_with_documents"].value
     assert with_documents == pytest.approx(meta["demand_wape"].value, abs=1e-4)
     assert 0 <= meta["demand_wape_without_documents"].value < 2
+    assert 0 <= meta["demand_candidate_wape_with_documents"].value < 5
     assert "demand without document features" in meta["document_ablation"].value
     assert meta["document_ablation_seconds"].value > 0
     embedded_png(meta["elasticity_plot"])
