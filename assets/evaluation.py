@@ -20,7 +20,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from assets._heldout import SOURCE_DEPS, held_out_frame, registered_demand
+from assets._heldout import SOURCE_DEPS, held_out_frame, registered_demand, sources
 from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
 from assets._planning import plan_inputs, plans_of
 from assets._plots import plot_metadata
@@ -36,15 +36,21 @@ from deeprule.evaluate.realized import (
     realize,
 )
 from deeprule.evaluate.scorers import (
+    WITH_DOCUMENTS,
+    WITHOUT_DOCUMENTS,
     Truth,
     assess,
     comparison_table,
+    document_ablation,
     elasticity_cells,
     truth_for,
 )
+from deeprule.features.documents import document_inputs
 from deeprule.models import registry
-from deeprule.models.frames import ScoringFrame
+from deeprule.models.demand import DemandConfig, DemandScorer
+from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceResponse
+from deeprule.models.split import TimeSplit
 from deeprule.optimize.plans import METHODS, PlanConfig
 from deeprule.plots import elasticity_scatter, metric_bars
 from deeprule.priors.extract import OK
@@ -86,21 +92,31 @@ def extraction_vs_truth(
     ))
 
 
+class ScorerQualityConfig(dg.Config):
+    """Whether to measure what the document features are worth (a second demand fit)."""
+
+    document_ablation: bool = Field(
+        default=True, description="Train the registered demand model's settings again without "
+        "the document features and report held-out accuracy with and without them.")
+
+
 @dg.asset(
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=TRUTH_DEPS,
     description="Scorers against the simulator's truth on the held-out test months: WAPE and "
     "MAE of units, Spearman correlation of implied vs true elasticity per customer x "
     "category, and the uplift error of price moves, for the demand model, the registered "
-    "uplift variant, its ablations and the naive fit, side by side.",
+    "uplift variant, its ablations and the naive fit, side by side; and the demand model's "
+    "held-out accuracy with and without the document features (metadata).",
 )
-def scorers_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckDBResource,
-                     demand_model: pl.DataFrame, uplift_model: pl.DataFrame
-                     ) -> dg.Output[pl.DataFrame]:
+def scorers_vs_truth(config: ScorerQualityConfig, mlflow: MlflowResource, world: WorldResource,
+                     duckdb: DuckDBResource, demand_model: pl.DataFrame,
+                     uplift_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(comparison_table([]))
     _, scorer, split = registered_demand(mlflow, demand_model)
-    test = held_out_frame(duckdb, scorer, split)
+    tables = sources(duckdb)
+    test = held_out_frame(duckdb, scorer, split, tables)
     truth = truth_for(world.world(), test)
     responses = {"demand": scorer.response(test)}
     rows = [assess("demand", test, responses["demand"], truth)]
@@ -111,11 +127,39 @@ def scorers_vs_truth(mlflow: MlflowResource, world: WorldResource, duckdb: DuckD
         responses[f"uplift:{card['variant']}"] = units
         rows.append(assess(f"uplift:{card['variant']}", test, units, truth, rate))
     table = comparison_table(rows)
+    ablation = (_document_ablation(world, tables, split, scorer, demand_model)
+                if config.document_ablation else {"document_ablation": "off (config)"})
     return dg.Output(table, metadata=frame_metadata(
         table, time.perf_counter() - started, test_months=json.dumps(split.to_dict()["test"]),
         **_verdicts(table), comparison=dg.MetadataValue.md(table_markdown(table)),
-        elasticity_plot=_elasticity_plot(responses, test, truth),
+        elasticity_plot=_elasticity_plot(responses, test, truth), **ablation,
     ))
+
+
+def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSplit,
+                       scorer: DemandScorer, demand_model: pl.DataFrame) -> dict[str, object]:
+    """Held-out accuracy with and without the document features, or why it was not measured."""
+    inputs = document_inputs(scorer.spec.high_columns)
+    if tables.customer_priors is None or not inputs:
+        return {"document_ablation": "skipped: the registered demand model has no document "
+                "features (customer_priors not materialized when it trained)"}
+    card = demand_model.row(0, named=True)
+    if not card.get("config"):
+        return {"document_ablation": "skipped: the demand model card predates stored settings; "
+                "rematerialize demand_model"}
+    config = DemandConfig.from_params(json.loads(card["config"]))
+    table, seconds = document_ablation(world.world(), tables, split, config, scorer)
+    by_model = {r["model"]: r for r in table.iter_rows(named=True)}
+    out: dict[str, object] = {"document_ablation": dg.MetadataValue.md(table_markdown(table)),
+                              "document_ablation_seconds": round(seconds, 2),
+                              "document_features": json.dumps(inputs)}
+    for suffix, name in (("with", WITH_DOCUMENTS), ("without", WITHOUT_DOCUMENTS)):
+        for metric in ("wape", "mae", "elasticity_rank_corr", "candidate_wape",
+                       "candidate_new_pair_wape"):
+            value = by_model[name][metric]
+            out[f"demand_{metric}_{suffix}_documents"] = (
+                round(float(value), 4) if value is not None else "no such rows")
+    return out
 
 
 def _elasticity_plot(responses: dict[str, PriceResponse], frame: ScoringFrame,

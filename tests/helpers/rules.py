@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 
 from deeprule.models.price import PriceBasis, PriceResponse
-from deeprule.search.objective import Candidates
+from deeprule.search.objective import RULE_FEATURES, Candidates
 
 ROWS = 300
 
@@ -37,5 +37,9 @@ def toy_candidates(elasticity: float = 3.0) -> Candidates:
                          "month": ["2024-12-01"] * ROWS,
                          "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
     columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
-               "hist_units": np.full(ROWS, 50.0), "elasticity": np.full(ROWS, elasticity)}
+               "market_price": usual, "hist_units": np.full(ROWS, 50.0),
+               "pred_units": np.full(ROWS, 50.0), "pred_units_market": np.full(ROWS, 50.0),
+               "elasticity": np.full(ROWS, elasticity),
+               "elasticity_market": np.full(ROWS, elasticity)}
+    columns |= {name: np.zeros(ROWS) for name in RULE_FEATURES if name not in columns}
     return Candidates(rows, columns, response)

@@ -24,6 +24,7 @@ from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
+from tests.helpers.document_priors import two_customer_priors
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
 from tests.helpers.rules import markup_rule
@@ -57,12 +58,21 @@ def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
                               partition_key=month, selection=[customer_monthly_sales]).success
     assert dg.materialize(everything, resources=resources, instance=month_instance(),
                           selection=[store_affiliation, customer_features, sku_features]).success
+    _store_priors(database)
     result = dg.materialize(everything, resources=resources, instance=month_instance(),
                             selection=SCORERS, run_config=RUN_CONFIG)
     assert result.success
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
                 for e in result.get_asset_materialization_events()}
     return {"database": database, "folder": folder, "metadata": metadata}
+
+
+def _store_priors(database: Path) -> None:
+    """Hand-built document facts as if `customer_priors` had been materialized (no LLM run)."""
+    with duckdb.connect(str(database)) as conn:
+        ids = conn.execute("SELECT customer_id FROM customers ORDER BY 1").pl()["customer_id"]
+        priors = two_customer_priors(ids.to_list()).to_arrow()  # noqa: F841 (read by the SQL)
+        conn.execute("CREATE TABLE customer_priors AS SELECT * FROM priors")
 
 
 def test_demand_predictions_contract(scored: dict) -> None:
@@ -108,6 +118,14 @@ def test_scorers_vs_truth_compares_every_model_against_truth(scored: dict) -> No
     assert table["elasticity_rank_corr"].is_between(-1, 1).all()
     meta = scored["metadata"]["scorers_vs_truth"]
     assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
+    # held-out accuracy with and without the document features, the same model trained twice
+    assert "doc_has_documents" in meta["document_features"].value
+    with_documents = meta["demand_wape_with_documents"].value
+    assert with_documents == pytest.approx(meta["demand_wape"].value, abs=1e-4)
+    assert 0 <= meta["demand_wape_without_documents"].value < 2
+    assert 0 <= meta["demand_candidate_wape_with_documents"].value < 5
+    assert "demand without document features" in meta["document_ablation"].value
+    assert meta["document_ablation_seconds"].value > 0
     embedded_png(meta["elasticity_plot"])
     embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
 

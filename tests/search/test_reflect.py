@@ -100,9 +100,10 @@ def test_realized_profit_uses_the_given_truth() -> None:
 
 
 def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
-    data = prepare(world_tables(build_world(resolve_spec("tiny"))), 1, 1)
+    tables = world_tables(build_world(resolve_spec("tiny")))
+    data = prepare(tables, 1, 1)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3, max_epochs=1))
-    cand = candidates(data.test, fit.scorer.response(data.test))
+    cand = candidates(data.test, fit.scorer.response(data.test), tables.shipments)
     assert set(cand.columns) == set(RULE_FEATURES) and cand.height == data.test.height
     assert all(np.isfinite(v).all() for v in cand.columns.values())
     assert (cand.columns["elasticity"] >= 0).all()  # the monotone pathway, as a feature
