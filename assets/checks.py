@@ -1,5 +1,6 @@
 """Checks wherever a wrong value would mislead a decision: features, scorers, search
-(plans: `no_hard_constraint_violation` in assets/plans.py). Each fetches its values and
+(plans: `no_hard_constraint_violation` in assets/plans.py; evaluation:
+`predicted_profit_near_realized` in assets/evaluation.py). Each fetches its values and
 asks a pure verdict in deeprule/verdicts.py."""
 
 import dagster as dg

@@ -9,7 +9,8 @@ every asset here writes an empty table. The math lives in deeprule/evaluate/.
 - `scorers_vs_truth`: the scorers against the true demand on the held-out months;
 - `oracle_plan`: the constrained oracle of the plan month (the upper bound);
 - `rule_plans_vs_truth`: the plans of the searched rules realized under the true demand,
-  each with its gap to the oracle.
+  each with its gap to the oracle; its check warns when a plan's predicted profit is far
+  from what it realized.
 """
 
 import json
@@ -28,6 +29,7 @@ from assets._tables import read_table_or_none
 from assets.plans import PLAN_DEPS
 from deeprule.evaluate.extraction import score_extractions
 from deeprule.evaluate.realized import (
+    OUTCOME_SCHEMA,
     comparison,
     constrained_oracle,
     logged_lines,
@@ -55,6 +57,7 @@ from deeprule.optimize.plans import METHODS, PlanConfig
 from deeprule.plots import elasticity_scatter, metric_bars
 from deeprule.priors.extract import OK
 from deeprule.priors.facts import extracted_facts
+from deeprule.verdicts import Verdict, prediction_near_realized
 from resources.mlflow import MlflowResource
 from resources.world import WorldResource
 
@@ -62,6 +65,9 @@ GROUP = "evaluation"
 
 TARGETS = {"wape": 0.25, "elasticity_rank_corr": 0.6}
 """The issue's targets on held-out months of the demo world."""
+PREDICTION_GAP_BOUND = TARGETS["wape"]
+"""A plan's predicted profit may miss its realized profit by the line-level error we accept
+from the demand model, no more (docs/operating.md, "Checks")."""
 TRUTH_DEPS = [*SOURCE_DEPS, dg.AssetKey("true_customer_traits"), dg.AssetKey("true_sku_params")]
 """What an evaluation asset on the held-out months reads: the sources and, for lineage, the
 simulator's truth (which it gets through the `world` resource)."""
@@ -280,3 +286,19 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
         **{key: round(by_plan[plan]["oracle_gap"], 4) for key, plan in GAP_KEYS.items()},
         oracle_profit=round(by_plan["constrained oracle"]["profit"], 2),
     ))
+
+
+@dg.asset_check(asset=rule_plans_vs_truth, name="predicted_profit_near_realized",
+                blocking=False, description="Each optimized plan's predicted profit within "
+                f"{PREDICTION_GAP_BOUND:.0%} of the profit it realizes under the true demand "
+                "(WARN: the plan is not wrong, its predicted profit is not to be trusted).")
+def predicted_profit_near_realized(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    table = read_table_or_none(duckdb, "rule_plans_vs_truth")
+    if table is None:
+        verdict = Verdict(False, {"error": "rule_plans_vs_truth missing"})
+    else:  # user data: an empty table, nothing to judge
+        empty = pl.DataFrame(schema=OUTCOME_SCHEMA)
+        verdict = prediction_near_realized(empty if table.is_empty() else table,
+                                           PREDICTION_GAP_BOUND)
+    return dg.AssetCheckResult(passed=verdict.passed, metadata=verdict.metadata,
+                               severity=dg.AssetCheckSeverity.WARN)

@@ -8,7 +8,13 @@ import polars as pl
 import pytest
 
 from assets.checks import decision_checks
-from assets.evaluation import oracle_plan, rule_plans_vs_truth, scorers_vs_truth
+from assets.evaluation import (
+    PREDICTION_GAP_BOUND,
+    oracle_plan,
+    predicted_profit_near_realized,
+    rule_plans_vs_truth,
+    scorers_vs_truth,
+)
 from assets.features import (
     customer_features,
     customer_monthly_sales,
@@ -147,7 +153,8 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
                   rule_plans_vs_truth]
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
-                             *downstream, no_hard_constraint_violation], resources=resources,
+                             *downstream, no_hard_constraint_violation,
+                             predicted_profit_near_realized], resources=resources,
                             instance=month_instance(), selection=downstream)
     assert result.success and backend.calls == 3
     iterations = _table(scored["database"], "rule_search")
@@ -173,6 +180,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     # the oracle is the upper bound up to its price grid (a rule may price between points)
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
+    _check_prediction_gap(plans, result)
     verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
                                        *SCORERS, rule_search, evolved_rule_search])
     assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
@@ -191,11 +199,27 @@ def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) 
     assert (customers.filter(pl.col("status") != "optimal")["why_no_plan"] != "").all()
     assert meta["assortment_plans"]["violations"].value == 0
     checks = result.get_asset_check_evaluations()
-    assert [c.check_name for c in checks] == ["no_hard_constraint_violation"]
-    assert checks[0].passed
+    by_name = {c.check_name: c for c in checks}
+    assert set(by_name) == {"no_hard_constraint_violation", "predicted_profit_near_realized"}
+    assert by_name["no_hard_constraint_violation"].passed
     oracle = _table(database, "oracle_plan")
     assert (oracle["sold_units"] <= oracle["units"] + 1e-9).all()
     assert oracle["customer_violations"].sum() == 0
+
+
+def _check_prediction_gap(plans: pl.DataFrame, result: dg.ExecuteInProcessResult) -> None:
+    """The rule plans carry the profit their lines predicted; the check judges exactly them."""
+    predicted = plans.filter(pl.col("predicted_profit").is_not_null())
+    assert predicted["plan"].str.contains(" rule + ", literal=True).all()
+    assert predicted.height == 6  # expert, best and evolved rule x Appendix E and MILP
+    assert (predicted["predicted_profit"] > 0).all()
+    check, = [c for c in result.get_asset_check_evaluations()
+              if c.check_name == "predicted_profit_near_realized"]
+    gaps = (predicted["predicted_profit"] / predicted["profit"] - 1).abs()
+    assert check.metadata["plans_judged"].value == 6
+    assert abs(check.metadata["worst_gap"].value) == pytest.approx(gaps.max(), abs=1e-4)
+    assert check.passed == (gaps.max() <= PREDICTION_GAP_BOUND)
+    assert check.severity == dg.AssetCheckSeverity.WARN
 
 
 def _run_checks(resources: dict, assets: list) -> dict:
