@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 import torch
 from scipy.optimize import minimize
+from scipy.stats import norm
 
 from deeprule.baselines.common import PlanMonth, Pricing, margin_of, sku_index
 
@@ -81,31 +82,49 @@ class MixedLogitFit:
 
 
 def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogitFit:
-    """Simulated maximum likelihood of the panel mixed logit (L-BFGS on torch gradients)."""
-    n_seg = int(data.segment.max()) + 1
-    draws = torch.from_numpy(np.random.default_rng(settings.seed).standard_normal(
-        (len(data.segment), settings.draws)))
-    t = _tensors(data)
+    """Simulated maximum likelihood of the panel mixed logit (L-BFGS on torch gradients).
 
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    Started from the plain logit (spreads held near 0, a smooth concave fit), as is
+    usual: straight from a guess, the simulated likelihood's ridges can send a spread
+    astray.
+    """
+    n_seg, n_sku = int(data.segment.max()) + 1, data.n_skus
+    draws = torch.from_numpy(stratified_normal(len(data.segment), settings.draws,
+                                               settings.seed))
+    t = _tensors(data)
+    segment = t["segment"]
+
+    def loss(theta: np.ndarray, log_spread: np.ndarray | None) -> tuple[float, np.ndarray]:
         x = torch.tensor(theta, requires_grad=True)
-        k, b, log_s = x[:data.n_skus], x[data.n_skus:data.n_skus + n_seg], x[data.n_skus + n_seg:]
-        beta = b[t["segment"]][:, None] + torch.exp(log_s)[t["segment"]][:, None] * draws
+        k, b = x[:n_sku], x[n_sku:n_sku + n_seg]
+        log_s = x[n_sku + n_seg:] if log_spread is None else torch.from_numpy(log_spread)
+        beta = b[segment][:, None] + torch.exp(log_s)[segment][:, None] * draws
         value = -_loglik(k, beta, t) + settings.ridge * (k ** 2).sum() / 2
         value.backward()
         return value.item(), x.grad.numpy()
 
-    start = np.r_[np.full(data.n_skus, -2.0), np.full(n_seg, -1.0), np.full(n_seg, np.log(0.5))]
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
+    options = {"maxiter": settings.max_iterations}
     try:
-        found = minimize(loss, start, jac=True, method="L-BFGS-B",
-                         options={"maxiter": settings.max_iterations})
+        plain = minimize(loss, np.r_[np.full(n_sku, -2.0), np.full(n_seg, -1.0)], jac=True,
+                         method="L-BFGS-B", args=(np.full(n_seg, -9.0),), options=options)
+        found = minimize(loss, np.r_[plain.x, np.full(n_seg, np.log(0.5))], jac=True,
+                         method="L-BFGS-B", args=(None,), options=options)
     finally:
         torch.set_num_threads(threads)
     theta = found.x
-    return MixedLogitFit(theta[:data.n_skus], theta[data.n_skus:data.n_skus + n_seg],
-                         np.exp(theta[data.n_skus + n_seg:]), -float(found.fun), int(found.nit))
+    return MixedLogitFit(theta[:n_sku], theta[n_sku:n_sku + n_seg],
+                         np.exp(theta[n_sku + n_seg:]), -float(found.fun),
+                         int(plain.nit + found.nit))
+
+
+def stratified_normal(rows: int, draws: int, seed: int) -> np.ndarray:
+    """(rows, draws) standard normal draws, one per stratum of equal probability, each row
+    shifted at random (randomized quasi-Monte Carlo: smoother simulated likelihood than
+    plain draws when a customer's many choices pin its coefficient down)."""
+    shift = np.random.default_rng(seed).random((rows, 1))
+    return norm.ppf((np.arange(draws)[None] + shift) / draws)
 
 
 def _tensors(data: ChoiceData) -> dict[str, torch.Tensor]:
@@ -230,7 +249,7 @@ def mixed_logit_pricing(month: PlanMonth, settings: MixedLogitSettings | None = 
     category = month.rows["primary_category"].to_numpy()[first]
     seen = np.zeros(len(skus), dtype=bool)
     seen[np.unique(data.sku[data.count > 0])] = True
-    normal = np.random.default_rng(settings.seed + 1).standard_normal(settings.draws)
+    normal = stratified_normal(1, settings.draws, settings.seed + 1)[0]
     n_seg = len(fit.mean)
     ratio, share = np.ones((n_seg, len(skus))), np.zeros((n_seg, len(skus)))
     for s in range(n_seg):

@@ -1,4 +1,10 @@
-"""Mixed logit: simulated panel choices give back their coefficients; segment prices are best."""
+"""Mixed logit: simulated panel choices give back their coefficients; segment prices are best.
+
+Moderate counts per customer (20 units a month): with hundreds, each customer's coefficient
+is pinned so sharply that 60 simulation draws cannot resolve it (measured: means off by up
+to 0.4 with 150 units), a known limit of simulated maximum likelihood, said in
+docs/baselines.md.
+"""
 
 import numpy as np
 
@@ -14,7 +20,7 @@ CONSTANT = np.array([1.0, 0.5, 0.0, -0.5, 0.8, 0.2])
 MEAN = np.array([-6.0, -4.0, -2.0])
 """Mean price coefficient per segment (per unit of price / list price)."""
 SPREAD = np.array([0.8, 0.8, 0.8])
-CUSTOMERS_PER_SEGMENT, MONTHS, MARKET = 40, 8, 150
+CUSTOMERS_PER_SEGMENT, MONTHS, MARKET = 80, 6, 20
 
 
 def _simulate(seed: int) -> ChoiceData:
@@ -42,9 +48,9 @@ def _simulate(seed: int) -> ChoiceData:
 
 def test_the_fit_recovers_the_simulated_coefficients() -> None:
     fit = fit_mixed_logit(_simulate(0), MixedLogitSettings(draws=60, ridge=0.0))
-    assert np.all(np.abs(fit.constant - CONSTANT) < 0.25), fit.constant
-    assert np.all(np.abs(fit.mean - MEAN) < 0.4), fit.mean
-    assert np.all(np.abs(fit.spread - SPREAD) < 0.3), fit.spread
+    assert np.all(np.abs(fit.constant - CONSTANT) < 0.2), fit.constant
+    assert np.all(np.abs(fit.mean - MEAN) < 0.3), fit.mean
+    assert np.all(np.abs(fit.spread - SPREAD) < 0.25), fit.spread
 
 
 def test_segment_prices_beat_every_grid_price_pair() -> None:
