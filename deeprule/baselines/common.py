@@ -25,7 +25,14 @@ import polars as pl
 from deeprule.optimize.accounts import AccountHistory
 from deeprule.optimize.candidates import plan_query
 from deeprule.optimize.milp import PlanOptions
-from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleOptions, RuleRef, plans_from_options
+from deeprule.optimize.plans import (
+    Codes,
+    PlanConfig,
+    Plans,
+    RuleOptions,
+    RuleRef,
+    plans_from_options,
+)
 
 OBJECTIVES = ("profit", "revenue")
 """What a baseline maximizes: the references maximize revenue (they know no cost); the

@@ -141,8 +141,8 @@ def _tensors(data: ChoiceData) -> dict[str, torch.Tensor]:
         padded[name][data.situation, slot] = values
     tensors = {name: torch.from_numpy(value) for name, value in padded.items()}
     tensors["units"] = torch.from_numpy(data.outside + padded["count"].sum(axis=1))
-    tensors["customer"] = torch.from_numpy(data.customer)
-    tensors["segment"] = torch.from_numpy(data.segment)
+    tensors["customer"] = torch.from_numpy(np.array(data.customer))
+    tensors["segment"] = torch.from_numpy(np.array(data.segment))
     return tensors
 
 

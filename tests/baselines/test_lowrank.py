@@ -22,7 +22,7 @@ class LinearMarket:
 
     def expected(self, price: np.ndarray) -> np.ndarray:
         ratio = np.bincount(self.sku, weights=price / self.list_price[self.sku]) / N_CUSTOMERS
-        block = np.array([ratio[BLOCKS == b].mean() for b in (0, 1)])
+        block = np.array([ratio[b == BLOCKS].mean() for b in (0, 1)])
         per_sku = 6000.0 * (INTERCEPT[BLOCKS] - block[BLOCKS]) / self.list_price
         return np.maximum(per_sku[self.sku], 0.0)
 
@@ -35,7 +35,7 @@ def _month():
     skus = catalogue(list_price, COST_RATIO * list_price, ["A"] * 6 + ["B"] * 6)
     rng = np.random.default_rng(1)
     ratio = np.clip(0.9 + rng.normal(0, 0.03, (4, N_CUSTOMERS, 12)), 0.3, 1.0)
-    block = np.stack([ratio[:, :, BLOCKS == b].mean(axis=2) for b in (0, 1)], axis=2)
+    block = np.stack([ratio[:, :, b == BLOCKS].mean(axis=2) for b in (0, 1)], axis=2)
     units = rng.poisson(2000.0 * (INTERCEPT[BLOCKS] - block[:, :, BLOCKS]) / list_price + 1)
     return month_of(shipments(units, ratio, skus), skus, N_CUSTOMERS), list_price
 
@@ -48,7 +48,7 @@ def test_the_bandit_finds_the_best_block_prices_of_a_low_rank_linear_demand() ->
     ratio = pricing.price / month.list_price
     # profit Σ (r − γ)(c_b − r̄_b) per block is best at r̄_b = (c_b + γ) / 2
     best = (INTERCEPT + COST_RATIO) / 2
-    found = np.array([ratio[np.isin(sku, np.flatnonzero(BLOCKS == b))].mean() for b in (0, 1)])
+    found = np.array([ratio[np.isin(sku, np.flatnonzero(b == BLOCKS))].mean() for b in (0, 1)])
     assert np.all(np.abs(found - best) < 0.04), (found, best)
 
     def profit(price: np.ndarray) -> float:

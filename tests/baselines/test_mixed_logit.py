@@ -54,7 +54,8 @@ def test_the_fit_recovers_the_simulated_coefficients() -> None:
 
 
 def test_segment_prices_beat_every_grid_price_pair() -> None:
-    constant, beta = CONSTANT[:2], MEAN[1] + SPREAD[1] * np.random.default_rng(0).standard_normal(50)
+    constant = CONSTANT[:2]
+    beta = MEAN[1] + SPREAD[1] * np.random.default_rng(0).standard_normal(50)
     list_price, cost = np.array([10.0, 20.0]), np.array([3.0, 8.0])
     best = segment_prices(constant, beta, list_price, cost, "profit")
 
