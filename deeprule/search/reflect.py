@@ -106,7 +106,7 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
         return -outcome(program, decisions, cand, config.fitness).fitness
 
     fit = fit_constants(program, cand.columns, loss, max_evaluations=config.fit_evaluations)
-    tuned = Program(program.functions, fit.params)
+    tuned = Program(program.functions, fit.params, program.corrections)
     return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
 
 
@@ -127,10 +127,11 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
     started = time.perf_counter()
     best, best_out = fitted(parse_program(start, RULE_FEATURES), cand, config)
     result = SearchResult(best, best_out)
+    note = "expert rule, constants fitted" + "".join(
+        f"; read {written!r} as {known!r}" for written, known in best.corrections)
     result.iterations.append(Iteration(0, "expert", render_program(best),
                                        best_out.fitness, best_out.profit, best_out.violations,
-                                       None, "expert rule, constants fitted",
-                                       seconds=time.perf_counter() - started))
+                                       None, note, seconds=time.perf_counter() - started))
     stale = 0
     for number in range(1, config.iterations + 1):
         if stale >= config.patience:

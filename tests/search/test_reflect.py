@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import polars as pl
 import pytest
 
 from deeprule.evaluate.experiment import world_tables
@@ -13,41 +12,16 @@ from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.rules import decide, parse_program
 from deeprule.search.objective import (
     RULE_FEATURES,
-    Candidates,
     FitnessConfig,
     candidates,
     outcome,
 )
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
-from tests.helpers.rules import markup_rule
-
-ROWS = 300
-
-
-def toy_candidates(elasticity: float = 3.0) -> Candidates:
-    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
-    rng = np.random.default_rng(0)
-    cost = rng.uniform(2.0, 8.0, ROWS)
-    list_price = cost * 2.0
-    usual = cost * 1.2
-    basis = PriceBasis()
-    slopes = np.zeros((ROWS, basis.size))
-    slopes[:, 0] = elasticity
-    r_usual = np.log(usual / list_price)
-    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
-    response = PriceResponse(level, slopes, r_usual, list_price, basis)
-    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
-                         "sku_id": [f"S{i}" for i in range(ROWS)],
-                         "month": ["2024-12-01"] * ROWS,
-                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
-    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
-               "hist_units": np.full(ROWS, 50.0), "elasticity": np.full(ROWS, elasticity)}
-    return Candidates(rows, columns, response)
+from tests.helpers.rules import ROWS, markup_rule, toy_candidates
 
 
 def test_toy_response_has_the_textbook_optimum() -> None:
