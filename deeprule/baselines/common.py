@@ -9,7 +9,8 @@ baselines differ from DeepRule only in what they know and how they price.
 
 Online baselines meet the market through `Market`: they post a price for every
 candidate row and observe sampled (never expected) units. The evaluation layer
-implements it from the synthetic world's demand; nothing here reads the truth.
+implements it from the synthetic world's demand of a month before the plan month;
+nothing here reads the truth.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ comparison scores profit and every baseline is told unit costs, so profit is the
 
 
 class Market(Protocol):
-    """The plan month's market as an online learner meets it."""
+    """A market as an online learner meets it (the evaluation layer answers from a month
+    before the plan month, so no method trains on the month it is scored on)."""
 
     def respond(self, price: np.ndarray) -> np.ndarray:
         """Sampled units of every row of `PlanMonth.rows` at these per-row prices."""

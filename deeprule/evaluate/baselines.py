@@ -1,8 +1,10 @@
 """The paper's four baselines on a world's plan month, realized under the true demand.
 
 Each baseline (deeprule/baselines) learns from the shipments before the plan month
-only — the online ones also from `WorldMarket` rounds: Poisson-sampled units of the
-plan month at the prices they post, never the expected units — and its pricing
+only — the online ones also from `WorldMarket` rounds: Poisson-sampled units at the
+prices they post, never the expected units, drawn from the market of the last month
+before the plan month (a method never trains on the month it is scored on) — and its
+pricing
 becomes a plan through the project's exact optimizer under the same hard
 constraints and contractual locks (as contracted: what the pipeline reads from the
 documents). Plans are realized by the one rule of docs/plans.md
@@ -44,17 +46,19 @@ BASELINES = ("low-rank bandit", "context-based clustering", "model-free assortme
 
 
 class WorldMarket:
-    """The plan month's market from the true demand: Poisson units at the posted prices."""
+    """The candidate pairs' market in `market_month` from the true demand: Poisson units at
+    the posted prices, a fresh draw every round."""
 
-    def __init__(self, world: World, month: PlanMonth, seed: int) -> None:
+    def __init__(self, world: World, month: PlanMonth, market_month: date, seed: int) -> None:
         self.world = world
         self.rows = month.rows
+        self.market_month = market_month
         self.rng = np.random.default_rng(seed)
         self.rounds = 0
 
     def respond(self, price: np.ndarray) -> np.ndarray:
         expected = self.world.expected_units(self.rows["customer_id"], self.rows["sku_id"],
-                                             np.maximum(price, 1e-6), self.rows["month"])
+                                             np.maximum(price, 1e-6), self.market_month)
         self.rounds += 1
         return self.rng.poisson(expected).astype(np.float64)
 
@@ -102,7 +106,8 @@ def run_baselines(world: World, month: date | None = None,
                   settings: BaselineSettings | None = None,
                   methods: tuple[str, ...] = BASELINES) -> BaselineRun:
     """Every baseline's plan for `month` (default: the world's last month) realized under the
-    true demand, beside the logged policy and the constrained oracle."""
+    true demand, beside the logged policy and the constrained oracle. Online baselines
+    meet the market of the month before `month`."""
     settings = settings or BaselineSettings()
     month = month or world.spec.months[-1]
     before = [m for m in world.spec.months if m < month]
@@ -119,7 +124,7 @@ def run_baselines(world: World, month: date | None = None,
     rows, seconds, plans, pricing = [], [], {}, {}
     for offset, name in enumerate(methods):
         started = time.perf_counter()
-        market = WorldMarket(world, target, settings.seed + 1000 * offset)
+        market = WorldMarket(world, target, before[-1], settings.seed + 1000 * offset)
         pricing[name] = chosen[name](target, market)
         plans[name] = baseline_plans(target, pricing[name], history, locks, name, settings.plan)
         seconds.append(time.perf_counter() - started)
