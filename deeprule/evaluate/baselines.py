@@ -23,7 +23,14 @@ import numpy as np
 import polars as pl
 
 from deeprule.baselines.clustering import ClusteringSettings, clustering_pricing
-from deeprule.baselines.common import Market, PlanMonth, Pricing, baseline_plans, plan_month
+from deeprule.baselines.common import (
+    Market,
+    PlanMonth,
+    Pricing,
+    baseline_plans,
+    pair_history,
+    plan_month,
+)
 from deeprule.baselines.lowrank import LowRankSettings, lowrank_pricing
 from deeprule.baselines.mixed_logit import MixedLogitSettings, mixed_logit_pricing
 from deeprule.baselines.model_free import ModelFreeSettings, model_free_pricing
@@ -45,14 +52,21 @@ BASELINES = ("low-rank bandit", "context-based clustering", "model-free assortme
 """The paper's Table 1 names, in its order."""
 
 
+MARKET_PAIRS = ("all", "traded")
+"""Which candidate pairs answer a market round: every pair (an online method explores the
+whole catalogue with every customer), or only pairs traded before the plan month."""
+
+
 class WorldMarket:
     """The candidate pairs' market in `market_month` from the true demand: Poisson units at
-    the posted prices, a fresh draw every round."""
+    the posted prices, a fresh draw every round; pairs outside `open_pairs` sell nothing."""
 
-    def __init__(self, world: World, month: PlanMonth, market_month: date, seed: int) -> None:
+    def __init__(self, world: World, month: PlanMonth, market_month: date, seed: int,
+                 open_pairs: np.ndarray | None = None) -> None:
         self.world = world
         self.rows = month.rows
         self.market_month = market_month
+        self.open = np.ones(month.rows.height, dtype=bool) if open_pairs is None else open_pairs
         self.rng = np.random.default_rng(seed)
         self.rounds = 0
 
@@ -60,7 +74,7 @@ class WorldMarket:
         expected = self.world.expected_units(self.rows["customer_id"], self.rows["sku_id"],
                                              np.maximum(price, 1e-6), self.market_month)
         self.rounds += 1
-        return self.rng.poisson(expected).astype(np.float64)
+        return np.where(self.open, self.rng.poisson(expected), 0).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,8 @@ class BaselineSettings:
     mixed_logit: MixedLogitSettings = field(default_factory=MixedLogitSettings)
     plan: PlanConfig = field(default_factory=lambda: PlanConfig(method="milp"))
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    market_pairs: str = "all"
+    """"all" or "traded" (MARKET_PAIRS)."""
     seed: int = 0
 
 
@@ -121,10 +137,16 @@ def run_baselines(world: World, month: date | None = None,
     locks = lock_columns(target.rows, world.policy_locks().with_columns(
         doc_id=pl.lit("contract")))
     chosen = pricers(settings)
+    if settings.market_pairs not in MARKET_PAIRS:
+        raise ValueError(f"unknown market_pairs {settings.market_pairs!r}: choose one of "
+                         f"{MARKET_PAIRS}")
+    open_pairs = (None if settings.market_pairs == "all"
+                  else pair_history(target)["hist_units"].to_numpy() > 0)
     rows, seconds, plans, pricing = [], [], {}, {}
     for offset, name in enumerate(methods):
         started = time.perf_counter()
-        market = WorldMarket(world, target, before[-1], settings.seed + 1000 * offset)
+        market = WorldMarket(world, target, before[-1], settings.seed + 1000 * offset,
+                             open_pairs)
         pricing[name] = chosen[name](target, market)
         plans[name] = baseline_plans(target, pricing[name], history, locks, name, settings.plan)
         seconds.append(time.perf_counter() - started)

@@ -73,3 +73,13 @@ def test_a_baseline_run_is_reproducible_for_a_seed(tiny_world: World) -> None:
     tables = [run_baselines(tiny_world, settings=settings, methods=(BASELINES[0],)).table
               for _ in range(2)]
     assert tables[0].drop("seconds").equals(tables[1].drop("seconds"))
+
+
+def test_a_market_open_to_traded_pairs_sells_nothing_elsewhere(tiny_world: World) -> None:
+    months = tiny_world.spec.months
+    history = pl.concat([tiny_world.shipments(m) for m in months[:-1]])
+    target = plan_month(history, tiny_world.skus(), months[-1])
+    traded = pair_history(target)["hist_units"].to_numpy() > 0
+    market = WorldMarket(tiny_world, target, months[-2], seed=0, open_pairs=traded)
+    units = market.respond(target.list_price)
+    assert units[~traded].sum() == 0 and units[traded].sum() > 0
