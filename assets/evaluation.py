@@ -22,7 +22,7 @@ from pydantic import Field
 
 from assets._heldout import SOURCE_DEPS, held_out_frame, registered_demand
 from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
-from assets._planning import RULE_CHOICES, plan_inputs, plans_of
+from assets._planning import plan_inputs, plans_of
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
 from assets.plans import PLAN_DEPS
@@ -175,7 +175,9 @@ def oracle_plan(world: WorldResource, plan_customers: pl.DataFrame) -> dg.Output
 
 GAP_KEYS = {"logged_gap": "logged policy", "expert_gap": "expert rule + appendix_e",
             "expert_milp_gap": "expert rule + milp", "search_best_gap": "best rule + appendix_e",
-            "search_best_milp_gap": "best rule + milp"}
+            "search_best_milp_gap": "best rule + milp",
+            "evolved_best_gap": "evolved rule + appendix_e",
+            "evolved_best_milp_gap": "evolved rule + milp"}
 """Metadata key of each plan's gap to the oracle (the run summary reads the first ones)."""
 
 
@@ -189,14 +191,16 @@ class RulePlansConfig(dg.Config):
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
     deps=list(dict.fromkeys([*PLAN_DEPS, *TRUTH_DEPS])),
     description="Plans of the plan month realized under the true demand (one rule, "
-    "docs/plans.md): logged policy, expert and best rule each with the Appendix E heuristic "
-    "and the exact MILP, the constrained oracle; units, revenue, profit, violations, gap to "
+    "docs/plans.md): logged policy, expert rule, the LLM search's best and the evolutionary "
+    "search's best, each with the Appendix E heuristic and the exact MILP, the constrained "
+    "oracle; units, revenue, profit, violations, gap to "
     "the oracle.",
 )
 def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: WorldResource,
                         duckdb: DuckDBResource, demand_model: pl.DataFrame,
-                        rule_search: pl.DataFrame, plan_customers: pl.DataFrame,
-                        oracle_plan: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                        rule_search: pl.DataFrame, evolved_rule_search: pl.DataFrame,
+                        plan_customers: pl.DataFrame, oracle_plan: pl.DataFrame
+                        ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(pl.DataFrame())
@@ -211,11 +215,14 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
     rows = [outcome("logged policy", logged, logged["customer_id"].n_unique(),
                     n_history - logged["customer_id"].n_unique(), None)]
     plan_config = PlanConfig(price_factors=tuple(config.price_factors))
-    for which in RULE_CHOICES[::-1]:
+    searches = [("expert", rule_search, "expert", "rule_search"),
+                ("best", rule_search, "best", "rule_search"),
+                ("evolved", evolved_rule_search, "best", "evolved_rule_search")]
+    for label, table, which, source in searches:
         for method in METHODS:
-            plans = plans_of(inputs, rule_search, which, plan_config, method)
+            plans = plans_of(inputs, table, which, plan_config, method, source)
             mine = plans.customers.filter(pl.col("customer_id").is_in(with_history.implode()))
-            rows.append(plan_outcome(f"{which} rule + {method}", realize(truth, plans.lines),
+            rows.append(plan_outcome(f"{label} rule + {method}", realize(truth, plans.lines),
                                      mine))
     oracle_planned = oracle_plan["customer_id"].n_unique()
     oracle_violations = int(oracle_plan.unique("customer_id")["customer_violations"].sum())

@@ -16,6 +16,7 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "demand_model": ("registered_model", "registered_version", "test_wape"),
     "uplift_model": ("registered_model", "registered_version", "registered_variant"),
     "rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
+    "evolved_rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
     "rule_plans_vs_truth": ("search_best_gap", "expert_gap", "logged_gap"),
 }
 """Per asset, the metadata entries worth a line in the summary (when present)."""

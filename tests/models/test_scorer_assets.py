@@ -18,7 +18,7 @@ from assets.features import (
 from assets.plans import assortment_plans, no_hard_constraint_violation
 from assets.raw import raw_tables, shipments
 from assets.scorers import demand_model, demand_predictions, uplift_model
-from assets.search import rule_search
+from assets.search import evolved_rule_search, rule_search
 from assets.simulator import truth_tables
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
@@ -123,9 +123,11 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2)])
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
+    monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
-    downstream = [rule_search, assortment_plans, oracle_plan, rule_plans_vs_truth]
+    downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
+                  rule_plans_vs_truth]
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
                              *downstream, no_hard_constraint_violation], resources=resources,
                             instance=month_instance(), selection=downstream)
@@ -141,7 +143,11 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == [
         "logged policy", "expert rule + appendix_e", "expert rule + milp",
-        "best rule + appendix_e", "best rule + milp", "constrained oracle"]
+        "best rule + appendix_e", "best rule + milp", "evolved rule + appendix_e",
+        "evolved rule + milp", "constrained oracle"]
+    evolved = _table(scored["database"], "evolved_rule_search")
+    assert evolved["status"][0] == "expert" and evolved["is_best"].sum() == 1
+    assert evolved["fitness"].max() >= evolved["fitness"][0]
     assert plans.filter(pl.col("plan") == "constrained oracle")["oracle_gap"].item() == 0.0
     assert (plans["profit"] > 0).all()
     optimized = plans.filter(pl.col("plan").str.contains("rule"))
@@ -150,8 +156,9 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
     verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
-                                       *SCORERS, rule_search])
+                                       *SCORERS, rule_search, evolved_rule_search])
     assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
+    assert verdicts["evolved_rule_search:best_rule_reproduces"].passed, verdicts
 
 
 def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) -> None:

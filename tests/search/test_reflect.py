@@ -1,6 +1,7 @@
 """The reflection loop on a toy market with a known optimum (scripted LLM)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
 from deeprule.rules import decide, parse_program
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.objective import (
     RULE_FEATURES,
     FitnessConfig,
@@ -107,3 +109,42 @@ def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
     assert (cand.columns["cost"] < cand.columns["list_price"]).all()
     expert = search(LLMClient(ScriptedBackend(), None), cand, SearchConfig(iterations=0))
     assert expert.best_outcome.stocked > 0 and expert.best_outcome.profit > 0
+
+
+class _Killed(BaseException):
+    """Stands in for kill -9 between two iterations (not an Exception: nothing catches it)."""
+
+
+def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
+        tmp_path: Path) -> None:
+    cand = toy_candidates()
+    answers = [markup_rule(1.3), markup_rule(1.45), LIST_PRICE_RULE]
+    config = SearchConfig(iterations=3, patience=3, fitness=FitnessConfig(eta=0.0, lam=0.0))
+    whole = search(LLMClient(ScriptedBackend(list(answers)), None), cand, config,
+                   start=USUAL_PRICE_START)
+
+    checkpoint = Checkpoint(tmp_path / "search.json", "run-1")
+    def die(*_: object) -> str:
+        raise _Killed
+
+    dying = ScriptedBackend(answers[:2], responder=die)
+    with pytest.raises(_Killed):
+        search(LLMClient(dying, None), cand, config, start=USUAL_PRICE_START,
+               checkpoint=checkpoint)
+    rest = ScriptedBackend(answers[2:])
+    resumed = search(LLMClient(rest, None), cand, config, start=USUAL_PRICE_START,
+                     checkpoint=checkpoint)
+    assert rest.calls == 1  # only the iteration the kill interrupted is asked again
+    assert [i.status for i in resumed.iterations] == [i.status for i in whole.iterations]
+    assert [i.rule for i in resumed.iterations] == [i.rule for i in whole.iterations]
+    assert resumed.best_number == whole.best_number
+    assert resumed.best_outcome.profit == pytest.approx(whole.best_outcome.profit, rel=1e-9)
+
+    again = ScriptedBackend([])
+    finished = search(LLMClient(again, None), cand, config, start=USUAL_PRICE_START,
+                      checkpoint=checkpoint)
+    assert again.calls == 0 and len(finished.iterations) == len(whole.iterations)
+    other = Checkpoint(tmp_path / "search.json", "run-2")  # another run's key starts over
+    fresh = ScriptedBackend(list(answers))
+    search(LLMClient(fresh, None), cand, config, start=USUAL_PRICE_START, checkpoint=other)
+    assert fresh.calls == 3
