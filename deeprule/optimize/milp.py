@@ -116,10 +116,12 @@ def efficient_options(options: PlanOptions) -> PlanOptions:
     Units may be cut, so an option offers any purchase value up to price ·
     max_units at profit rate (price − cost) / price. A lower price with no more
     revenue than the revenue-maximizing one is worse on both counts. Locked pairs
-    keep every option (a lower price may be needed to reach the minimum), and
-    options that cannot carry a line are dropped.
+    keep every option (a lower price may be needed to reach the minimum; one that
+    sells nothing still carries the lock, so its customer is reported infeasible
+    instead of the lock vanishing), and other options that cannot carry a line are
+    dropped.
     """
-    keep = options.max_units >= MIN_LINE_UNITS
+    keep = (options.max_units >= MIN_LINE_UNITS) | (options.min_units > 0)
     options = options.take(np.flatnonzero(keep))
     pair = _group_ids(options.customer, options.sku)
     revenue = options.price * options.max_units
