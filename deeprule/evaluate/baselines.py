@@ -88,7 +88,7 @@ class BaselineSettings:
     mixed_logit: MixedLogitSettings = field(default_factory=MixedLogitSettings)
     plan: PlanConfig = field(default_factory=lambda: PlanConfig(method="milp"))
     oracle: OracleConfig = field(default_factory=OracleConfig)
-    market_pairs: str = "all"
+    market_pairs: str = "traded"
     """"all" or "traded" (MARKET_PAIRS)."""
     seed: int = 0
 
@@ -126,6 +126,37 @@ def run_baselines(world: World, month: date | None = None,
     meet the market of the month before `month`."""
     settings = settings or BaselineSettings()
     month = month or world.spec.months[-1]
+    run = baseline_outcomes(world, month, settings, methods)
+    logged = realize(world, logged_lines(world, month)).filter(
+        pl.col("customer_id").is_in(pl.Series(run.customers, dtype=pl.String).implode()))
+    planned = logged["customer_id"].n_unique()
+    rows = [*run.rows, outcome("logged policy", logged, planned, len(run.customers) - planned,
+                               None)]
+    started = time.perf_counter()
+    oracle = constrained_oracle(world, month, settings.oracle)
+    seconds = [*run.seconds, 0.0, time.perf_counter() - started]
+    rows.append(plan_outcome("constrained oracle", oracle.lines, oracle.customers))
+    table = comparison(rows, float(oracle.lines["realized_profit"].sum())).with_columns(
+        seconds=pl.Series(seconds))
+    return BaselineRun(month, table, run.plans, run.pricing)
+
+
+@dataclass(frozen=True)
+class BaselineOutcomes:
+    """Each baseline's outcome row (`realized.outcome` shape), seconds, plans and pricing;
+    the plan month's customers."""
+
+    customers: list[str]
+    rows: list[dict[str, object]]
+    seconds: list[float]
+    plans: dict[str, Plans]
+    pricing: dict[str, Pricing]
+
+
+def baseline_outcomes(world: World, month: date, settings: BaselineSettings,
+                      methods: tuple[str, ...] = BASELINES) -> BaselineOutcomes:
+    """The baselines' plans for `month`, realized under the true demand (no logged policy, no
+    oracle: callers that already have them, like `method_comparison`, add their own)."""
     before = [m for m in world.spec.months if m < month]
     shipments = pl.concat([world.shipments(m) for m in before])
     skus = world.skus()
@@ -142,26 +173,15 @@ def run_baselines(world: World, month: date | None = None,
                          f"{MARKET_PAIRS}")
     open_pairs = (None if settings.market_pairs == "all"
                   else pair_history(target)["hist_units"].to_numpy() > 0)
-    rows, seconds, plans, pricing = [], [], {}, {}
+    out = BaselineOutcomes(list(codes.customers), [], [], {}, {})
     for offset, name in enumerate(methods):
         started = time.perf_counter()
         market = WorldMarket(world, target, before[-1], settings.seed + 1000 * offset,
                              open_pairs)
-        pricing[name] = chosen[name](target, market)
-        plans[name] = baseline_plans(target, pricing[name], history, locks, name, settings.plan)
-        seconds.append(time.perf_counter() - started)
-        rows.append(plan_outcome(name, realize(world, plans[name].lines),
-                                 plans[name].customers))
-    known = pl.Series(codes.customers).implode()
-    logged = realize(world, logged_lines(world, month)).filter(
-        pl.col("customer_id").is_in(known))
-    planned = logged["customer_id"].n_unique()
-    rows.append(outcome("logged policy", logged, planned, len(codes.customers) - planned, None))
-    seconds.append(0.0)
-    started = time.perf_counter()
-    oracle = constrained_oracle(world, month, settings.oracle)
-    seconds.append(time.perf_counter() - started)
-    rows.append(plan_outcome("constrained oracle", oracle.lines, oracle.customers))
-    table = comparison(rows, float(oracle.lines["realized_profit"].sum())).with_columns(
-        seconds=pl.Series(seconds))
-    return BaselineRun(month, table, plans, pricing)
+        out.pricing[name] = chosen[name](target, market)
+        out.plans[name] = baseline_plans(target, out.pricing[name], history, locks, name,
+                                         settings.plan)
+        out.seconds.append(time.perf_counter() - started)
+        out.rows.append(plan_outcome(name, realize(world, out.plans[name].lines),
+                                     out.plans[name].customers))
+    return out

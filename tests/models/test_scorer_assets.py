@@ -10,6 +10,7 @@ import pytest
 from assets.checks import decision_checks
 from assets.evaluation import (
     PREDICTION_GAP_BOUND,
+    method_comparison,
     oracle_plan,
     predicted_profit_near_realized,
     rule_plans_vs_truth,
@@ -26,6 +27,7 @@ from assets.raw import raw_tables, shipments
 from assets.scorers import demand_model, demand_predictions, uplift_model
 from assets.search import evolved_rule_search, rule_search
 from assets.simulator import truth_tables
+from deeprule.evaluate.baselines import BASELINES
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
@@ -151,7 +153,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
-                  rule_plans_vs_truth]
+                  rule_plans_vs_truth, method_comparison]
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
                              *downstream, no_hard_constraint_violation,
                              predicted_profit_near_realized], resources=resources,
@@ -180,11 +182,27 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     # the oracle is the upper bound up to its price grid (a rule may price between points)
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
+    _check_comparison(_table(scored["database"], "method_comparison"), plans,
+                      meta["method_comparison"])
     _check_prediction_gap(plans, result)
     verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
                                        *SCORERS, rule_search, evolved_rule_search])
     assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
     assert verdicts["evolved_rule_search:best_rule_reproduces"].passed, verdicts
+
+
+def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:
+    """Table 1: every baseline (and the online ones with every pair answering) beside the
+    rule plans; nobody beats the oracle beyond its price grid; violations are counted."""
+    names = table["plan"].to_list()
+    assert names[0] == "logged policy" and names[-1] == "constrained oracle"
+    assert set(plans["plan"]) <= set(names)
+    assert set(BASELINES) <= set(names) and sum("(all pairs answer)" in n for n in names) == 2
+    methods = table.filter(pl.col("plan") != "logged policy")
+    assert methods["violations"].is_not_null().all()  # counted, never hidden
+    assert (methods["oracle_gap"] >= -0.01).all()
+    assert meta["deeprule_share_of_oracle"].value <= 1.01
+    embedded_png(meta["sales_vs_profit"])
 
 
 def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) -> None:
