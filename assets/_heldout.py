@@ -22,17 +22,21 @@ from resources.mlflow import MlflowResource
 SOURCES = ("shipments", "skus", "customer_features", "sku_features",
            "customer_category_features")
 """Tables the scorers read, by name (SourceTables fields); declared as deps for lineage."""
-SOURCE_DEPS = [dg.AssetKey(name) for name in SOURCES]
+OPTIONAL_SOURCES = ("customer_priors",)
+"""Read when materialized: without them the model has no document features (as
+`store_affiliation` falls back to the neutral prior)."""
+SOURCE_DEPS = [dg.AssetKey(name) for name in (*SOURCES, *OPTIONAL_SOURCES)]
 
 
 def sources(duckdb: DuckDBResource) -> SourceTables:
-    """The raw and `features` tables a scorer reads (never simulator truth)."""
+    """The raw, `features` and priors tables a scorer reads (never simulator truth)."""
     tables = {name: read_table_or_none(duckdb, name) for name in SOURCES}
     missing = [name for name, table in tables.items() if table is None]
     if missing:
         raise ValueError(f"scorer inputs not materialized yet: {missing} (run the raw and "
                          "features assets first)")
-    return SourceTables(**tables)
+    optional = {name: read_table_or_none(duckdb, name) for name in OPTIONAL_SOURCES}
+    return SourceTables(**tables, **optional)
 
 
 def _registered(card: pl.DataFrame) -> registry.ModelRef:
@@ -49,11 +53,11 @@ def registered_demand(mlflow: MlflowResource, demand_model: pl.DataFrame
     return ref, registry.load_demand(mlflow.client(), ref), split
 
 
-def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit
-                   ) -> ScoringFrame:
+def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSplit,
+                   tables: SourceTables | None = None) -> ScoringFrame:
     """The split's test months only: all that evaluation and planning read (assembling the
     training months as well was most of their time at paper scale)."""
-    frame = training_frame(sources(duckdb), scorer.spec, split.test)
+    frame = training_frame(tables or sources(duckdb), scorer.spec, split.test)
     if not frame.height:
         raise ValueError("the demand model was trained without test months: nothing held out")
     return frame
@@ -64,5 +68,6 @@ def held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
                         ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
     """The registered model's reference, its held-out rows and their candidates."""
     ref, scorer, split = registered_demand(mlflow, demand_model)
-    test = held_out_frame(duckdb, scorer, split)
-    return ref, test, candidates(test, scorer.response(test))
+    tables = sources(duckdb)
+    test = held_out_frame(duckdb, scorer, split, tables)
+    return ref, test, candidates(test, scorer.response(test), tables.shipments)

@@ -74,21 +74,23 @@ def extracted_locks(duckdb: DuckDBResource) -> pl.DataFrame | None:
             .unnest("locks"))
 
 
-def searched_rule(rule_search: pl.DataFrame, which: str) -> tuple[Program, RuleRef]:
-    """The search's best rule or the expert rule (iteration 0), parsed from its audit text."""
+def searched_rule(rule_search: pl.DataFrame, which: str, source: str = "rule_search"
+                  ) -> tuple[Program, RuleRef]:
+    """A search's best rule or the expert rule (iteration 0), parsed from its audit text;
+    `source` names the search asset the table came from."""
     if which not in RULE_CHOICES:
         raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
     row = (rule_search.filter(pl.col("is_best")) if which == "best" else rule_search.head(1)
            ).row(0, named=True)
     version = hashlib.sha256(row["rule"].encode()).hexdigest()[:12]
     return (parse_program(row["rule"], RULE_FEATURES),
-            RuleRef(f"rule_search iteration {row['number']}", version))
+            RuleRef(f"{source} iteration {row['number']}", version))
 
 
 def plans_of(inputs: PlanInputs, rule_search: pl.DataFrame, which: str, config: PlanConfig,
-             method: str | None = None) -> Plans:
+             method: str | None = None, source: str = "rule_search") -> Plans:
     """One rule's plans for every customer by `method` (default: the config's)."""
-    program, ref = searched_rule(rule_search, which)
+    program, ref = searched_rule(rule_search, which, source)
     decisions = decide(program, inputs.plan.cand.columns)
     return make_plans(inputs.plan, decisions, inputs.codes, inputs.history,
                       lock_columns(inputs.plan.rows, inputs.locks), ref, config, method)

@@ -1,5 +1,6 @@
 """Checks wherever a wrong value would mislead a decision: features, scorers, search
-(plans: `no_hard_constraint_violation` in assets/plans.py). Each fetches its values and
+(plans: `no_hard_constraint_violation` in assets/plans.py; evaluation:
+`predicted_profit_near_realized` in assets/evaluation.py). Each fetches its values and
 asks a pure verdict in deeprule/verdicts.py."""
 
 import dagster as dg
@@ -74,25 +75,32 @@ def no_worse_than_previous_version(context: dg.AssetCheckExecutionContext
     return _result(metric_floor(_metrics(records[0]), previous, MODEL_TOLERANCE))
 
 
-@dg.asset_check(asset=dg.AssetKey("rule_search"), name="best_rule_reproduces",
-                additional_deps=[dg.AssetKey("demand_model")],
-                description="The best rule parses and, re-run on the held-out candidates, "
-                "yields the profit and violations its row records.")
-def best_rule_reproduces(mlflow: MlflowResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    table = _table(duckdb, "rule_search")
-    best = table.filter(pl.col("is_best")).row(0, named=True)
-    _, _, cand = held_out_candidates(mlflow, duckdb, _table(duckdb, "demand_model"))
-    program = parse_program(best["rule"], RULE_FEATURES)
-    fresh = outcome(program, decide(program, cand.columns), cand)
-    verdict = reproduces(float(best["profit"]), fresh.profit, REPRODUCE_TOLERANCE)
-    same_violations = fresh.violations == int(best["violations"])
-    return dg.AssetCheckResult(
-        passed=verdict.passed and same_violations,
-        metadata={**verdict.metadata, "violations": fresh.violations,
-                  "recorded_violations": int(best["violations"])})
+def _reproduces_check(search: str) -> dg.AssetChecksDefinition:
+    """The best rule of a search table parses and re-scores to what its row records."""
+
+    @dg.asset_check(asset=dg.AssetKey(search), name="best_rule_reproduces",
+                    additional_deps=[dg.AssetKey("demand_model")],
+                    description="The best rule parses and, re-run on the held-out candidates, "
+                    "yields the profit and violations its row records.")
+    def best_rule_reproduces(mlflow: MlflowResource, duckdb: DuckDBResource
+                             ) -> dg.AssetCheckResult:
+        table = _table(duckdb, search)
+        best = table.filter(pl.col("is_best")).row(0, named=True)
+        _, _, cand = held_out_candidates(mlflow, duckdb, _table(duckdb, "demand_model"))
+        program = parse_program(best["rule"], RULE_FEATURES)
+        fresh = outcome(program, decide(program, cand.columns), cand)
+        verdict = reproduces(float(best["profit"]), fresh.profit, REPRODUCE_TOLERANCE)
+        same_violations = fresh.violations == int(best["violations"])
+        return dg.AssetCheckResult(
+            passed=verdict.passed and same_violations,
+            metadata={**verdict.metadata, "violations": fresh.violations,
+                      "recorded_violations": int(best["violations"])})
+
+    return best_rule_reproduces
 
 
 decision_checks = [
     *[_feature_check(t) for t in FEATURE_TABLES], covers_every_feature,
-    no_worse_than_previous_version, best_rule_reproduces,
+    no_worse_than_previous_version, _reproduces_check("rule_search"),
+    _reproduces_check("evolved_rule_search"),
 ]

@@ -21,6 +21,7 @@ from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, registered_demand, sources
 from assets._metadata import frame_metadata, markdown_preview, table_markdown
 from assets._plots import plot_metadata
+from deeprule.features.documents import document_inputs
 from deeprule.models import registry
 from deeprule.models.dataset import ScorerData, frames_for, prepare
 from deeprule.models.demand import DemandConfig, DemandScorer, fit_demand
@@ -105,9 +106,12 @@ def _curve_table(curves: dict[str, np.ndarray]) -> str:
 
 
 def _card(ref: registry.ModelRef, split: TimeSplit, variant: str, metrics: dict[str, float],
-          seconds: float) -> dict[str, object]:
+          seconds: float, config: dict[str, object]) -> dict[str, object]:
+    """One model card row; `config` (the training settings, beta chosen) lets evaluation
+    train the same model again (the document ablation)."""
     return {"variant": variant, "model_name": ref.name, "version": ref.version,
             "run_id": ref.run_id, "split": json.dumps(split.to_dict()),
+            "config": json.dumps(config),
             "seconds": round(seconds, 2), **{k: float(v) for k, v in metrics.items()}}
 
 
@@ -140,11 +144,12 @@ def demand_model(context: dg.AssetExecutionContext, config: DemandModelConfig,
             {**metrics, **{f"beta_{b}_val_wape": v for b, v in fit.beta_scores.items()}},
             register_as=registry.DEMAND_MODEL)
     card = pl.DataFrame([_card(ref, data.split, "demand", metrics,
-                               time.perf_counter() - started)])
+                               time.perf_counter() - started, fit.config.params())])
     curves = _curves(fit.scorer, data)
     return dg.Output(card, metadata=frame_metadata(
         card, time.perf_counter() - started, **data.sizes(), **_rounded(metrics),
         beta=float(fit.config.beta or 0.0), beta_scores=json.dumps(fit.beta_scores),
+        document_features=json.dumps(document_inputs(data.spec.high_columns)),
         registered_model=ref.name, registered_version=ref.version, run_id=run.run_id,
         mlflow_run=mlflow.run_url(ref.run_id),
         mlflow_model=mlflow.model_url(str(ref.name), str(ref.version)),
@@ -200,7 +205,7 @@ def uplift_model(context: dg.AssetExecutionContext, config: UpliftModelConfig,
             main = main or (fit, ref)
             metrics = {"val_wape": fit.val_wape, "best_epoch": fit.best_epoch, **fit.diagnostics}
             cards.append(_card(ref, data.split, variant.variant, metrics,
-                               time.perf_counter() - variant_started))
+                               time.perf_counter() - variant_started, variant.params()))
     card = pl.DataFrame(cards)
     fit, ref = main
     return dg.Output(card, metadata=frame_metadata(

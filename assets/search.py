@@ -2,7 +2,9 @@
 
 `rule_search` loads the registered demand model, builds candidate rows
 (customer x SKU pairs of the held-out months) and runs the reflection loop
-(`deeprule.search.reflect`); its table is every iteration, the best rule
+(`deeprule.search.reflect`); `evolved_rule_search` runs the paper's evolutionary
+baseline searcher (`deeprule.search.evolve`) on the same rows under the same Φ.
+Each table is every iteration (a generation for evolution), the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
 reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
 the plans under the simulator's true demand).
@@ -19,27 +21,39 @@ from assets._heldout import SOURCE_DEPS, held_out_candidates
 from assets._metadata import frame_metadata
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
+from deeprule.search.checkpoint import Checkpoint, run_key
+from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
-from deeprule.search.reflect import SearchConfig, search
+from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, search
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
+from resources.paths import data_dir
 
 GROUP = "search"
 
 
-class RuleSearchConfig(dg.Config):
-    """Search length and the fitness weights (docs/search.md)."""
+class FitnessWeights(dg.Config):
+    """The weights of Φ (eq. 22) every searcher is scored by (docs/search.md)."""
 
-    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
-    patience: int = from_domain(SearchConfig, "patience","Stop after this many without a new best.")
-    depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
     eta: float = from_domain(FitnessConfig, "eta", "Weight of (price - usual price)^2.")
     lam: float = from_domain(FitnessConfig, "lam", "Weight of the rule's complexity.")
     rho: float = from_domain(FitnessConfig, "rho", "Weight of prices outside [cost, list].")
 
+    def fitness(self) -> FitnessConfig:
+        return FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho)
+
+
+class RuleSearchConfig(FitnessWeights):
+    """Search length and the fitness weights (docs/search.md)."""
+
+    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
+    patience: int = from_domain(SearchConfig, "patience",
+                                "Stop after this many without a new best.")
+    depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
+
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
-                            fitness=FitnessConfig(eta=self.eta, lam=self.lam, rho=self.rho))
+                            fitness=self.fitness())
 
 
 @dg.asset(
@@ -53,18 +67,57 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
     started = time.perf_counter()
     ref, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client("rule_proposal") as client:
-        result = search(client, cand, config.search(), progress=context.log.info)
+        key = run_key(EXPERT_RULE, config.search(), ref.version, client.backend.model,
+                      client.backend.settings,
+                      cand.height, float(cand.columns["cost"].sum()))
+        checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
+        result = search(client, cand, config.search(), progress=context.log.info,
+                        checkpoint=checkpoint)
         usage = client.usage.summary()
-    table = result.table().with_columns(demand_model_version=pl.lit(str(ref.version)))
+    return _search_output(result, ref.version, cand.height, started, usage,
+                          "Fitness of each proposal after its constants were fitted")
+
+
+class EvolvedSearchConfig(FitnessWeights):
+    """Budget and seed of the evolutionary searcher (Appendix G; docs/search.md)."""
+
+    budget: int = from_domain(EvolveConfig, "budget", "Distinct rules scored at most (N).")
+    population: int = from_domain(EvolveConfig, "population", "Rules per generation.")
+    seed: int = from_domain(EvolveConfig, "seed", "Random seed of the evolution.")
+
+    def evolve(self) -> EvolveConfig:
+        return EvolveConfig(budget=self.budget, population=self.population, seed=self.seed,
+                            fitness=self.fitness())
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
+    description="Every generation of the evolutionary rule search (the paper's GP baseline, "
+    "no LLM) on the same candidate rows and fitness as rule_search; the best rule marked.",
+)
+def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearchConfig,
+                        mlflow: MlflowResource, duckdb: DuckDBResource,
+                        demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
+    result = evolve(cand, config.evolve(), progress=context.log.info)
+    return _search_output(result, ref.version, cand.height, started, {},
+                          "Best fitness so far, by generation")
+
+
+def _search_output(result: SearchResult, model_version: object, candidates: int,
+                   started: float, usage: dict, plot_title: str) -> dg.Output[pl.DataFrame]:
+    """The iteration table and what a reviewer looks at first: best vs expert, the plot."""
+    table = result.table().with_columns(demand_model_version=pl.lit(str(model_version)))
     best = table.filter(pl.col("is_best")).row(0, named=True)
     expert = table.row(0, named=True)
     return dg.Output(table, metadata=frame_metadata(
-        table, time.perf_counter() - started, candidates=cand.height,
+        table, time.perf_counter() - started, candidates=candidates,
         best_rule=dg.MetadataValue.md(f"```python\n{best['rule']}```"),
         best_fitness=round(best["fitness"], 3), expert_fitness=round(expert["fitness"], 3),
         best_iteration=int(best["number"]), violations=int(best["violations"]),
         predicted_profit=round(best["profit"], 2), **usage,
         fitness_plot=plot_metadata(fitness_trace(table["number"].to_list(),
                                                  table["fitness"].to_list()),
-                                   "Fitness of each proposal after its constants were fitted"),
+                                   plot_title),
     ))

@@ -200,9 +200,10 @@ def demo_candidates(preset: str) -> Candidates:
     from deeprule.models.demand import DemandConfig, fit_demand
     from deeprule.search.objective import candidates
 
-    data = prepare(world_tables(build_world(resolve_spec(preset))), 2, 2)
+    tables = world_tables(build_world(resolve_spec(preset)))
+    data = prepare(tables, 2, 2)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3))
-    return candidates(data.test, fit.scorer.response(data.test))
+    return candidates(data.test, fit.scorer.response(data.test), tables.shipments)
 
 
 # ---------------------------------------------------------------- openai backend via a server

@@ -54,9 +54,10 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     world = build_world(resolve_spec(args.preset))
-    data = prepare(world_tables(world), 2, 2)
+    tables = world_tables(world)
+    data = prepare(tables, 2, 2)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3))
-    cand = candidates(data.test, fit.scorer.response(data.test))
+    cand = candidates(data.test, fit.scorer.response(data.test), tables.shipments)
     print(f"candidates: {cand.height:,} customer x SKU rows of the held-out months; demand model "
           f"trained in {fit.seconds:.1f}s")
     config = SearchConfig(iterations=args.iterations)

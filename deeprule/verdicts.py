@@ -66,3 +66,23 @@ def reproduces(recorded: float, rescored: float, rel_tol: float) -> Verdict:
     gap = abs(recorded - rescored) / max(abs(recorded), 1e-9)
     return Verdict(gap <= rel_tol, {"recorded": recorded, "rescored": rescored,
                                     "relative_gap": gap, "tolerance": rel_tol})
+
+
+def prediction_near_realized(plans: pl.DataFrame, bound: float) -> Verdict:
+    """Each plan's predicted profit within `bound` of the profit it realized (relative to the
+    realized). `plans`: plan, predicted_profit, profit; a row without a prediction (logged
+    policy, oracle) is not judged. No row to judge passes: with user data there is no truth."""
+    judged = plans.filter(pl.col("predicted_profit").is_not_null()).with_columns(
+        gap=pl.col("predicted_profit") / pl.max_horizontal(pl.col("profit").abs(), 1e-9) - 1)
+    if judged.is_empty():
+        return Verdict(True, {"plans_judged": 0, "note": "no plan with both a prediction and "
+                              "a realized profit"})
+    worst = judged.sort(pl.col("gap").abs().fill_nan(math.inf), descending=True).row(
+        0, named=True)
+    over = judged.filter(~(pl.col("gap").abs() <= bound))["plan"].to_list()
+    return Verdict(not over, {
+        "plans_judged": judged.height, "worst_plan": worst["plan"],
+        "worst_gap": round(worst["gap"], 4),
+        "worst_predicted_profit": round(worst["predicted_profit"], 2),
+        "worst_realized_profit": round(worst["profit"], 2), "bound": bound,
+        "over_bound": ", ".join(over) or "none"})

@@ -16,7 +16,10 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "demand_model": ("registered_model", "registered_version", "test_wape"),
     "uplift_model": ("registered_model", "registered_version", "registered_variant"),
     "rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
+    "evolved_rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
     "rule_plans_vs_truth": ("search_best_gap", "expert_gap", "logged_gap"),
+    "method_comparison": ("deeprule_vs_best_baseline", "deeprule_share_of_oracle",
+                          "deeprule_violations"),
 }
 """Per asset, the metadata entries worth a line in the summary (when present)."""
 NEXT_STEPS = ("make ui      lineage, runs, metadata and plots at http://localhost:3000",
@@ -53,5 +56,8 @@ class RunSummary:
         if isinstance(rule, str):
             out += ["best rule:", *("  " + r for r in rule.strip("`\n").removeprefix("python")
                                     .strip("\n").splitlines())]
+        table = self.materialized.get("method_comparison", {}).get("comparison")
+        if isinstance(table, str):
+            out += ["methods on the plan month, realized under the true demand:", table]
         out += ["next:", *("  " + s for s in NEXT_STEPS)]
         return out

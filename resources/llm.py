@@ -57,6 +57,9 @@ class LLMResource(dg.ConfigurableResource):
         description="Seconds per attempt for every task when > 0 (overrides the three above).")
     max_retries: int = Field(default=2, description="Retries after the first attempt.")
     backoff_s: float = Field(default=1.0, description="First retry delay; doubles each retry.")
+    max_retry_after_s: float = Field(
+        default=LLMSettings.max_retry_after_s,
+        description="A server's Retry-After (429, 503) is waited out up to this many seconds.")
     token_budget: int = Field(
         default=DEFAULT_TOKEN_BUDGET,
         description="Tokens one materialization may spend; 0 = no cap.",
@@ -80,6 +83,7 @@ class LLMResource(dg.ConfigurableResource):
                                   rule_proposal=self.rule_timeout_s,
                                   data_quality=self.quality_timeout_s),
             max_retries=self.max_retries, backoff_s=self.backoff_s,
+            max_retry_after_s=self.max_retry_after_s,
             token_budget=self.token_budget,
             cache_path=self.cache_path or str(data_dir() / "llm_cache.duckdb"),
             model_dir=self.model_dir or str(data_dir() / "models"),

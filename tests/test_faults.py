@@ -9,7 +9,6 @@
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,20 +20,11 @@ import duckdb
 import pytest
 
 from deeprule.synth import build_world, resolve_spec
+from tests.helpers.instance import in_process_config, tiny_instance_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01"]
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return {**os.environ, "DAGSTER_HOME": str(home), "DEEPRULE_PRESET": "tiny",
-            "PYTHONPATH": str(ROOT), "DEEPRULE_DATA_HOME": str(tmp_path / "data"),
-            "DEEPRULE_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -58,11 +48,10 @@ def _expected() -> dict[str, tuple[int, int]]:
 
 @pytest.mark.slow
 def test_two_runs_on_different_months_at_once_lose_nothing(tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = tiny_instance_env(tmp_path)
     first = _cli(env, "--months-only", "--first-month", MONTHS[0], "--last-month", MONTHS[0])
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    in_process = tmp_path / "in_process.yaml"  # one process per run: two real writers
-    in_process.write_text("execution:\n  config:\n    in_process: {}\n")
+    in_process = in_process_config(tmp_path)  # one process per run: two real writers
     runs = [subprocess.Popen(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "pipelines.definitions",
          "--select", "shipments,customer_monthly_sales", "--partition", month,
@@ -132,7 +121,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_old_partition_whole(tmp_path
 
 @pytest.mark.slow
 def test_a_killed_run_then_a_rerun_leaves_every_month_whole_and_once(tmp_path: Path) -> None:
-    env = _env(tmp_path)
+    env = tiny_instance_env(tmp_path)
     run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--months-only"],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)

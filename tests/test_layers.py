@@ -5,6 +5,9 @@
   out, and the `evaluation` / `simulator` asset modules may import the synthetic
   world, call its truth, or name a `simulator` table (in Python or in SQL files).
   `deeprule.synth.spec` (preset, months: no truth) is open to all.
+- The baselines (`deeprule/baselines/`) are learners like DeepRule: besides the firewall
+  above, they never import the evaluation library (which holds the world); online ones
+  meet the market only through the `Market` protocol the evaluation layer implements.
 - Layers: `deeprule/` never imports dagster, `assets`, `resources` or `pipelines`;
   `assets/` never imports `pipelines`.
 - The domain tests (those importing none of those) collect without dagster installed.
@@ -89,6 +92,21 @@ def test_only_evaluation_and_simulator_code_can_reach_the_truth() -> None:
                  for folder in PRODUCT for path in sorted((ROOT / folder).rglob("*.sql"))
                  if tables.search(path.read_text())}
     assert not breaches, f"code outside evaluation reaches the simulator's truth: {breaches}"
+
+
+def _evaluation_imports(tree: ast.Module) -> list[str]:
+    return sorted({m for m, _ in _imports(tree)
+                   if m == "deeprule.evaluate" or m.startswith("deeprule.evaluate.")})
+
+
+def test_baselines_never_import_the_evaluation_library() -> None:
+    modules = dict(_modules("deeprule/baselines"))
+    assert len(modules) >= 5, sorted(modules)
+    offenders = {path: found for path, tree in modules.items()
+                 if (found := _evaluation_imports(tree))}
+    assert not offenders, f"a baseline reaches the evaluation library: {offenders}"
+    sneaky = ast.parse("from deeprule.evaluate.realized import realize\n")
+    assert _evaluation_imports(sneaky) == ["deeprule.evaluate.realized"]
 
 
 def test_the_firewall_test_sees_a_breach() -> None:

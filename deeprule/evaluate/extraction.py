@@ -12,6 +12,9 @@ from collections import Counter
 
 import polars as pl
 
+from deeprule.priors.extract import OK
+from deeprule.priors.facts import FACT_SCHEMA
+
 SET_FIELDS = {"categories", "core_brands"}
 QUALITY_SCHEMA: dict[str, pl.DataType] = {
     "doc_type": pl.String(),
@@ -74,3 +77,16 @@ def _f1(got: dict, want: dict, docs: list[str], items) -> float | None:
     if not docs or tp + fp + fn == 0:
         return None
     return 2 * tp / (2 * tp + fp + fn)
+
+
+def stated_facts(documents: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """What a perfect extraction would give: the documents' true statements (`truth`, e.g.
+    `World.document_facts()`) dated by their document, in the extracted-facts format."""
+    dated = truth.join(documents.select("doc_id", "doc_date"), on="doc_id", how="left")
+    return dated.select(list(FACT_SCHEMA)).cast(FACT_SCHEMA)
+
+
+def perfect_extractions(documents: pl.DataFrame) -> pl.DataFrame:
+    """Every document as extracted (status ok): the document counts of `customer_priors`."""
+    return documents.select("doc_id", "customer_id", "doc_type", "doc_date",
+                            status=pl.lit(OK))

@@ -31,7 +31,7 @@ from deeprule.synth import World
 
 OUTCOME_SCHEMA = {"plan": pl.String, "customers_planned": pl.Int64, "customers_without_plan":
                   pl.Int64, "units": pl.Float64, "revenue": pl.Float64, "profit": pl.Float64,
-                  "violations": pl.Int64}
+                  "predicted_profit": pl.Float64, "violations": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,16 @@ def constrained_oracle(world: World, month: date, config: OracleConfig | None = 
 
 def outcome(plan: str, realized: pl.DataFrame, planned: int, without_plan: int,
             violations: int | None) -> dict[str, object]:
-    """One row of the comparison: a plan's realized totals, planned customers, violations
-    (None: not judged, e.g. the logged policy)."""
+    """One row of the comparison: a plan's realized totals, the profit its own lines predicted
+    (None without a demand model's prediction: the logged policy, the oracle), planned
+    customers, violations (None: not judged, e.g. the logged policy)."""
+    predicted = (float(realized["pred_profit"].sum()) if "pred_profit" in realized.columns
+                 else None)
     return {"plan": plan, "customers_planned": planned, "customers_without_plan": without_plan,
             "units": float(realized["sold_units"].sum()),
             "revenue": float(realized["realized_revenue"].sum()),
-            "profit": float(realized["realized_profit"].sum()), "violations": violations}
+            "profit": float(realized["realized_profit"].sum()), "predicted_profit": predicted,
+            "violations": violations}
 
 
 def plan_outcome(plan: str, realized: pl.DataFrame, customers: pl.DataFrame

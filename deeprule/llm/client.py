@@ -29,6 +29,11 @@ from deeprule.llm.types import (
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
 
+MAX_RETRY_AFTER_S = 30.0
+"""The longest wait a server's Retry-After may impose before the next try: a rate limit
+clears in seconds; a server asking for an hour (a spent quota) gets this wait, then the
+call fails and is recorded, and the run goes on."""
+
 
 class Backend(Protocol):
     """A model that turns a prompt into a validated instance of a pydantic schema.
@@ -79,6 +84,7 @@ class LLMClient:
         max_retries: int = 2,
         timeout_s: float = 60.0,
         backoff_s: float = 1.0,
+        max_retry_after_s: float = MAX_RETRY_AFTER_S,
         token_budget: int = 0,
         breaker_after: int = 3,
         sleep: Callable[[float], None] = time.sleep,
@@ -88,6 +94,7 @@ class LLMClient:
         self.max_retries = max_retries
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
+        self.max_retry_after_s = max_retry_after_s
         self.token_budget = token_budget
         self.breaker_after = breaker_after
         self.usage = Usage()
@@ -174,7 +181,7 @@ class LLMClient:
                 errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
                 log.info("LLM attempt %d failed: %s", attempt + 1, err)
                 if attempt < self.max_retries:
-                    self._sleep(self.backoff_s * 2**attempt)
+                    self._sleep(self.retry_delay(attempt, err))
                 continue
             except LLMConfigError:
                 raise
@@ -193,6 +200,15 @@ class LLMClient:
         failure = LLMCallFailed("; ".join(errors), record)
         self._count_failure(errors[-1].split(": ", 1)[-1], failure)
         raise failure
+
+    def retry_delay(self, attempt: int, err: TransientLLMError | InvalidOutputError) -> float:
+        """Seconds before retry `attempt + 1`: the doubling backoff, or longer when the server
+        said how long to wait (a 429's or 503's Retry-After), at most `max_retry_after_s`."""
+        backoff = self.backoff_s * 2**attempt
+        asked = err.retry_after_s if isinstance(err, TransientLLMError) else None
+        if asked is None:
+            return backoff
+        return max(backoff, min(asked, self.max_retry_after_s))
 
     def _count_failure(self, error: str, failure: LLMCallFailed) -> None:
         """Open the circuit once `error` ended `breaker_after` calls in a row."""

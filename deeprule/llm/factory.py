@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeprule.llm.cache import ResponseCache
-from deeprule.llm.client import Backend, LLMClient
+from deeprule.llm.client import MAX_RETRY_AFTER_S, Backend, LLMClient
 from deeprule.llm.types import LLMConfigError
 
 BACKENDS = ("local", "openai")
@@ -77,6 +77,7 @@ class LLMSettings:
     """Per attempt for every task when > 0 (overrides `timeouts`)."""
     max_retries: int = 2
     backoff_s: float = 1.0
+    max_retry_after_s: float = MAX_RETRY_AFTER_S
     token_budget: int = 0
     cache_path: str = ""
     model_dir: str = ""
@@ -123,5 +124,6 @@ def make_client(settings: LLMSettings, task: str = "extraction",
     return LLMClient(
         backend or make_backend(settings, task), cache, max_retries=settings.max_retries,
         timeout_s=settings.timeout_for(task), backoff_s=settings.backoff_s,
+        max_retry_after_s=settings.max_retry_after_s,
         token_budget=settings.token_budget,
     )

@@ -25,7 +25,10 @@ and their HTTP client.
 from __future__ import annotations
 
 import logging
+import math
 import os
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import instructor
@@ -198,7 +201,7 @@ class OpenAIBackend:
         if isinstance(cause, openai.APIStatusError) and "response_format" in text:
             return _ModeRejected(text)
         if isinstance(cause, _TRANSIENT):
-            return TransientLLMError(text, *tokens)
+            return TransientLLMError(text, *tokens, retry_after_s=_retry_after(cause))
         if isinstance(cause, openai.OpenAIError):
             return LLMError(text, *tokens)
         return InvalidOutputError(f"invalid output: {text}", *tokens)
@@ -230,6 +233,35 @@ def _redact_logs(secret: str) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _Redact) and f.secret == secret for f in logger.filters):
             logger.addFilter(_Redact(secret))
+
+
+def _retry_after(cause: BaseException) -> float | None:
+    """Seconds the server asked us to wait, from its answer's headers (None if it did not)."""
+    if not isinstance(cause, openai.APIStatusError):
+        return None
+    headers = cause.response.headers
+    millis = retry_after_seconds(headers.get("retry-after-ms"))  # OpenAI's own, finer header
+    if millis is not None:
+        return millis / 1000
+    return retry_after_seconds(headers.get("retry-after"))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After value (RFC 9110: delay-seconds or an HTTP-date) as seconds from `now`;
+    None when absent or unreadable (then the client's own backoff applies)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _messages_feedback(answer: str, problem: str) -> list[Any]:

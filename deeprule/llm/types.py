@@ -103,6 +103,12 @@ class LLMError(Exception):
 class TransientLLMError(LLMError):
     """Timeout, connection error, rate limit or server error: worth retrying."""
 
+    def __init__(self, message: str, prompt_tokens: int = 0, completion_tokens: int = 0,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message, prompt_tokens, completion_tokens)
+        self.retry_after_s = retry_after_s
+        """How long the server asked us to wait before the next try (Retry-After), if it said."""
+
 
 class InvalidOutputError(LLMError):
     """The model answered, but not with a valid instance of the schema: worth retrying."""

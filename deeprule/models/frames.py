@@ -24,6 +24,8 @@ class SourceTables:
     customer_features: pl.DataFrame | None = None
     sku_features: pl.DataFrame | None = None
     customer_category_features: pl.DataFrame | None = None
+    customer_priors: pl.DataFrame | None = None
+    """The LLM's document facts (`customer_priors`); None = a model without document features."""
 
 
 @dataclass

@@ -25,6 +25,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from deeprule.features.documents import DOC_COLUMNS, with_document_columns
 from deeprule.models.frames import FeatureSpec, ScoringFrame, SourceTables
 from deeprule.models.price import PriceBasis
 
@@ -39,8 +40,9 @@ own and later months' sales through them, so the scorers use their as-of history
 ROW_COLUMNS = ("customer_id", "sku_id", "month", "primary_category", "list_price", "unit_price",
                "discount", "cost", "units", "net_rate", "r", "r_usual", "hist_mean_units",
                "hist_max_units", "has_history", "prior_log_units", "prior_elasticity", "time_now",
-               "time_hist")
-"""Row-level columns a scoring frame keeps next to its matrices."""
+               "time_hist", *DOC_COLUMNS)
+"""Row-level columns a scoring frame keeps next to its matrices (document facts raw, when the
+tables carry priors: the rule vocabulary reads them)."""
 PROFILE_RIDGE = (1.0, 1.0, 10.0, 0.1)
 """Ridge per coefficient (cos, sin, trend, price) of the per-SKU regression: a trend
 is hard to tell from a season in under two years, so it is shrunk hardest."""
@@ -174,6 +176,8 @@ def _raw_matrix(rows: pl.DataFrame, tables: SourceTables, spec: FeatureSpec) -> 
     """All feature columns before standardization."""
     out = _join_history(rows, tables, spec)
     out = _join_features(out, tables)
+    if tables.customer_priors is not None:
+        out = with_document_columns(out, tables.customer_priors, tables.skus)
     sku = _lookup_frame("sku_id", "sku_elasticity", spec.sku_elasticity)
     cc = _lookup_frame("_cc", "cc_sensitivity", spec.cc_sensitivity)
     typical = float(np.median(list(spec.sku_elasticity.values()))) if spec.sku_elasticity else 1.0
@@ -291,7 +295,8 @@ def _join_features(rows: pl.DataFrame, tables: SourceTables) -> pl.DataFrame:
 
 
 def _high_columns(raw: pl.DataFrame, spec: FeatureSpec) -> list[str]:
-    prefixed = [c for c in raw.columns if c.startswith(("cust__", "sku__", "cc__", "cat__"))]
+    prefixed = [c for c in raw.columns
+                if c.startswith(("cust__", "sku__", "cc__", "cat__")) or c in DOC_COLUMNS]
     return [*DERIVED_HIGH, *prefixed]
 
 

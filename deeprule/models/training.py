@@ -7,8 +7,9 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Self
 
 import numpy as np
 import psutil
@@ -43,6 +44,11 @@ class TrainConfig:
     def params(self) -> dict[str, object]:
         """Flat values for MLflow (tuples as lists)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Self:
+        """The config `params()` described (lists back to tuples): a model trained again."""
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()})
 
 
 def batched_outputs(fn: Callable[..., Sequence[torch.Tensor]], arrays: Sequence[np.ndarray],

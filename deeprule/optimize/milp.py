@@ -54,8 +54,12 @@ class PlanConstraints:
     value_band: float = 0.25
     mip_rel_gap: float = 1e-6
     time_limit_s: float = 30.0
-    workers: int = 1
-    """Processes solving customers in parallel (customers are independent problems)."""
+    workers: int = 2
+    """Processes solving customers in parallel (customers are independent problems): the
+    machine's 2 cores halve `paper`'s ~50 s of solving."""
+    parallel_from: int = 500
+    """Fewer customers than this are solved in this process: a worker costs ~2 s to start
+    (it imports scipy), more than `demo`'s 200 customers take to solve (~3 s)."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,12 @@ def efficient_options(options: PlanOptions) -> PlanOptions:
     Units may be cut, so an option offers any purchase value up to price ·
     max_units at profit rate (price − cost) / price. A lower price with no more
     revenue than the revenue-maximizing one is worse on both counts. Locked pairs
-    keep every option (a lower price may be needed to reach the minimum), and
-    options that cannot carry a line are dropped.
+    keep every option (a lower price may be needed to reach the minimum; one that
+    sells nothing still carries the lock, so its customer is reported infeasible
+    instead of the lock vanishing), and other options that cannot carry a line are
+    dropped.
     """
-    keep = options.max_units >= MIN_LINE_UNITS
+    keep = (options.max_units >= MIN_LINE_UNITS) | (options.min_units > 0)
     options = options.take(np.flatnonzero(keep))
     pair = _group_ids(options.customer, options.sku)
     revenue = options.price * options.max_units
@@ -146,7 +152,7 @@ def solve_plans(options: PlanOptions, target_value: np.ndarray,
     jobs = [(c, int(starts[c[0]]), int(ends[c[-1]])) for c in chunks if len(c)]
     args = [(options.take(np.arange(lo, hi)), target_value, constraints, customers[c])
             for c, lo, hi in jobs]
-    if constraints.workers > 1 and len(jobs) > 1:
+    if constraints.workers > 1 and len(jobs) > 1 and len(customers) >= constraints.parallel_from:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(constraints.workers, mp_context=context) as pool:
             parts = list(pool.map(_solve_range, *zip(*args, strict=True)))

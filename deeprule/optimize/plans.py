@@ -11,7 +11,7 @@ units, at the rule's price or a small grid of multiples of it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -217,26 +217,42 @@ def make_plans(plan: PlanCandidates, decisions: Decisions, codes: Codes, history
     if method not in METHODS:
         raise ValueError(f"unknown plan method {method!r}: choose one of {METHODS}")
     started = time.perf_counter()
-    lock, source = locks
+    factors = config.price_factors if method == "milp" else (1.0,)
+    options = rule_options(plan, decisions, codes, locks[0], factors)
+    plans = plans_from_options(plan.rows, options, codes, history, locks[1], rule, config,
+                               method)
+    return replace(plans, seconds=time.perf_counter() - started)
+
+
+def plans_from_options(rows: pl.DataFrame, options: RuleOptions, codes: Codes,
+                       history: AccountHistory, lock_source: np.ndarray, rule: RuleRef,
+                       config: PlanConfig, method: str) -> Plans:
+    """Every customer's plan by `method` over given price options (a rule's, or any other
+    policy's: deeprule/baselines), with lines, customer table and violations.
+
+    `rows` are the candidate rows the options' `row` points into; `lock_source` is the
+    source document per candidate row.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown plan method {method!r}: choose one of {METHODS}")
+    started = time.perf_counter()
     customers = np.arange(len(codes.customers))
     if method == "appendix_e":
-        options = rule_options(plan, decisions, codes, lock)
         allocation = appendix_e(options.options, options.secondary, history.mean_value,
                                 history.share, history.fee_ratio, config.heuristic,
-                                customers=customers, lock_source=source[options.row])
+                                customers=customers, lock_source=lock_source[options.row])
         result, reason, why = allocation.result, allocation.reason, allocation.why_not
     else:
-        options = rule_options(plan, decisions, codes, lock, config.price_factors)
         result, why = exact_plans(options, history.mean_value, config.constraints, customers)
-        reason = milp_reasons(result, source)
+        reason = milp_reasons(result, lock_source)
     seconds = time.perf_counter() - started
     checked = violations(result, history.mean_value, config.constraints)
-    lines = plan_lines(plan, result, reason, method, rule)
+    lines = plan_lines(rows, result, reason, method, rule)
     table = customer_table(codes, history.mean_value, result, why, checked, method)
     return Plans(lines, table, result, seconds)
 
 
-def plan_lines(plan: PlanCandidates, result: PlanResult, reason: np.ndarray, method: str,
+def plan_lines(rows: pl.DataFrame, result: PlanResult, reason: np.ndarray, method: str,
                rule: RuleRef) -> pl.DataFrame:
     """One row per recommended line: customer, SKU, units, price, predictions, reason."""
     opts = result.options
@@ -245,7 +261,7 @@ def plan_lines(plan: PlanCandidates, result: PlanResult, reason: np.ndarray, met
     price, units = opts.price[chosen], result.units[chosen]
     pred = opts.max_units[chosen]
     sold = np.minimum(units, pred)
-    return plan.rows[row].select("customer_id", "sku_id", "month", "primary_category",
+    return rows[row].select("customer_id", "sku_id", "month", "primary_category",
                                  "secondary_category").with_columns(
         method=pl.lit(method), rule_id=pl.lit(rule.rule_id),
         rule_version=pl.lit(rule.version), units=units, price=price,

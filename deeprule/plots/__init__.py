@@ -11,8 +11,9 @@ from deeprule.plots.charts import (
     fitness_trace,
     metric_bars,
     price_response_curves,
+    sales_profit_scatter,
     to_png,
 )
 
 __all__ = ["affiliation_map", "elasticity_scatter", "fitness_trace", "metric_bars",
-           "price_response_curves", "to_png"]
+           "price_response_curves", "sales_profit_scatter", "to_png"]

@@ -101,3 +101,18 @@ def fitness_trace(numbers: Sequence[int], fitness: Sequence[float | None]) -> Fi
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return fig
+
+
+def sales_profit_scatter(methods: Sequence[str], units: Sequence[float],
+                         profit: Sequence[float]) -> Figure:
+    """Each method's realized units against its realized profit (the paper's Table 1 as a
+    picture: up and to the right is better)."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    ax.scatter(units, profit, s=30, color="tab:blue")
+    for name, x, y in zip(methods, units, profit, strict=True):
+        ax.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="realized units (true demand)", ylabel="realized profit (true demand)",
+           title="Methods on the plan month: sales vs profit")
+    ax.grid(alpha=0.3)
+    return fig

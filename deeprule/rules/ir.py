@@ -111,6 +111,8 @@ class Program:
 
     functions: dict[str, Node] = field(default_factory=dict)
     constants: tuple[float, ...] = ()
+    corrections: tuple[tuple[str, str], ...] = ()
+    """Near-miss feature names the parser read as known ones: (written, read as)."""
 
     def __getitem__(self, name: str) -> Node:
         return self.functions[name]

@@ -16,8 +16,10 @@ does not return falls through, as in Python), and `return`; every path must
 return. Expressions: numbers, True/False, + - * / **, unary
 -, `not`, comparisons (chained too), `and`/`or`, `a if c else b`, the calls in
 `ir.FUNCTIONS`, local names, and `row["feature"]` / `row.feature` for features
-in the caller's vocabulary. Anything else — imports, attributes other than
-`row.<feature>`, other calls, lambdas, loops, comprehensions, strings, dunder
+in the caller's vocabulary. A near-miss feature name (within `max_edits(name)`
+edits of exactly one known name, as the paper's compiler corrects them) is
+read as that name and listed in `Program.corrections`. Anything else — imports,
+attributes other than `row.<feature>`, other calls, lambdas, loops, comprehensions, strings, dunder
 names — is a `RuleSyntaxError` naming line and column. Size is bounded before
 anything is built (source length, then nodes and depth).
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deeprule.rules import ir
 
@@ -57,6 +59,7 @@ class _Parser:
 
     features: frozenset[str]
     constants: list[float]
+    corrections: dict[str, str] = field(default_factory=dict)
     work: int = 0
 
     def function(self, fn: ast.FunctionDef) -> ir.Node:
@@ -134,10 +137,14 @@ class _Parser:
         return self.feature(node.attr, node)
 
     def feature(self, name: str, node: ast.AST) -> ir.Node:
-        if name not in self.features:
+        if name in self.features:
+            return ir.Feature(name)
+        match = nearest_name(name, self.features)
+        if match is None:
             known = ", ".join(sorted(self.features)[:40])
             raise RuleSyntaxError(f"unknown feature {name!r}; known: {known}", node)
-        return ir.Feature(name)
+        self.corrections[name] = match
+        return ir.Feature(match)
 
     def _BinOp(self, node: ast.BinOp, env: dict[str, ir.Node]) -> ir.Node:
         op = _BINOPS.get(type(node.op))
@@ -216,7 +223,43 @@ def parse_program(source: str, features: Iterable[str],
     missing = [name for name in required if name not in functions]
     if missing:
         raise RuleSyntaxError(f"missing rule function(s): {', '.join(missing)}")
-    return ir.Program(functions, tuple(parser.constants))
+    return ir.Program(functions, tuple(parser.constants), tuple(parser.corrections.items()))
+
+
+def max_edits(name: str) -> int:
+    """Edits forgiven in a feature name: 1 up to 8 characters, 2 beyond (short names are
+    too close to each other to guess)."""
+    return 1 if len(name) <= 8 else 2
+
+
+def nearest_name(name: str, known: Iterable[str]) -> str | None:
+    """The one known name within `max_edits(name)` edits of `name`; None if none or a tie."""
+    limit = max_edits(name)
+    scored = sorted((edit_distance(name, k, limit), k) for k in known)
+    close = [(d, k) for d, k in scored if d <= limit]
+    if not close or (len(close) > 1 and close[0][0] == close[1][0]):
+        return None
+    return close[0][1]
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours: `cots` is one from `cost`)
+    between `a` and `b`, or `limit + 1` once it must exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i]
+        for j in range(1, len(b) + 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1,
+                       previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if before and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        if min(current) > limit and min(previous) > limit:  # a swap reaches back two rows
+            return limit + 1
+        before, previous = previous, current
+    return min(previous[-1], limit + 1)
 
 
 def check_size(root: ir.Node, where: ast.AST | str) -> ir.Node:

@@ -17,8 +17,9 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6
 
 
 def _number(value: float) -> str:
-    text = f"{value:.6g}"
-    return text if any(c in text for c in ".en") else text + ".0"
+    """The shortest text that parses back to exactly `value`: a stored rule re-scores to
+    its recorded fitness (6 significant digits once turned 100000.5 into 100000)."""
+    return repr(float(value))
 
 
 def _wrap(text: str, strength: int, context: int) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from deeprule.models.frames import ScoringFrame
+from deeprule.models.market import row_market_prices
 from deeprule.models.price import PriceResponse
 from deeprule.rules import Decisions, Program, complexity
 
@@ -27,14 +28,48 @@ RULE_FEATURES = {
     "cost": "unit cost of the SKU",
     "list_price": "the SKU's list price",
     "usual_price": "the price this customer usually paid for this SKU",
+    "market_price": "the SKU's average price over all customers' past sales (list price if "
+                    "never sold)",
     "hist_units": "units this customer usually bought of this SKU per month (0 if new)",
+    "pred_units": "units per month the demand model predicts for this customer at the usual price",
+    "pred_units_market": "units per month the demand model predicts at the market price",
     "elasticity": "how strongly demand falls when the price rises (positive; 2 = -2% units "
-                  "per +1% price), estimated by the demand model",
+                  "per +1% price), estimated by the demand model at the usual price",
+    "elasticity_market": "the same elasticity at the market price",
+    "sens_low": "1 if the customer's documents call it little price-sensitive in this SKU's "
+                "category, else 0",
+    "sens_medium": "1 if its documents call it moderately price-sensitive in this category",
+    "sens_high": "1 if its documents call it highly price-sensitive in this category (all three "
+                 "0 when no document says)",
+    "in_scope": "1 if the customer's profile lists this SKU's category among those it buys now",
+    "announced_now": "1 if the customer announced it starts buying this category by this month",
+    "announced_later": "1 if the customer announced this category for a later month",
+    "brand_wanted": "1 if the customer asked for this SKU's brand in a negotiation",
+    "discount_ceiling": "deepest discount off the list price the customer's latest approval "
+                        "allows (0.15 = 15%; 0 when no document states one)",
+    "locked": "1 if a contract locks this SKU for this customer (a minimum quantity)",
+    "has_documents": "1 if any of the customer's documents was read, else 0",
 }
-"""The rule vocabulary: names and meanings the LLM sees."""
+"""The rule vocabulary: names and meanings the LLM sees. Document facts come from the LLM
+priors (`customer_priors`), 0 for a customer without documents."""
 RULE_FEATURE_UNITS = {"cost": "money", "list_price": "money", "usual_price": "money",
-                      "hist_units": "units", "elasticity": ""}
-"""Each feature's unit ("" = a plain ratio): the rule check refuses unit mix-ups."""
+                      "market_price": "money", "hist_units": "units", "pred_units": "units",
+                      "pred_units_market": "units", "elasticity": "", "elasticity_market": "",
+                      "sens_low": "", "sens_medium": "", "sens_high": "", "in_scope": "",
+                      "announced_now": "", "announced_later": "", "brand_wanted": "",
+                      "discount_ceiling": "", "locked": "", "has_documents": ""}
+"""Each feature's unit ("" = a plain ratio or a 0/1 flag): the rule check refuses unit
+mix-ups."""
+DOCUMENT_RULE_FEATURES = {
+    "in_scope": "doc_in_scope", "announced_now": "doc_announced_now",
+    "announced_later": "doc_announced_later", "brand_wanted": "doc_brand_wanted",
+    "discount_ceiling": "doc_discount_ceiling", "locked": "doc_locked",
+    "has_documents": "doc_has_documents",
+}
+"""Rule features read as they are from a scoring frame's document columns
+(deeprule/features/documents.py); the sensitivity becomes three indicators."""
+SENSITIVITY_INDICATORS = {"sens_low": -1.0, "sens_medium": 0.0, "sens_high": 1.0}
+"""Indicator -> the `doc_sensitivity` value it flags (when the level is stated)."""
 
 
 @dataclass(frozen=True)
@@ -56,18 +91,38 @@ class Candidates:
         return float(np.mean(np.abs((usual - cost) * self.response.units(usual))))
 
 
-def candidates(frame: ScoringFrame, response: PriceResponse) -> Candidates:
-    """Rule features from a scoring frame and the demand model's response on it."""
+def candidates(frame: ScoringFrame, response: PriceResponse,
+               shipments: pl.DataFrame) -> Candidates:
+    """Rule features from a scoring frame, the demand model's response on it and the
+    shipments the market price averages (months before each row's)."""
     list_price = frame.column("list_price")
     usual = list_price * np.exp(frame.column("r_usual"))
+    market = row_market_prices(frame.rows, shipments)
     columns = {
         "cost": frame.column("cost"), "list_price": list_price, "usual_price": usual,
+        "market_price": market,
         "hist_units": np.where(frame.column("has_history") > 0,
                                frame.column("hist_mean_units"), 0.0),
+        "pred_units": response.units(usual), "pred_units_market": response.units(market),
         "elasticity": -response.elasticity(usual),
+        "elasticity_market": -response.elasticity(market),
+        **document_features(frame),
     }
     return Candidates(frame.rows.select("customer_id", "sku_id", "month", "primary_category"),
                       columns, response)
+
+
+def document_features(frame: ScoringFrame) -> dict[str, np.ndarray]:
+    """The document rule features of each row; all 0 when the frame carries no priors."""
+    def doc(name: str) -> np.ndarray:
+        return (frame.column(name) if name in frame.rows.columns
+                else np.zeros(frame.height, dtype=np.float64))
+
+    stated, level = doc("doc_sensitivity_stated") > 0, doc("doc_sensitivity")
+    out = {name: doc(column) for name, column in DOCUMENT_RULE_FEATURES.items()}
+    out |= {name: (stated & (level == value)).astype(np.float64)
+            for name, value in SENSITIVITY_INDICATORS.items()}
+    return out
 
 
 @dataclass(frozen=True)

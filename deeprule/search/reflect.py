@@ -9,6 +9,10 @@ kept if it beats the best. Customer types are the primary categories: the
 memory records where a change helped most and hurt most, so the next prompt
 can say which kind of customer a change is good for.
 
+With a `Checkpoint`, the state (iterations, memory, best rule) is saved after every
+iteration; a killed search started again with the same checkpoint resumes after the
+last finished iteration, and its proposals come from the LLM cache.
+
 A failed proposal (invalid after retries) is an iteration with status
 `failed`, not a crash; a spent token budget ends the search cleanly. A
 proposal the rule check refuses (search/check.py: always/never-true
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
@@ -28,6 +32,7 @@ from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import Program, decide, fit_constants, parse_program, render_program
 from deeprule.search.check import CheckConfig, row_context, rule_problems
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.objective import (
     RULE_FEATURES,
     Candidates,
@@ -106,7 +111,7 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
         return -outcome(program, decisions, cand, config.fitness).fitness
 
     fit = fit_constants(program, cand.columns, loss, max_evaluations=config.fit_evaluations)
-    tuned = Program(program.functions, fit.params)
+    tuned = Program(program.functions, fit.params, program.corrections)
     return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
 
 
@@ -122,26 +127,62 @@ def _segment_change(before: Outcome, after: Outcome, cand: Candidates) -> str:
 
 def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchConfig(),
            start: str = EXPERT_RULE,
-           progress: Callable[[str], None] = lambda _: None) -> SearchResult:
-    """Run the reflection loop from `start`; every iteration is recorded."""
-    started = time.perf_counter()
-    best, best_out = fitted(parse_program(start, RULE_FEATURES), cand, config)
-    result = SearchResult(best, best_out)
-    result.iterations.append(Iteration(0, "expert", render_program(best),
-                                       best_out.fitness, best_out.profit, best_out.violations,
-                                       None, "expert rule, constants fitted",
-                                       seconds=time.perf_counter() - started))
-    stale = 0
-    for number in range(1, config.iterations + 1):
-        if stale >= config.patience:
+           progress: Callable[[str], None] = lambda _: None,
+           checkpoint: Checkpoint | None = None) -> SearchResult:
+    """Run the reflection loop from `start` (or from `checkpoint`); every iteration is
+    recorded."""
+    result = _resumed(checkpoint, cand, config) if checkpoint else None
+    if result is None:
+        result = _started(start, cand, config)
+    else:
+        progress(f"resumed after iteration {result.iterations[-1].number}")
+    _save(checkpoint, result)
+    stale = _stale(result)
+    for number in range(len(result.iterations), config.iterations + 1):
+        if stale >= config.patience or result.iterations[-1].status == "budget":
             break
         step = _iterate(client, cand, config, result, number)
         result.iterations.append(step)
+        _save(checkpoint, result)
         progress(f"iteration {number}: {step.status} {step.note}")
-        if step.status == "budget":
-            break
         stale = 0 if step.status == "improved" else stale + 1
     return result
+
+
+def _started(start: str, cand: Candidates, config: SearchConfig) -> SearchResult:
+    started = time.perf_counter()
+    best, best_out = fitted(parse_program(start, RULE_FEATURES), cand, config)
+    result = SearchResult(best, best_out)
+    note = "expert rule, constants fitted" + "".join(
+        f"; read {written!r} as {known!r}" for written, known in best.corrections)
+    result.iterations.append(Iteration(0, "expert", render_program(best),
+                                       best_out.fitness, best_out.profit, best_out.violations,
+                                       None, note, seconds=time.perf_counter() - started))
+    return result
+
+
+def _stale(result: SearchResult) -> int:
+    """Iterations since the last new best (the expert rule counts as one)."""
+    return len(result.iterations) - 1 - result.best_number
+
+
+def _save(checkpoint: Checkpoint | None, result: SearchResult) -> None:
+    if checkpoint:
+        checkpoint.save({"iterations": [asdict(i) for i in result.iterations],
+                         "memory": result.memory, "best_number": result.best_number})
+
+
+def _resumed(checkpoint: Checkpoint, cand: Candidates, config: SearchConfig
+             ) -> SearchResult | None:
+    """The saved search, its best rule re-parsed from the exact audit text and re-scored."""
+    state = checkpoint.load()
+    if not state:
+        return None
+    iterations = [Iteration(**i) for i in state["iterations"]]
+    best_text = next(i.rule for i in iterations if i.number == state["best_number"])
+    best = parse_program(best_text, RULE_FEATURES)
+    out = outcome(best, decide(best, cand.columns), cand, config.fitness)
+    return SearchResult(best, out, state["best_number"], iterations, list(state["memory"]))
 
 
 def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: SearchResult,

@@ -1,6 +1,15 @@
-"""Rules as a scripted LLM writes them (the proposal schema's JSON)."""
+"""Rules as a scripted LLM writes them (the proposal schema's JSON), and a toy market whose
+best rule is known."""
 
 import json
+
+import numpy as np
+import polars as pl
+
+from deeprule.models.price import PriceBasis, PriceResponse
+from deeprule.search.objective import RULE_FEATURES, Candidates
+
+ROWS = 300
 
 
 def markup_rule(markup: float) -> str:
@@ -9,3 +18,28 @@ def markup_rule(markup: float) -> str:
     stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
              "right": {"kind": "number", "value": 0.0}}
     return json.dumps({"stock": stock, "price": price})
+
+
+def toy_candidates(elasticity: float = 3.0) -> Candidates:
+    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(2.0, 8.0, ROWS)
+    list_price = cost * 2.0
+    usual = cost * 1.2
+    basis = PriceBasis()
+    slopes = np.zeros((ROWS, basis.size))
+    slopes[:, 0] = elasticity
+    r_usual = np.log(usual / list_price)
+    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
+    response = PriceResponse(level, slopes, r_usual, list_price, basis)
+    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
+                         "sku_id": [f"S{i}" for i in range(ROWS)],
+                         "month": ["2024-12-01"] * ROWS,
+                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
+    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
+               "market_price": usual, "hist_units": np.full(ROWS, 50.0),
+               "pred_units": np.full(ROWS, 50.0), "pred_units_market": np.full(ROWS, 50.0),
+               "elasticity": np.full(ROWS, elasticity),
+               "elasticity_market": np.full(ROWS, elasticity)}
+    columns |= {name: np.zeros(ROWS) for name in RULE_FEATURES if name not in columns}
+    return Candidates(rows, columns, response)

@@ -8,7 +8,14 @@ import polars as pl
 import pytest
 
 from assets.checks import decision_checks
-from assets.evaluation import oracle_plan, rule_plans_vs_truth, scorers_vs_truth
+from assets.evaluation import (
+    PREDICTION_GAP_BOUND,
+    method_comparison,
+    oracle_plan,
+    predicted_profit_near_realized,
+    rule_plans_vs_truth,
+    scorers_vs_truth,
+)
 from assets.features import (
     customer_features,
     customer_monthly_sales,
@@ -18,12 +25,14 @@ from assets.features import (
 from assets.plans import assortment_plans, no_hard_constraint_violation
 from assets.raw import raw_tables, shipments
 from assets.scorers import demand_model, demand_predictions, uplift_model
-from assets.search import rule_search
+from assets.search import evolved_rule_search, rule_search
 from assets.simulator import truth_tables
+from deeprule.evaluate.baselines import BASELINES
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
+from tests.helpers.document_priors import two_customer_priors
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
 from tests.helpers.rules import markup_rule
@@ -57,12 +66,21 @@ def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
                               partition_key=month, selection=[customer_monthly_sales]).success
     assert dg.materialize(everything, resources=resources, instance=month_instance(),
                           selection=[store_affiliation, customer_features, sku_features]).success
+    _store_priors(database)
     result = dg.materialize(everything, resources=resources, instance=month_instance(),
                             selection=SCORERS, run_config=RUN_CONFIG)
     assert result.success
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
                 for e in result.get_asset_materialization_events()}
     return {"database": database, "folder": folder, "metadata": metadata}
+
+
+def _store_priors(database: Path) -> None:
+    """Hand-built document facts as if `customer_priors` had been materialized (no LLM run)."""
+    with duckdb.connect(str(database)) as conn:
+        ids = conn.execute("SELECT customer_id FROM customers ORDER BY 1").pl()["customer_id"]
+        priors = two_customer_priors(ids.to_list()).to_arrow()  # noqa: F841 (read by the SQL)
+        conn.execute("CREATE TABLE customer_priors AS SELECT * FROM priors")
 
 
 def test_demand_predictions_contract(scored: dict) -> None:
@@ -108,6 +126,14 @@ def test_scorers_vs_truth_compares_every_model_against_truth(scored: dict) -> No
     assert table["elasticity_rank_corr"].is_between(-1, 1).all()
     meta = scored["metadata"]["scorers_vs_truth"]
     assert {"demand_wape", "elasticity_target_met", "uplift_beats_naive"} <= set(meta)
+    # held-out accuracy with and without the document features, the same model trained twice
+    assert "doc_has_documents" in meta["document_features"].value
+    with_documents = meta["demand_wape_with_documents"].value
+    assert with_documents == pytest.approx(meta["demand_wape"].value, abs=1e-4)
+    assert 0 <= meta["demand_wape_without_documents"].value < 2
+    assert 0 <= meta["demand_candidate_wape_with_documents"].value < 5
+    assert "demand without document features" in meta["document_ablation"].value
+    assert meta["document_ablation_seconds"].value > 0
     embedded_png(meta["elasticity_plot"])
     embedded_png(scored["metadata"]["demand_model"]["price_response_plot"])
 
@@ -123,11 +149,14 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2)])
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
+    monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
-    downstream = [rule_search, assortment_plans, oracle_plan, rule_plans_vs_truth]
+    downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
+                  rule_plans_vs_truth, method_comparison]
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
-                             *downstream, no_hard_constraint_violation], resources=resources,
+                             *downstream, no_hard_constraint_violation,
+                             predicted_profit_near_realized], resources=resources,
                             instance=month_instance(), selection=downstream)
     assert result.success and backend.calls == 3
     iterations = _table(scored["database"], "rule_search")
@@ -141,7 +170,11 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == [
         "logged policy", "expert rule + appendix_e", "expert rule + milp",
-        "best rule + appendix_e", "best rule + milp", "constrained oracle"]
+        "best rule + appendix_e", "best rule + milp", "evolved rule + appendix_e",
+        "evolved rule + milp", "constrained oracle"]
+    evolved = _table(scored["database"], "evolved_rule_search")
+    assert evolved["status"][0] == "expert" and evolved["is_best"].sum() == 1
+    assert evolved["fitness"].max() >= evolved["fitness"][0]
     assert plans.filter(pl.col("plan") == "constrained oracle")["oracle_gap"].item() == 0.0
     assert (plans["profit"] > 0).all()
     optimized = plans.filter(pl.col("plan").str.contains("rule"))
@@ -149,9 +182,27 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     # the oracle is the upper bound up to its price grid (a rule may price between points)
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
+    _check_comparison(_table(scored["database"], "method_comparison"), plans,
+                      meta["method_comparison"])
+    _check_prediction_gap(plans, result)
     verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
-                                       *SCORERS, rule_search])
+                                       *SCORERS, rule_search, evolved_rule_search])
     assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
+    assert verdicts["evolved_rule_search:best_rule_reproduces"].passed, verdicts
+
+
+def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:
+    """Table 1: every baseline (and the online ones with every pair answering) beside the
+    rule plans; nobody beats the oracle beyond its price grid; violations are counted."""
+    names = table["plan"].to_list()
+    assert names[0] == "logged policy" and names[-1] == "constrained oracle"
+    assert set(plans["plan"]) <= set(names)
+    assert set(BASELINES) <= set(names) and sum("(all pairs answer)" in n for n in names) == 2
+    methods = table.filter(pl.col("plan") != "logged policy")
+    assert methods["violations"].is_not_null().all()  # counted, never hidden
+    assert (methods["oracle_gap"] >= -0.01).all()
+    assert meta["deeprule_share_of_oracle"].value <= 1.01
+    embedded_png(meta["sales_vs_profit"])
 
 
 def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) -> None:
@@ -166,11 +217,27 @@ def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) 
     assert (customers.filter(pl.col("status") != "optimal")["why_no_plan"] != "").all()
     assert meta["assortment_plans"]["violations"].value == 0
     checks = result.get_asset_check_evaluations()
-    assert [c.check_name for c in checks] == ["no_hard_constraint_violation"]
-    assert checks[0].passed
+    by_name = {c.check_name: c for c in checks}
+    assert set(by_name) == {"no_hard_constraint_violation", "predicted_profit_near_realized"}
+    assert by_name["no_hard_constraint_violation"].passed
     oracle = _table(database, "oracle_plan")
     assert (oracle["sold_units"] <= oracle["units"] + 1e-9).all()
     assert oracle["customer_violations"].sum() == 0
+
+
+def _check_prediction_gap(plans: pl.DataFrame, result: dg.ExecuteInProcessResult) -> None:
+    """The rule plans carry the profit their lines predicted; the check judges exactly them."""
+    predicted = plans.filter(pl.col("predicted_profit").is_not_null())
+    assert predicted["plan"].str.contains(" rule + ", literal=True).all()
+    assert predicted.height == 6  # expert, best and evolved rule x Appendix E and MILP
+    assert (predicted["predicted_profit"] > 0).all()
+    check, = [c for c in result.get_asset_check_evaluations()
+              if c.check_name == "predicted_profit_near_realized"]
+    gaps = (predicted["predicted_profit"] / predicted["profit"] - 1).abs()
+    assert check.metadata["plans_judged"].value == 6
+    assert abs(check.metadata["worst_gap"].value) == pytest.approx(gaps.max(), abs=1e-4)
+    assert check.passed == (gaps.max() <= PREDICTION_GAP_BOUND)
+    assert check.severity == dg.AssetCheckSeverity.WARN
 
 
 def _run_checks(resources: dict, assets: list) -> dict:

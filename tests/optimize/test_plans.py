@@ -12,6 +12,7 @@ from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleRef, lock_colu
 from deeprule.rules import decide, parse_program
 from deeprule.search.objective import RULE_FEATURES
 from deeprule.search.reflect import EXPERT_RULE
+from tests.helpers.document_priors import two_customer_priors
 
 OPEN_RULE = """
 def stock(row):
@@ -49,6 +50,39 @@ def test_candidates_cover_every_customer_and_sku(plan: PlanCandidates,
     assert np.all(plan.market_price > 0)
     traded = plan.cand.columns["hist_units"] > 0
     assert 0 < traded.mean() < 1  # history for some pairs, new pairs for the rest
+
+
+def test_candidates_carry_the_priors_and_predictions_as_rule_features(
+        tiny_tables: SourceTables, demand_fit: DemandFit) -> None:
+    """Customer C0001 has documents (tests/helpers/document_priors.py), the others none: their
+    document features are the documented defaults (0), never NaN."""
+    customers = tiny_tables.shipments["customer_id"].unique().sort()
+    tables = SourceTables(tiny_tables.shipments, tiny_tables.skus,
+                          customer_priors=two_customer_priors(customers.to_list()))
+    month = max(tiny_tables.shipments["month"].unique())
+    plan = plan_candidates(tables, demand_fit.scorer, month)
+    columns = plan.cand.columns
+    assert set(columns) == set(RULE_FEATURES)
+    assert all(np.isfinite(v).all() for v in columns.values())
+    mine = (plan.rows["customer_id"] == customers[0]).to_numpy()
+    category = plan.rows["primary_category"].to_numpy()
+    documents = ["sens_low", "sens_medium", "sens_high", "in_scope", "announced_now",
+                 "announced_later", "brand_wanted", "discount_ceiling", "locked", "has_documents"]
+    assert all(not columns[name][~mine].any() for name in documents)
+    assert np.array_equal(columns["sens_high"][mine] == 1, category[mine] == "Laundry")
+    assert np.array_equal(columns["sens_low"][mine] == 1, category[mine] == "Oral Care")
+    assert np.array_equal(columns["announced_now"][mine] == 1, category[mine] == "Hair Care")
+    assert (columns["discount_ceiling"][mine] == 0.12).all()
+    assert columns["locked"][mine].sum() == 1 and (columns["has_documents"][mine] == 1).all()
+    # the demand model at the usual and at the market price: market price from past sales
+    assert np.allclose(columns["pred_units"], plan.cand.response.units(columns["usual_price"]))
+    assert (columns["pred_units_market"] > 0).all() and (columns["elasticity_market"] >= 0).all()
+    sold = tiny_tables.shipments.filter(pl.col("month") < month, pl.col("units") > 0)
+    one = sold["sku_id"][0]
+    expected = float(sold.filter(pl.col("sku_id") == one).select(
+        pl.col("revenue").sum() / pl.col("units").sum()).item())
+    at = (plan.rows["sku_id"] == one).to_numpy()
+    assert np.allclose(columns["market_price"][at], expected)
 
 
 @pytest.mark.parametrize("rule", [EXPERT_RULE, OPEN_RULE])

@@ -9,6 +9,7 @@ from deeprule.plots import (
     elasticity_scatter,
     metric_bars,
     price_response_curves,
+    sales_profit_scatter,
     to_png,
 )
 from tests.helpers.plots import embedded_png
@@ -26,6 +27,7 @@ def test_every_chart_renders_a_png() -> None:
         affiliation_map(stores, rng.random(300) < 0.8, customers, np.array([200.0, 150.0])),
         metric_bars(["profile · categories (f1)", "approval · approved (accuracy)"],
                     [0.8, None], "quality"),
+        sales_profit_scatter(["logged", "oracle"], [100.0, 80.0], [20.0, 35.0]),
     ]
     for figure in figures:
         assert to_png(figure).startswith(b"\x89PNG")

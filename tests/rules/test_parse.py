@@ -160,3 +160,20 @@ def test_size_limits_count_substituted_locals() -> None:
            "def price(row):\n    return 1.0\n"
     with pytest.raises(RuleSyntaxError):
         parse_program(deep, FEATURES)
+
+
+def test_near_miss_feature_names_are_corrected_and_reported() -> None:
+    text = ("def stock(row):\n    return row.sensitivty > 0.5 and row['cat_shar'] > 0.1\n"
+            "def price(row):\n    return row.cots * 1.2\n")
+    program = parse_program(text, FEATURES)
+    assert dict(program.corrections) == {"sensitivty": "sensitivity", "cat_shar": "cat_share",
+                                         "cots": "cost"}
+    assert program.features() == {"sensitivity", "cat_share", "cost"}
+    assert "sensitivty" not in render_program(program)
+
+
+@pytest.mark.parametrize("name", ["host", "costs_x", "lyalty_band"])
+def test_names_too_far_or_ambiguous_are_still_refused(name: str) -> None:
+    with pytest.raises(RuleSyntaxError, match="unknown feature"):
+        parse_program(f"def stock(row):\n    return row.{name} > 0\n"
+                      "def price(row):\n    return 1.0\n", ("cost", "lost", "loyalty"))

@@ -22,7 +22,11 @@ def rows() -> RowContext:
     columns = {"cost": cost, "list_price": cost * 1.8, "usual_price": usual,
                "hist_units": np.where(rng.uniform(size=ROWS) < 0.3, 0.0,
                                       rng.uniform(1, 60, ROWS)),
-               "elasticity": rng.uniform(0.5, 3.0, ROWS)}
+               "elasticity": rng.uniform(0.5, 3.0, ROWS),
+               "market_price": usual * rng.uniform(0.9, 1.1, ROWS),
+               "pred_units": rng.uniform(0.5, 40, ROWS),
+               "discount_ceiling": np.where(rng.uniform(size=ROWS) < 0.5, 0.0, 0.15),
+               "brand_wanted": (rng.uniform(size=ROWS) < 0.2).astype(float)}
     return RowContext(columns, RULE_FEATURE_UNITS, usual)
 
 
@@ -41,6 +45,8 @@ def problems(stock: str, price: str) -> list[str]:
     ("row.cost > 0.0", "max(row.cost * 1.1, row.usual_price)"),  # stock everything: a plan
     ("row.hist_units * row.usual_price > 100.0", "row.list_price - (row.list_price - row.cost) / "
                                                  "row.elasticity"),
+    ("row.brand_wanted > 0.5", "max(row.cost, row.list_price * (1.0 - row.discount_ceiling))"),
+    ("row.pred_units > 2.0", "min(row.market_price, row.list_price)"),
 ])
 def test_sensible_rules_pass(stock: str, price: str) -> None:
     assert problems(stock, price) == []
@@ -62,11 +68,19 @@ def test_sensible_rules_pass(stock: str, price: str) -> None:
     ("row.hist_units > 1.0", "row.usual_price + row.hist_units", "mixes money with units"),
     ("row.hist_units > 1.0", "row.usual_price * 100.0", "times the usual price"),
     ("row.hist_units > 1.0", "row.cost / 100.0", "wrong unit or scale"),
+    ("row.pred_units > row.market_price", "row.usual_price", "mixes units with money"),
+    ("row.hist_units > 1.0", "row.discount_ceiling * 10.0", "price(row) is in a plain ratio"),
 ])
 def test_planted_degenerate_rules_are_refused_with_the_reason(stock: str, price: str,
                                                                reason: str) -> None:
     found = problems(stock, price)
     assert any(reason in p for p in found), found
+
+
+def test_every_rule_feature_has_a_meaning_and_a_unit() -> None:
+    assert set(RULE_FEATURE_UNITS) == set(RULE_FEATURES)
+    assert set(RULE_FEATURE_UNITS.values()) <= {"money", "units", ""}
+    assert all(len(meaning) > 10 for meaning in RULE_FEATURES.values())
 
 
 def node(kind: str, **fields) -> dict:

@@ -1,9 +1,9 @@
 """The reflection loop on a toy market with a known optimum (scripted LLM)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 
 from deeprule.evaluate.experiment import world_tables
@@ -13,41 +13,17 @@ from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.rules import decide, parse_program
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.objective import (
     RULE_FEATURES,
-    Candidates,
     FitnessConfig,
     candidates,
     outcome,
 )
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
-from tests.helpers.rules import markup_rule
-
-ROWS = 300
-
-
-def toy_candidates(elasticity: float = 3.0) -> Candidates:
-    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
-    rng = np.random.default_rng(0)
-    cost = rng.uniform(2.0, 8.0, ROWS)
-    list_price = cost * 2.0
-    usual = cost * 1.2
-    basis = PriceBasis()
-    slopes = np.zeros((ROWS, basis.size))
-    slopes[:, 0] = elasticity
-    r_usual = np.log(usual / list_price)
-    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
-    response = PriceResponse(level, slopes, r_usual, list_price, basis)
-    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
-                         "sku_id": [f"S{i}" for i in range(ROWS)],
-                         "month": ["2024-12-01"] * ROWS,
-                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
-    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
-               "hist_units": np.full(ROWS, 50.0), "elasticity": np.full(ROWS, elasticity)}
-    return Candidates(rows, columns, response)
+from tests.helpers.rules import ROWS, markup_rule, toy_candidates
 
 
 def test_toy_response_has_the_textbook_optimum() -> None:
@@ -124,12 +100,52 @@ def test_realized_profit_uses_the_given_truth() -> None:
 
 
 def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
-    data = prepare(world_tables(build_world(resolve_spec("tiny"))), 1, 1)
+    tables = world_tables(build_world(resolve_spec("tiny")))
+    data = prepare(tables, 1, 1)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3, max_epochs=1))
-    cand = candidates(data.test, fit.scorer.response(data.test))
+    cand = candidates(data.test, fit.scorer.response(data.test), tables.shipments)
     assert set(cand.columns) == set(RULE_FEATURES) and cand.height == data.test.height
     assert all(np.isfinite(v).all() for v in cand.columns.values())
     assert (cand.columns["elasticity"] >= 0).all()  # the monotone pathway, as a feature
     assert (cand.columns["cost"] < cand.columns["list_price"]).all()
     expert = search(LLMClient(ScriptedBackend(), None), cand, SearchConfig(iterations=0))
     assert expert.best_outcome.stocked > 0 and expert.best_outcome.profit > 0
+
+
+class _Killed(BaseException):
+    """Stands in for kill -9 between two iterations (not an Exception: nothing catches it)."""
+
+
+def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
+        tmp_path: Path) -> None:
+    cand = toy_candidates()
+    answers = [markup_rule(1.3), markup_rule(1.45), LIST_PRICE_RULE]
+    config = SearchConfig(iterations=3, patience=3, fitness=FitnessConfig(eta=0.0, lam=0.0))
+    whole = search(LLMClient(ScriptedBackend(list(answers)), None), cand, config,
+                   start=USUAL_PRICE_START)
+
+    checkpoint = Checkpoint(tmp_path / "search.json", "run-1")
+    def die(*_: object) -> str:
+        raise _Killed
+
+    dying = ScriptedBackend(answers[:2], responder=die)
+    with pytest.raises(_Killed):
+        search(LLMClient(dying, None), cand, config, start=USUAL_PRICE_START,
+               checkpoint=checkpoint)
+    rest = ScriptedBackend(answers[2:])
+    resumed = search(LLMClient(rest, None), cand, config, start=USUAL_PRICE_START,
+                     checkpoint=checkpoint)
+    assert rest.calls == 1  # only the iteration the kill interrupted is asked again
+    assert [i.status for i in resumed.iterations] == [i.status for i in whole.iterations]
+    assert [i.rule for i in resumed.iterations] == [i.rule for i in whole.iterations]
+    assert resumed.best_number == whole.best_number
+    assert resumed.best_outcome.profit == pytest.approx(whole.best_outcome.profit, rel=1e-9)
+
+    again = ScriptedBackend([])
+    finished = search(LLMClient(again, None), cand, config, start=USUAL_PRICE_START,
+                      checkpoint=checkpoint)
+    assert again.calls == 0 and len(finished.iterations) == len(whole.iterations)
+    other = Checkpoint(tmp_path / "search.json", "run-2")  # another run's key starts over
+    fresh = ScriptedBackend(list(answers))
+    search(LLMClient(fresh, None), cand, config, start=USUAL_PRICE_START, checkpoint=other)
+    assert fresh.calls == 3
