@@ -2,8 +2,10 @@
 
 `rule_search` loads the registered demand model, builds candidate rows
 (customer x SKU pairs of the held-out months) and runs the reflection loop
-(`deeprule.search.reflect`); `evolved_rule_search` runs the paper's evolutionary
-baseline searcher (`deeprule.search.evolve`) on the same rows under the same Φ.
+(`deeprule.search.reflect`), then has the LLM write the run's phase summary
+(`deeprule.search.summary`, the paper's third prompt). `evolved_rule_search` runs
+the paper's evolutionary baseline searcher (`deeprule.search.evolve`) on the same
+rows under the same Φ.
 Each table is every iteration (a generation for evolution), the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
 reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
@@ -25,6 +27,7 @@ from deeprule.search.checkpoint import Checkpoint, run_key
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, search
+from deeprule.search.summary import phase_summary, summary_markdown
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
 from resources.paths import data_dir
@@ -74,7 +77,13 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
         result = search(client, cand, config.search(), progress=context.log.info,
                         checkpoint=checkpoint)
         usage = client.usage.summary()
-    return _search_output(result, ref.version, cand.height, started, usage,
+    with llm.client("reflection_summary") as writer:
+        summary, why_not = phase_summary(writer, result)
+        summary_usage = {f"summary_{k}": v for k, v in writer.usage.summary().items()
+                         if k.endswith("tokens")}
+    written = dg.MetadataValue.md(summary_markdown(summary) if summary else why_not)
+    return _search_output(result, ref.version, cand.height, started,
+                          {**usage, **summary_usage, "phase_summary": written},
                           "Fitness of each proposal after its constants were fitted")
 
 
@@ -106,7 +115,7 @@ def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearch
 
 
 def _search_output(result: SearchResult, model_version: object, candidates: int,
-                   started: float, usage: dict, plot_title: str) -> dg.Output[pl.DataFrame]:
+                   started: float, extra: dict, plot_title: str) -> dg.Output[pl.DataFrame]:
     """The iteration table and what a reviewer looks at first: best vs expert, the plot."""
     table = result.table().with_columns(demand_model_version=pl.lit(str(model_version)))
     best = table.filter(pl.col("is_best")).row(0, named=True)
@@ -116,7 +125,7 @@ def _search_output(result: SearchResult, model_version: object, candidates: int,
         best_rule=dg.MetadataValue.md(f"```python\n{best['rule']}```"),
         best_fitness=round(best["fitness"], 3), expert_fitness=round(expert["fitness"], 3),
         best_iteration=int(best["number"]), violations=int(best["violations"]),
-        predicted_profit=round(best["profit"], 2), **usage,
+        predicted_profit=round(best["profit"], 2), **extra,
         fitness_plot=plot_metadata(fitness_trace(table["number"].to_list(),
                                                  table["fitness"].to_list()),
                                    plot_title),

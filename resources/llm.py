@@ -35,6 +35,9 @@ class LLMResource(dg.ConfigurableResource):
     quality_model: str = Field(
         default=TaskModels.data_quality,
         description="Data-quality judgments: gemma-3-270m | qwen-coder-1.5b | openai")
+    summary_model: str = Field(
+        default=TaskModels.reflection_summary,
+        description="The rule search's phase summary: gemma-3-270m | qwen-coder-1.5b | openai")
     model: str = Field(default="", description="Model name for the openai backend.")
     base_url: str = Field(default="", description="OpenAI-compatible endpoint; empty = OpenAI.")
     instructor_mode: str = Field(
@@ -52,9 +55,12 @@ class LLMResource(dg.ConfigurableResource):
     quality_timeout_s: float = Field(
         default=TaskTimeouts.data_quality,
         description="Seconds per attempt: data-quality judgments.")
+    summary_timeout_s: float = Field(
+        default=TaskTimeouts.reflection_summary,
+        description="Seconds per attempt: the rule search's phase summary.")
     timeout_s: float = Field(
         default=LLMSettings.timeout_s,
-        description="Seconds per attempt for every task when > 0 (overrides the three above).")
+        description="Seconds per attempt for every task when > 0 (overrides the four above).")
     max_retries: int = Field(default=2, description="Retries after the first attempt.")
     backoff_s: float = Field(default=1.0, description="First retry delay; doubles each retry.")
     max_retry_after_s: float = Field(
@@ -81,19 +87,21 @@ class LLMResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             timeouts=TaskTimeouts(extraction=self.extraction_timeout_s,
                                   rule_proposal=self.rule_timeout_s,
-                                  data_quality=self.quality_timeout_s),
+                                  data_quality=self.quality_timeout_s,
+                                  reflection_summary=self.summary_timeout_s),
             max_retries=self.max_retries, backoff_s=self.backoff_s,
             max_retry_after_s=self.max_retry_after_s,
             token_budget=self.token_budget,
             cache_path=self.cache_path or str(data_dir() / "llm_cache.duckdb"),
             model_dir=self.model_dir or str(data_dir() / "models"),
             models=TaskModels(extraction=self.extraction_model, rule_proposal=self.rule_model,
-                              data_quality=self.quality_model),
+                              data_quality=self.quality_model,
+                              reflection_summary=self.summary_model),
         )
 
     def client(self, task: str, backend: Backend | None = None) -> LLMClient:
         """A fresh client (fresh usage and budget) for one materialization's `task`
-        (extraction | rule_proposal | data_quality).
+        (extraction | rule_proposal | data_quality | reflection_summary).
 
         `backend` replaces the configured one (tests pass a scripted backend).
         """

@@ -21,17 +21,20 @@ ENV_FIELDS: dict[str, dict[str, str]] = {
             "extraction_model": "DEEPRULE_LLM_EXTRACTION_MODEL",
             "rule_model": "DEEPRULE_LLM_RULE_MODEL",
             "quality_model": "DEEPRULE_LLM_QUALITY_MODEL",
+            "summary_model": "DEEPRULE_LLM_SUMMARY_MODEL",
             "system_in_user": "DEEPRULE_LLM_SYSTEM_IN_USER",
             "timeout_s": "DEEPRULE_LLM_TIMEOUT_S",
             "extraction_timeout_s": "DEEPRULE_LLM_EXTRACTION_TIMEOUT_S",
             "rule_timeout_s": "DEEPRULE_LLM_RULE_TIMEOUT_S",
             "quality_timeout_s": "DEEPRULE_LLM_QUALITY_TIMEOUT_S",
+            "summary_timeout_s": "DEEPRULE_LLM_SUMMARY_TIMEOUT_S",
             "token_budget": "DEEPRULE_LLM_TOKEN_BUDGET",
             "cache_path": "DEEPRULE_LLM_CACHE"},
     "mlflow": {"tracking_uri": "MLFLOW_TRACKING_URI"},
 }
 INT_FIELDS = {"token_budget"}
-FLOAT_FIELDS = {"timeout_s", "extraction_timeout_s", "rule_timeout_s", "quality_timeout_s"}
+FLOAT_FIELDS = {"timeout_s", "extraction_timeout_s", "rule_timeout_s", "quality_timeout_s",
+                "summary_timeout_s"}
 BOOL_FIELDS = {"system_in_user"}
 """Dagster has no float or bool EnvVar: these are read here, as values (the UI shows them)."""
 

@@ -19,12 +19,15 @@ class TaskModels:
 
     Defaults come from `make bench` on `demo` (docs/llm.md, "Model per task"): only
     Qwen2.5-Coder 1.5B writes usable rules, so it proposes them; Gemma 3 270M is
-    several times faster where the 1.5B model's gain does not pay for its time.
+    several times faster where the 1.5B model's gain does not pay for its time. The
+    search's phase summary is prose no decision reads: Gemma keeps it to seconds inside
+    `make run`'s 15 minutes (set `qwen-coder-1.5b` for a better-written one).
     """
 
     extraction: str = "gemma-3-270m"
     rule_proposal: str = "qwen-coder-1.5b"
     data_quality: str = "gemma-3-270m"
+    reflection_summary: str = "gemma-3-270m"
 
     def for_task(self, task: str) -> str:
         if task not in TASKS:
@@ -32,7 +35,9 @@ class TaskModels:
         return getattr(self, task)
 
 
-TASKS = ("extraction", "rule_proposal", "data_quality")
+TASKS = ("extraction", "rule_proposal", "data_quality", "reflection_summary")
+LONG_ANSWERS = ("rule_proposal", "reflection_summary")
+"""Tasks whose answers get `rule_max_new_tokens` instead of `max_new_tokens`."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class TaskTimeouts:
     extraction: float = 180.0
     rule_proposal: float = 600.0
     data_quality: float = 180.0
+    reflection_summary: float = 180.0
 
     def for_task(self, task: str) -> float:
         if task not in TASKS:
@@ -103,7 +109,7 @@ class LLMSettings:
 def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
     """The backend configured for `task`; imports its runtime only when chosen."""
     choice = settings.model_for(task)
-    max_tokens = (settings.rule_max_new_tokens if task == "rule_proposal"
+    max_tokens = (settings.rule_max_new_tokens if task in LONG_ANSWERS
                   else settings.max_new_tokens)
     if choice == OPENAI:
         from deeprule.llm.openai_backend import OpenAIBackend

@@ -31,12 +31,12 @@ MAX_RULE_CHARS = 300
 class PhaseSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    initial_approach: str = Field(max_length=300)
-    improvements: str = Field(max_length=500)
-    fitness_trend: str = Field(max_length=300)
-    final_performance: str = Field(max_length=300)
+    initial_approach: str = Field(max_length=200)
+    improvements: str = Field(max_length=300)
+    fitness_trend: str = Field(max_length=200)
+    final_performance: str = Field(max_length=200)
     key_features: list[str] = Field(max_length=6)
-    limitations: str = Field(max_length=400)
+    limitations: str = Field(max_length=250)
 
 
 def summary_prompt(result: SearchResult) -> Prompt:

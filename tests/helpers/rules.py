@@ -10,6 +10,11 @@ from deeprule.models.price import PriceBasis, PriceResponse
 from deeprule.search.objective import RULE_FEATURES, Candidates
 
 ROWS = 300
+SUMMARY = json.dumps({
+    "initial_approach": "usual price everywhere", "improvements": "a 1.3 x cost markup",
+    "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
+    "key_features": ["cost"], "limitations": "one markup for every customer"})
+"""A phase summary as a scripted LLM writes it."""
 
 
 def markup_rule(markup: float) -> str:

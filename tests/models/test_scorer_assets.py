@@ -35,7 +35,7 @@ from resources.mlflow import MlflowResource
 from tests.helpers.document_priors import two_customer_priors
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
-from tests.helpers.rules import markup_rule
+from tests.helpers.rules import SUMMARY, markup_rule
 from tests.helpers.warehouse import TINY_MONTHS, month_instance, tiny_resources
 
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
@@ -147,7 +147,7 @@ def test_only_scorers_vs_truth_reads_truth() -> None:
 
 def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2)])
+    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2), SUMMARY])
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
     monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
@@ -158,13 +158,14 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
                              *downstream, no_hard_constraint_violation,
                              predicted_profit_near_realized], resources=resources,
                             instance=month_instance(), selection=downstream)
-    assert result.success and backend.calls == 3
+    assert result.success and backend.calls == 4  # three proposals, then the summary
     iterations = _table(scored["database"], "rule_search")
     assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
     assert iterations.height == 4 and iterations["fitness"].is_not_null().all()
     meta = {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     assert "def price(row)" in meta["rule_search"]["best_rule"].value
+    assert "**Key features.** cost" in meta["rule_search"]["phase_summary"].value
     embedded_png(meta["rule_search"]["fitness_plot"])
     _check_plans(scored["database"], meta, result)
     plans = _table(scored["database"], "rule_plans_vs_truth")

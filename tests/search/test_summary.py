@@ -1,19 +1,19 @@
 """The phase summary: the LLM reads the search record and writes the paper's six points."""
 
-import json
+from pathlib import Path
 
-from deeprule.llm import LLMClient
+import pytest
+
+from deeprule.llm import LLMClient, ResponseCache
+from deeprule.llm.local import LocalBackend
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.search.objective import FitnessConfig
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.search.summary import phase_summary, summary_markdown
-from tests.helpers.rules import markup_rule, toy_candidates
+from resources.paths import data_dir
+from tests.helpers.rules import SUMMARY, markup_rule, toy_candidates
 
 START = "def stock(row):\n    return True\ndef price(row):\n    return row.usual_price\n"
-SUMMARY = json.dumps({
-    "initial_approach": "usual price everywhere", "improvements": "a 1.3 x cost markup",
-    "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
-    "key_features": ["cost"], "limitations": "one markup for every customer"})
 
 
 def _result():
@@ -37,3 +37,13 @@ def test_a_failed_summary_is_reported_not_raised() -> None:
     backend = ScriptedBackend(["not json"] * 5)
     summary, why = phase_summary(LLMClient(backend, None, max_retries=1), _result())
     assert summary is None and why.startswith("no phase summary")
+
+
+@pytest.mark.slow
+def test_the_real_local_model_writes_a_phase_summary(tmp_path: Path) -> None:
+    """The default summary model (Gemma 3 270M) answers in the schema from a real record."""
+    backend = LocalBackend(data_dir() / "models", max_tokens=400)
+    client = LLMClient(backend, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=180)
+    summary, why = phase_summary(client, _result())
+    assert why == "" and summary is not None
+    assert summary.initial_approach.strip() and len(summary.key_features) <= 6
