@@ -29,7 +29,12 @@ from assets._planning import plan_inputs, plans_of
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
 from assets.plans import PLAN_DEPS
-from deeprule.evaluate.baselines import BASELINES, BaselineSettings, baseline_outcomes
+from deeprule.evaluate.baselines import (
+    BASELINES,
+    BaselineSettings,
+    baseline_month,
+    baseline_outcomes,
+)
 from deeprule.evaluate.extraction import score_extractions
 from deeprule.evaluate.realized import (
     OUTCOME_SCHEMA,
@@ -334,23 +339,24 @@ class MethodComparisonConfig(dg.Config):
 )
 def method_comparison(context: dg.AssetExecutionContext, config: MethodComparisonConfig,
                       world: WorldResource, mlflow: MlflowResource,
-                      rule_plans_vs_truth: pl.DataFrame, plan_customers: pl.DataFrame,
-                      oracle_plan: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                      rule_plans_vs_truth: pl.DataFrame, plan_customers: pl.DataFrame
+                      ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     if world.user_folder() is not None:
         return no_truth(pl.DataFrame())
     truth, month = world.world(), plan_customers["month"][0]
     settings = BaselineSettings(seed=config.seed, market_pairs=config.market_pairs)
-    runs = [baseline_outcomes(truth, month, settings)]
+    shared = baseline_month(truth, month)
+    runs = [baseline_outcomes(truth, shared, settings)]
     if config.all_pairs_too and config.market_pairs != "all":
-        extra = baseline_outcomes(truth, month, replace(settings, market_pairs="all"), ONLINE)
+        extra = baseline_outcomes(truth, shared, replace(settings, market_pairs="all"), ONLINE)
         extra.rows[:] = [{**r, "plan": f"{r['plan']} (all pairs answer)"} for r in extra.rows]
         runs.append(extra)
     ours = rule_plans_vs_truth.select(list(OUTCOME_SCHEMA))
     oracle = pl.col("plan") == "constrained oracle"
     rows = [*ours.filter(~oracle).to_dicts(), *(r for run in runs for r in run.rows),
             *ours.filter(oracle).to_dicts()]
-    table = comparison(rows, float(oracle_plan["realized_profit"].sum()))
+    table = comparison(rows, float(ours.filter(oracle)["profit"].item()))
     headline = _headline(table, [r["plan"] for r in runs[0].rows])
     figure = sales_profit_scatter(table["plan"].to_list(), table["units"].to_list(),
                                   table["profit"].to_list())

@@ -68,7 +68,7 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,
                 demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    ref, test, cand = held_out_candidates(mlflow, duckdb, demand_model)
+    ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client("rule_proposal") as client:
         key = run_key(EXPERT_RULE, config.search(), ref.version, client.backend.model,
                       client.backend.settings,

@@ -43,7 +43,7 @@ from deeprule.evaluate.realized import (
     plan_outcome,
     realize,
 )
-from deeprule.optimize.accounts import account_history
+from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.plans import Codes, PlanConfig, Plans, lock_columns
 from deeprule.synth import World
 
@@ -126,7 +126,7 @@ def run_baselines(world: World, month: date | None = None,
     meet the market of the month before `month`."""
     settings = settings or BaselineSettings()
     month = month or world.spec.months[-1]
-    run = baseline_outcomes(world, month, settings, methods)
+    run = baseline_outcomes(world, baseline_month(world, month), settings, methods)
     logged = realize(world, logged_lines(world, month)).filter(
         pl.col("customer_id").is_in(pl.Series(run.customers, dtype=pl.String).implode()))
     planned = logged["customer_id"].n_unique()
@@ -153,10 +153,20 @@ class BaselineOutcomes:
     pricing: dict[str, Pricing]
 
 
-def baseline_outcomes(world: World, month: date, settings: BaselineSettings,
-                      methods: tuple[str, ...] = BASELINES) -> BaselineOutcomes:
-    """The baselines' plans for `month`, realized under the true demand (no logged policy, no
-    oracle: callers that already have them, like `method_comparison`, add their own)."""
+@dataclass(frozen=True)
+class BaselineMonth:
+    """What every baseline of one plan month shares: the candidates, their accounts (indexed
+    like `codes`), the contractual locks and the month the market answers from."""
+
+    target: PlanMonth
+    codes: Codes
+    history: AccountHistory
+    locks: tuple[np.ndarray, np.ndarray]
+    market_month: date
+
+
+def baseline_month(world: World, month: date) -> BaselineMonth:
+    """The plan month as the baselines see it: only the shipments and expenses before it."""
     before = [m for m in world.spec.months if m < month]
     shipments = pl.concat([world.shipments(m) for m in before])
     skus = world.skus()
@@ -167,20 +177,27 @@ def baseline_outcomes(world: World, month: date, settings: BaselineSettings,
                               month)
     locks = lock_columns(target.rows, world.policy_locks().with_columns(
         doc_id=pl.lit("contract")))
+    return BaselineMonth(target, codes, history, locks, before[-1])
+
+
+def baseline_outcomes(world: World, plan: BaselineMonth, settings: BaselineSettings,
+                      methods: tuple[str, ...] = BASELINES) -> BaselineOutcomes:
+    """The baselines' plans for the month, realized under the true demand (no logged policy,
+    no oracle: callers that already have them, like `method_comparison`, add their own)."""
     chosen = pricers(settings)
     if settings.market_pairs not in MARKET_PAIRS:
         raise ValueError(f"unknown market_pairs {settings.market_pairs!r}: choose one of "
                          f"{MARKET_PAIRS}")
     open_pairs = (None if settings.market_pairs == "all"
-                  else pair_history(target)["hist_units"].to_numpy() > 0)
-    out = BaselineOutcomes(list(codes.customers), [], [], {}, {})
+                  else pair_history(plan.target)["hist_units"].to_numpy() > 0)
+    out = BaselineOutcomes(list(plan.codes.customers), [], [], {}, {})
     for offset, name in enumerate(methods):
         started = time.perf_counter()
-        market = WorldMarket(world, target, before[-1], settings.seed + 1000 * offset,
-                             open_pairs)
-        out.pricing[name] = chosen[name](target, market)
-        out.plans[name] = baseline_plans(target, out.pricing[name], history, locks, name,
-                                         settings.plan)
+        market = WorldMarket(world, plan.target, plan.market_month,
+                             settings.seed + 1000 * offset, open_pairs)
+        out.pricing[name] = chosen[name](plan.target, market)
+        out.plans[name] = baseline_plans(plan.target, out.pricing[name], plan.history,
+                                         plan.locks, name, settings.plan)
         out.seconds.append(time.perf_counter() - started)
         out.rows.append(plan_outcome(name, realize(world, out.plans[name].lines),
                                      out.plans[name].customers))

@@ -154,7 +154,8 @@ class _Forge:
 
     def mutate(self, root: ir.Node) -> ir.Node:
         """One of the five mutation types at a random node."""
-        path = _paths(root)[int(self.rng.integers(len(_paths(root))))]
+        paths = _paths(root)
+        path = paths[int(self.rng.integers(len(paths)))]
         node = _at(root, path)
         kind = int(self.rng.integers(5))
         if kind == 0:  # structural expansion
