@@ -264,7 +264,7 @@ _FIXES = (
     (("APIConnectionError", "Connection error", "ConnectError"),
      "OPENAI_BASE_URL: is the server running and reachable from here?"),
     (("Timeout", "exceeded"),
-     "the task's timeout, DEEPRULE_LLM_{EXTRACTION,RULE,QUALITY}_TIMEOUT_S, or a faster model"),
+     "the task's timeout (DEEPRULE_LLM_*_TIMEOUT_S, resources/settings.py) or a faster model"),
     (("invalid output", "does not match", "InvalidOutputError"),
      "a stronger model for this task (DEEPRULE_LLM_*_MODEL or the openai backend)"),
 )
