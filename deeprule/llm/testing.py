@@ -49,6 +49,8 @@ class ScriptedBackend:
         self.model = model
         self.tokens_per_call = tokens_per_call
         self.prompts: list[Prompt] = []
+        self.attempts: list[int] = []
+        """The attempt (draw) number of each call: > 0 for a retry or another sample."""
 
     @property
     def calls(self) -> int:
@@ -58,6 +60,7 @@ class ScriptedBackend:
         self, prompt: Prompt, schema: type[T], timeout_s: float, attempt: int = 0
     ) -> Generation[T]:
         self.prompts.append(prompt)
+        self.attempts.append(attempt)
         reply = self._next(prompt, schema)
         prompt_tokens, completion_tokens = self.tokens_per_call
         if isinstance(reply, Exception):

@@ -50,6 +50,8 @@ def price(row):
     return row.usual_price * 1.0
 """
 """The domain-expert starting point: keep what sold, at the usual price."""
+SAMPLES_PER_SEED = 100_000
+"""Draw numbers reserved per seed: no two seeds' iterations share a cached answer."""
 OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked rows, stay near "
              "the usual price, keep the rule short; units fall as the price rises")
 
@@ -68,6 +70,9 @@ class SearchConfig:
     depth: int = 2
     check_retries: int = 1
     """Asks again (with the reasons) after a proposal the rule check refused."""
+    seed: int = 0
+    """Which draws the LLM makes: seed 0 asks greedily first, another seed samples
+    different answers (each cached apart), so repeated runs are independent."""
     fitness: FitnessConfig = FitnessConfig()
     check: CheckConfig = CheckConfig()
 
@@ -185,6 +190,11 @@ def _resumed(checkpoint: Checkpoint, cand: Candidates, config: SearchConfig
     return SearchResult(best, out, state["best_number"], iterations, list(state["memory"]))
 
 
+def _sample(seed: int, number: int) -> int:
+    """The LLM draw of iteration `number`: seed 0's first one is greedy (draw 0)."""
+    return seed * SAMPLES_PER_SEED + number - 1
+
+
 def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: SearchResult,
              number: int) -> Iteration:
     started = time.perf_counter()
@@ -193,7 +203,7 @@ def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: 
                               tuple(result.memory[-config.memory_size:]), config.depth)
     rows = row_context(cand)
     try:
-        proposal = propose(client, context, sample=number - 1,  # the first one greedy
+        proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
                            check_retries=config.check_retries)
     except BudgetExhausted:
