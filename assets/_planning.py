@@ -18,7 +18,15 @@ from assets._tables import read_table_or_none
 from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
-from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleRef, lock_columns, make_plans
+from deeprule.optimize.plans import (
+    Codes,
+    PlanConfig,
+    Plans,
+    RuleRef,
+    lock_columns,
+    make_plans,
+    priors_locks,
+)
 from deeprule.rules import Program, decide, parse_program
 from deeprule.search.objective import RULE_FEATURES
 from resources.mlflow import MlflowResource
@@ -67,11 +75,7 @@ def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl
 
 def extracted_locks(duckdb: DuckDBResource) -> pl.DataFrame | None:
     """customer_id, sku_id, min_units, doc_id from the priors' locks (None: no priors yet)."""
-    priors = read_table_or_none(duckdb, "customer_priors")
-    if priors is None or "locks" not in priors.columns:
-        return None
-    return (priors.select("customer_id", "locks").explode("locks").drop_nulls("locks")
-            .unnest("locks"))
+    return priors_locks(read_table_or_none(duckdb, "customer_priors"))
 
 
 def searched_rule(rule_search: pl.DataFrame, which: str, source: str = "rule_search"

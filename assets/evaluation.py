@@ -20,6 +20,7 @@ from dataclasses import replace
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from matplotlib.figure import Figure
 from pydantic import Field
 
 from assets._config import from_domain
@@ -34,6 +35,15 @@ from deeprule.evaluate.baselines import (
     BaselineSettings,
     baseline_month,
     baseline_outcomes,
+)
+from deeprule.evaluate.compare import (
+    COMPARISON_CONVERGENCE,
+    COMPARISON_ROWS,
+    COMPARISON_RUNS,
+    component_losses,
+    convergence_series,
+    searcher_table,
+    summary_display,
 )
 from deeprule.evaluate.extraction import score_extractions
 from deeprule.evaluate.realized import (
@@ -62,7 +72,12 @@ from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
 from deeprule.optimize.plans import METHODS, PlanConfig
-from deeprule.plots import elasticity_scatter, metric_bars, sales_profit_scatter
+from deeprule.plots import (
+    convergence_curves,
+    elasticity_scatter,
+    metric_bars,
+    sales_profit_scatter,
+)
 from deeprule.priors.extract import OK
 from deeprule.priors.facts import extracted_facts
 from deeprule.verdicts import Verdict, prediction_near_realized
@@ -338,7 +353,7 @@ class MethodComparisonConfig(dg.Config):
     "realized under the true demand (units, revenue, profit, violations, gap to the oracle).",
 )
 def method_comparison(context: dg.AssetExecutionContext, config: MethodComparisonConfig,
-                      world: WorldResource, mlflow: MlflowResource,
+                      world: WorldResource, mlflow: MlflowResource, duckdb: DuckDBResource,
                       rule_plans_vs_truth: pl.DataFrame, plan_customers: pl.DataFrame
                       ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
@@ -360,9 +375,12 @@ def method_comparison(context: dg.AssetExecutionContext, config: MethodCompariso
     headline = _headline(table, [r["plan"] for r in runs[0].rows])
     figure = sales_profit_scatter(table["plan"].to_list(), table["units"].to_list(),
                                   table["profit"].to_list())
+    full, full_figures = _full_setting(duckdb, world.preset)
     with mlflow.run(context, "method_comparison") as tracked:
         tracked.client.log_text(tracked.run_id, table_markdown(table), "comparison.md")
         tracked.client.log_figure(tracked.run_id, figure, "sales_vs_profit.png")
+        for name, full_figure in full_figures.items():
+            tracked.client.log_figure(tracked.run_id, full_figure, f"{name}.png")
         for key, value in headline.items():
             tracked.client.log_metric(tracked.run_id, key, value)
     return dg.Output(table, metadata=frame_metadata(
@@ -371,8 +389,41 @@ def method_comparison(context: dg.AssetExecutionContext, config: MethodCompariso
         baseline_seconds=round(sum(s for run in runs for s in run.seconds), 1),
         market_pairs=config.market_pairs, mlflow_run=mlflow.run_url(tracked.run_id),
         sales_vs_profit=plot_metadata(figure, "Realized units and profit of every method"),
-        **{k: round(v, 4) for k, v in headline.items()},
+        **{k: round(v, 4) for k, v in headline.items()}, **full,
     ))
+
+
+def _full_setting(duckdb: DuckDBResource, preset: str
+                  ) -> tuple[dict[str, object], dict[str, Figure]]:
+    """What the full-setting command (`python -m pipelines.compare`) stored for this preset:
+    Table 1 with mean ± sd over its seeds, Table 2's shape, the component ablation and
+    the convergence plot; or a note saying how to produce it."""
+    rows = read_table_or_none(duckdb, COMPARISON_ROWS)
+    rows = None if rows is None else rows.filter(pl.col("preset") == preset)
+    if rows is None or rows.is_empty():
+        return {"full_setting": f"not run yet for {preset!r}: python -m pipelines.compare "
+                f"--preset {preset} (docs/baselines.md)"}, {}
+    curves = read_table_or_none(duckdb, COMPARISON_CONVERGENCE)
+    runs = read_table_or_none(duckdb, COMPARISON_RUNS)
+    figures = {}
+    series = convergence_series(curves) if curves is not None else {}
+    if series:
+        figures["convergence"] = convergence_curves(series)
+    out: dict[str, object] = {
+        "full_setting": dg.MetadataValue.md(table_markdown(summary_display(rows))),
+        "full_setting_searchers": dg.MetadataValue.md(table_markdown(searcher_table(rows))),
+        "full_setting_components": dg.MetadataValue.md(table_markdown(
+            component_losses(rows))),
+        "full_setting_seeds": int(rows["seed"].n_unique()),
+    }
+    if runs is not None and not runs.is_empty():
+        mine = runs.filter(pl.col("preset") == preset)
+        out["full_setting_wall_seconds"] = round(float(mine["wall_seconds"].sum()), 1)
+    if "convergence" in figures:
+        out["full_setting_convergence"] = plot_metadata(
+            figures["convergence"], "Best fitness and realized profit by iteration, per "
+            "searcher (mean over seeds)")
+    return out, figures
 
 
 def _headline(table: pl.DataFrame, baselines: list[str]) -> dict[str, float]:

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 import polars as pl
 
 from deeprule.evaluate.experiment import world_tables
-from deeprule.evaluate.extraction import perfect_extractions, stated_facts
 from deeprule.evaluate.scorers import document_ablation
 from deeprule.features.documents import document_inputs
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.priors.aggregate import customer_priors
 from deeprule.synth import build_world, resolve_spec
 
 
@@ -34,16 +31,13 @@ def main() -> int:
     parser.add_argument("--preset", default="demo")
     args = parser.parse_args()
     world = build_world(resolve_spec(args.preset))
-    documents = world.documents()
-    facts = stated_facts(documents, world.document_facts())
-    priors = customer_priors(world.customers()["customer_id"].to_list(),
-                             perfect_extractions(documents), facts)
-    tables = replace(world_tables(world), customer_priors=priors)
+    tables = world_tables(world, documents=True)
     started = time.perf_counter()
     data = prepare(tables, 2, 2)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig())
     with_seconds = time.perf_counter() - started
-    print(f"{args.preset}: {documents.height} documents, {facts.height} stated facts; "
+    print(f"{args.preset}: {world.documents().height} documents, "
+          f"{world.document_facts().height} stated facts; "
           f"document features {document_inputs(data.spec.high_columns)}")
     table, without_seconds = document_ablation(world, tables, data.split, fit.config,
                                                fit.scorer)

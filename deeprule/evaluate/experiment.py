@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from deeprule.evaluate.extraction import perfect_extractions, stated_facts
 from deeprule.evaluate.scorers import assess, comparison_table, truth_for
 from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
 from deeprule.models.frames import SourceTables
 from deeprule.models.uplift import UpliftConfig, UpliftFit, ablation_grid, fit_uplift
+from deeprule.priors.aggregate import customer_priors
 from deeprule.synth import World
 
 NAIVE, *ABLATIONS = ablation_grid()
@@ -34,18 +36,28 @@ class Experiment:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def world_tables(world: World) -> SourceTables:
-    """Every month of shipments plus the SKU table, as a learner may read them."""
-    return SourceTables(pl.concat([world.shipments(m) for m in world.spec.months]),
-                        world.skus())
+def world_tables(world: World, documents: bool = False) -> SourceTables:
+    """Every month of shipments plus the SKU table, as a learner may read them; with
+    `documents`, the customer priors a perfect extraction of the world's documents gives
+    (what they truly state: an upper bound on what the LLM's reading brings)."""
+    tables = SourceTables(pl.concat([world.shipments(m) for m in world.spec.months]),
+                          world.skus())
+    if not documents:
+        return tables
+    docs = world.documents()
+    priors = customer_priors(world.customers()["customer_id"].to_list(),
+                             perfect_extractions(docs), stated_facts(docs, world.document_facts()))
+    return replace(tables, customer_priors=priors)
 
 
 def run_experiment(world: World, demand: DemandConfig, uplift: list[UpliftConfig],
                    validation_months: int = 2, test_months: int = 2,
-                   progress: Callable[[str], None] = lambda _: None) -> Experiment:
+                   progress: Callable[[str], None] = lambda _: None,
+                   tables: SourceTables | None = None) -> Experiment:
     """Prepare, train the demand model and each uplift variant, assess on the test months.
 
-    `progress` hears about each finished step (long runs at paper scale).
+    `progress` hears about each finished step (long runs at paper scale); `tables`
+    (default: `world_tables(world)`) is what the learners read.
     """
     seconds: dict[str, float] = {}
 
@@ -54,7 +66,7 @@ def run_experiment(world: World, demand: DemandConfig, uplift: list[UpliftConfig
         progress(f"{step}: {value:.1f}s")
 
     started = time.perf_counter()
-    tables = world_tables(world)
+    tables = tables or world_tables(world)
     done("load", time.perf_counter() - started)
     started = time.perf_counter()
     data = prepare(tables, validation_months, test_months)

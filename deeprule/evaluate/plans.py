@@ -46,9 +46,10 @@ def price_profit(cand: Candidates, price: np.ndarray, units: np.ndarray,
 
 
 def rule_profit(program: Program, cand: Candidates, truth: TrueUnits) -> float:
-    """Realized profit of a rule's plan (prices held to [cost, list price], as planned)."""
+    """Realized profit of a rule's plan (prices held to [cost, list price], as planned; rows
+    it does not stock, which may carry no price, are asked at the usual price and sell 0)."""
     decisions = decide(program, cand.columns)
-    price = plan_prices(decisions, cand)
+    price = np.where(decisions.stock, plan_prices(decisions, cand), cand.columns["usual_price"])
     units = np.where(decisions.stock, truth(price), 0.0)
     return price_profit(cand, price, units, decisions.stock)
 

@@ -111,6 +111,15 @@ def lock_columns(rows: pl.DataFrame, locks: pl.DataFrame | None) -> tuple[np.nda
             joined["doc_id"].fill_null("").to_numpy().astype(object))
 
 
+def priors_locks(priors: pl.DataFrame | None) -> pl.DataFrame | None:
+    """customer_id, sku_id, min_units, doc_id of the locks the priors read (None: no priors
+    yet, or priors without locks)."""
+    if priors is None or "locks" not in priors.columns:
+        return None
+    return (priors.select("customer_id", "locks").explode("locks").drop_nulls("locks")
+            .unnest("locks"))
+
+
 def rule_options(plan: PlanCandidates, decisions: Decisions, codes: Codes, lock: np.ndarray,
                  price_factors: tuple[float, ...] = (1.0,)) -> RuleOptions:
     """Options of every stocked or locked pair at the rule's price times each factor (held

@@ -7,6 +7,7 @@ embeds them in markdown so the Dagster UI shows them inline.
 
 from deeprule.plots.charts import (
     affiliation_map,
+    convergence_curves,
     elasticity_scatter,
     fitness_trace,
     metric_bars,
@@ -15,5 +16,5 @@ from deeprule.plots.charts import (
     to_png,
 )
 
-__all__ = ["affiliation_map", "elasticity_scatter", "fitness_trace", "metric_bars",
-           "price_response_curves", "sales_profit_scatter", "to_png"]
+__all__ = ["affiliation_map", "convergence_curves", "elasticity_scatter", "fitness_trace",
+           "metric_bars", "price_response_curves", "sales_profit_scatter", "to_png"]

@@ -116,3 +116,22 @@ def sales_profit_scatter(methods: Sequence[str], units: Sequence[float],
            title="Methods on the plan month: sales vs profit")
     ax.grid(alpha=0.3)
     return fig
+
+
+def convergence_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float],
+                                                   Sequence[float]]]) -> Figure:
+    """Per searcher (label -> iterations, best fitness so far, profit its best rule so far
+    realizes under the true demand): how fast each search climbs, on both measures."""
+    fig = Figure(figsize=(9, 3.6))
+    fitness_ax, profit_ax = fig.subplots(1, 2)
+    for label, (numbers, fitness, profit) in curves.items():
+        fitness_ax.step(numbers, fitness, where="post", label=label)
+        profit_ax.step(numbers, profit, where="post", label=label)
+    fitness_ax.set(xlabel="iteration", ylabel="best fitness Φ so far (model)",
+                   title="Best fitness by iteration")
+    profit_ax.set(xlabel="iteration", ylabel="realized profit (true demand)",
+                  title="Its rule's realized profit")
+    for ax in (fitness_ax, profit_ax):
+        ax.grid(alpha=0.3)
+    profit_ax.legend(fontsize=6)
+    return fig

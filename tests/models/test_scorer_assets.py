@@ -204,6 +204,7 @@ def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> N
     assert (methods["oracle_gap"] >= -0.01).all()
     assert meta["deeprule_share_of_oracle"].value <= 1.01
     embedded_png(meta["sales_vs_profit"])
+    assert "python -m pipelines.compare --preset tiny" in meta["full_setting"].value
 
 
 def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) -> None:

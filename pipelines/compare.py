@@ -1,0 +1,159 @@
+"""`python -m pipelines.compare`: the full-setting comparison, its own long run.
+
+    python -m pipelines.compare --preset demo --seeds 10 --llm-seeds 3 --budgets 50,100,300
+    python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --documents off
+
+k seeds (world seed and method seed both vary) of every method of
+`deeprule.evaluate.compare`, with a progress bar and its ETA. Results go to the
+warehouse (`full_comparison`, `full_comparison_convergence`, `full_comparison_runs`
+with the wall time), where the `method_comparison` asset shows them (mean ± sd) on its
+next materialization. A rerun replaces the rows of the same preset, documents setting
+and seeds; the LLM's answers come from the response cache (docs/llm.md), so rerunning
+costs no LLM call. See docs/baselines.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+import uuid
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+from tqdm import tqdm
+
+from deeprule.evaluate.compare import (
+    COMPARISON_CONVERGENCE,
+    COMPARISON_ROWS,
+    COMPARISON_RUNS,
+    DOCUMENTS,
+    CompareSettings,
+    component_losses,
+    convergence_frame,
+    rows_frame,
+    run_seed,
+    searcher_table,
+    summary_display,
+)
+from deeprule.io.warehouse import table_exists
+from deeprule.search.searchers import SEARCHERS
+from resources.llm import LLMResource
+from resources.paths import duckdb_path
+
+ROWS, CONVERGENCE, RUNS = COMPARISON_ROWS, COMPARISON_CONVERGENCE, COMPARISON_RUNS
+
+
+def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
+    """The settings, whether LLM searchers run, and the warehouse path."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = CompareSettings()
+    parser.add_argument("--preset", default=default.preset)
+    parser.add_argument("--seeds", type=int, default=default.seeds)
+    parser.add_argument("--llm-seeds", type=int, default=default.llm_seeds)
+    parser.add_argument("--budgets", default=",".join(map(str, default.budgets)),
+                        help="comma-separated N, e.g. 50,100,300")
+    parser.add_argument("--searchers", default="",
+                        help=f"comma-separated, default every one: {', '.join(SEARCHERS)}")
+    parser.add_argument("--documents", choices=DOCUMENTS, default=default.documents)
+    parser.add_argument("--no-llm", action="store_true", help="skip the LLM searchers")
+    parser.add_argument("--database", default="", help="DuckDB file (default: the warehouse)")
+    args = parser.parse_args(argv)
+    settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
+                       budgets=tuple(int(b) for b in args.budgets.split(",") if b),
+                       searchers=tuple(s for s in args.searchers.split(",") if s),
+                       documents=args.documents)
+    settings.chosen_searchers()
+    return settings, not args.no_llm, args.database or duckdb_path()
+
+
+def run(settings: CompareSettings, use_llm: bool, database: str,
+        echo=tqdm.write) -> tuple[pl.DataFrame, pl.DataFrame, float]:
+    """Every seed, stored; (rows, convergence, wall seconds)."""
+    run_id = uuid.uuid4().hex[:12]
+    started = time.perf_counter()
+    clients = (lambda: LLMResource.from_env().client("rule_proposal")) if use_llm else None
+    weights = step_weights(settings, use_llm)
+    rows, conv = [], []
+    with tqdm(total=sum(weights), unit="step", desc=f"compare {settings.preset}") as bar:
+        done = iter(itertools.accumulate(weights))
+
+        def progress(message: str) -> None:
+            """A finished step moves the bar to its end; an LLM iteration moves it by one."""
+            if message.startswith("seed "):
+                bar.update(next(done) - bar.n)
+            elif message.startswith("iteration "):
+                bar.update(1)
+            bar.set_postfix_str(message[:60])
+
+        for seed in range(settings.seeds):
+            result = run_seed(settings, seed, run_id, clients, progress)
+            rows += result.rows
+            conv += result.convergence
+    seconds = time.perf_counter() - started
+    frame, curves = rows_frame(rows), convergence_frame(conv)
+    store(database, settings, run_id, frame, curves, seconds)
+    echo(f"wall time {seconds:.0f}s; stored in {database} ({ROWS}, run {run_id})")
+    return frame, curves, seconds
+
+
+def step_weights(settings: CompareSettings, use_llm: bool) -> list[int]:
+    """The bar's steps in the order `run_seed` reports them: the world and model, each search
+    (an LLM search weighs its N iterations, the slow part), the baselines with the oracle."""
+    weights = []
+    for seed in range(settings.seeds):
+        searches = [budget + 1 if SEARCHERS[name].uses_llm else 1
+                    for name, budget in settings.tasks(seed)
+                    if use_llm or not SEARCHERS[name].uses_llm]
+        weights += [1, *searches, 1]
+    return weights
+
+
+def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFrame,
+          curves: pl.DataFrame, seconds: float) -> None:
+    """Replace the rows of the same preset, documents setting and seeds; record the run."""
+    seeds = list(range(settings.seeds))
+    run = pl.DataFrame({"run_id": [run_id], "preset": [settings.preset],
+                        "documents": [settings.documents], "seeds": [settings.seeds],
+                        "finished": [datetime.now(UTC).replace(tzinfo=None)],
+                        "wall_seconds": [seconds],
+                        "settings": [json.dumps(asdict(settings), default=str)]})
+    with duckdb.connect(database) as conn:
+        conn.execute("BEGIN TRANSACTION")
+        for name, frame in ((ROWS, rows), (CONVERGENCE, curves), (RUNS, run)):
+            conn.register("frame", frame)
+            if not table_exists(conn, name):
+                conn.execute(f"CREATE TABLE {name} AS SELECT * FROM frame LIMIT 0")
+            elif name != RUNS:
+                conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
+                             "AND list_contains(?, seed)",
+                             [settings.preset, settings.documents, seeds])
+            conn.execute(f"INSERT INTO {name} SELECT * FROM frame")
+        conn.execute("COMMIT")
+
+
+def report(rows: pl.DataFrame, echo=print) -> None:
+    """Table 1 (mean ± sd), Table 2's shape and the component ablation on the terminal."""
+    shown = summary_display(rows)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=260, fmt_str_lengths=60,
+                   tbl_hide_dataframe_shape=True):
+        echo(shown)
+        echo(searcher_table(rows))
+        echo(component_losses(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, use_llm, database = parse(argv)
+    rows, _, _ = run(settings, use_llm, database)
+    with duckdb.connect(database, read_only=True) as conn:
+        everything = conn.execute(f"SELECT * FROM {ROWS} WHERE preset = ?",
+                                  [settings.preset]).pl()
+    report(everything if not everything.is_empty() else rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The full-setting comparison on the tiny world with 2 seeds: one row per seed x method x
+budget x backend, the oracle never beaten, violations counted, results stored idempotently."""
+
+from dataclasses import replace
+
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from assets.evaluation import _full_setting
+from deeprule.evaluate.baselines import BASELINES
+from deeprule.evaluate.compare import (
+    CONVERGENCE_SCHEMA,
+    EXPERT,
+    ORACLE,
+    ROW_SCHEMA,
+    CompareSettings,
+    SeedResult,
+    component_losses,
+    convergence_frame,
+    convergence_series,
+    rows_frame,
+    run_seed,
+    searcher_table,
+    summary,
+)
+from deeprule.llm import LLMClient
+from deeprule.llm.testing import ScriptedBackend
+from deeprule.search.searchers import SEARCHERS
+from pipelines.compare import ROWS, step_weights, store
+from tests.helpers.plots import embedded_png
+from tests.helpers.rules import markup_rule
+
+TINY = CompareSettings(preset="tiny", seeds=2, llm_seeds=1, budgets=(2, 4),
+                       validation_months=1, test_months=1)
+"""Two seeds, LLM searchers on the first only; tiny has 3 months (train, valid, test)."""
+
+
+def scripted() -> LLMClient:
+    return LLMClient(ScriptedBackend([markup_rule(1.2 + 0.1 * i) for i in range(20)]), None)
+
+
+@pytest.fixture(scope="module")
+def results() -> list[SeedResult]:
+    return [run_seed(TINY, seed, "test", scripted) for seed in range(TINY.seeds)]
+
+
+@pytest.fixture(scope="module")
+def rows(results: list[SeedResult]) -> pl.DataFrame:
+    return rows_frame([r for result in results for r in result.rows])
+
+
+def test_one_row_per_seed_method_budget_and_backend(rows: pl.DataFrame) -> None:
+    assert rows.schema == pl.Schema(ROW_SCHEMA)
+    assert rows.select("seed", "method", "budget", "backend").is_duplicated().sum() == 0
+    for seed in (0, 1):
+        mine = rows.filter(pl.col("seed") == seed)
+        methods = set(mine["method"])
+        assert {*BASELINES, "logged policy", ORACLE, f"{EXPERT} + milp",
+                f"{EXPERT} + appendix_e"} <= methods
+        searched = mine.filter(pl.col("kind") == "searcher")
+        expected = {(name, budget) for name, budget in TINY.tasks(seed)}
+        assert set(zip(searched["searcher"], searched["budget"], strict=True)) == expected
+        assert set(searched["optimizer"]) == {"milp", "appendix_e"}
+    llm = [n for n, s in SEARCHERS.items() if s.uses_llm]
+    by_seed = rows.filter(pl.col("searcher").is_in(llm)).group_by("seed").len()
+    assert by_seed["seed"].to_list() == [0]  # the LLM searchers ran on llm_seeds only
+    assert set(rows.filter(pl.col("searcher").is_in(llm))["backend"]) == {"fake-model"}
+
+
+def test_no_method_beats_the_oracle_and_gaps_are_measured_against_it(
+        rows: pl.DataFrame) -> None:
+    oracle = rows.filter(pl.col("method") == ORACLE).select("seed", oracle="profit")
+    judged = rows.join(oracle, on="seed")
+    assert (judged["profit"] <= judged["oracle"] * (1 + 1e-9)).all()
+    assert (judged["profit"] > 0).all()
+    gap = 1.0 - judged["profit"] / judged["oracle"]
+    assert (gap - judged["oracle_gap"]).abs().max() < 1e-12
+
+
+def test_violations_are_counted_for_every_plan_not_hidden(rows: pl.DataFrame) -> None:
+    planned = rows.filter(pl.col("kind") != "logged")
+    assert planned["violations"].null_count() == 0
+    assert (planned["customers_planned"] + planned["customers_without_plan"] > 0).all()
+    # the logged policy is not judged: its violations stay unknown rather than 0
+    assert rows.filter(pl.col("kind") == "logged")["violations"].is_null().all()
+
+
+def test_diagnostic_rows_read_the_truth_and_say_so(rows: pl.DataFrame) -> None:
+    diagnostic = rows.filter(pl.col("kind") == "diagnostic")
+    assert diagnostic.height >= TINY.seeds
+    assert diagnostic["method"].str.contains("diagnostic").all()
+    # fed the true demand, its prediction is what it realizes
+    assert ((diagnostic["predicted_profit"] - diagnostic["profit"]).abs()
+            <= 1e-6 * diagnostic["profit"]).all()
+
+
+def test_convergence_is_monotone_and_tables_summarize_the_seeds(
+        results: list[SeedResult], rows: pl.DataFrame) -> None:
+    curves = convergence_frame([c for r in results for c in r.convergence])
+    assert curves.schema == pl.Schema(CONVERGENCE_SCHEMA)
+    for _, run in curves.group_by("seed", "searcher", "budget"):
+        best = run.sort("iteration")["best_fitness"]
+        assert (best.diff().drop_nulls() >= 0).all()
+    assert set(convergence_series(curves)) >= {f"evolution N={b}" for b in TINY.budgets}
+    table = summary(rows)
+    oracle = table.filter(pl.col("method") == ORACLE).row(0, named=True)
+    assert oracle["seeds"] == 2 and oracle["oracle_gap_mean"] == 0.0
+    assert oracle["profit_sd"] > 0  # two different worlds
+    assert set(searcher_table(rows)["searcher"]) == set(SEARCHERS)
+    losses = component_losses(rows)
+    assert losses.height == 5 and losses["seeds"][0] == 2
+
+
+def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
+                                                   results: list[SeedResult]) -> None:
+    database = str(tmp_path / "w.duckdb")
+    curves = convergence_frame([c for r in results for c in r.convergence])
+    store(database, TINY, "a", rows, curves, 1.0)
+    store(database, TINY, "b", rows.with_columns(run_id=pl.lit("b")), curves, 2.0)
+    off = replace(TINY, documents="off")
+    store(database, off, "c", rows.with_columns(documents=pl.lit("off")).filter(
+        pl.col("seed") == 0), curves.head(0), 3.0)
+    with duckdb.connect(database, read_only=True) as conn:
+        stored = conn.execute(f"SELECT documents, run_id, count(*) n FROM {ROWS} "
+                              "GROUP BY ALL ORDER BY ALL").fetchall()
+    assert stored == [("off", "test", rows.filter(pl.col("seed") == 0).height),
+                      ("stated", "b", rows.height)]
+    shown, figures = _full_setting(DuckDBResource(database=database), "tiny")
+    assert shown["full_setting_seeds"] == 2 and shown["full_setting_wall_seconds"] == 6.0
+    assert "constrained oracle" in shown["full_setting"].value
+    assert "± " in shown["full_setting"].value  # mean ± sd over the seeds
+    assert "evolution" in shown["full_setting_searchers"].value
+    assert "demand model" in shown["full_setting_components"].value
+    embedded_png(shown["full_setting_convergence"])
+    assert set(figures) == {"convergence"}
+    missing, _ = _full_setting(DuckDBResource(database=database), "demo")
+    assert "not run yet" in missing["full_setting"]
+
+
+def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
+    weights = step_weights(TINY, use_llm=True)
+    assert len(weights) == sum(len(TINY.tasks(s)) + 2 for s in range(TINY.seeds))
+    llm_iterations = sum(budget for s in range(TINY.seeds) for name, budget in TINY.tasks(s)
+                         if SEARCHERS[name].uses_llm)
+    assert sum(weights) - len(weights) == llm_iterations
+    assert len(step_weights(TINY, use_llm=False)) < len(weights)
