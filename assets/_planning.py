@@ -69,13 +69,14 @@ def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl
     expenses = read_table_or_none(duckdb, "expenses")
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
                               codes.categories, when)
-    return PlanInputs(when, plan, codes, history, extracted_locks(duckdb),
+    return PlanInputs(when, plan, codes, history, extracted_locks(duckdb, when),
                       expenses is not None and not expenses.is_empty())
 
 
-def extracted_locks(duckdb: DuckDBResource) -> pl.DataFrame | None:
-    """customer_id, sku_id, min_units, doc_id from the priors' locks (None: no priors yet)."""
-    return priors_locks(read_table_or_none(duckdb, "customer_priors"))
+def extracted_locks(duckdb: DuckDBResource, month: date) -> pl.DataFrame | None:
+    """customer_id, sku_id, min_units, doc_id of the locks stated before `month` (the
+    priors' snapshot as that month began; None: no priors yet)."""
+    return priors_locks(read_table_or_none(duckdb, "customer_priors_by_month"), month)
 
 
 def searched_rule(rule_search: pl.DataFrame, which: str, source: str = "rule_search"

@@ -1,6 +1,7 @@
 """What the document features are worth to the demand model: held-out accuracy with and without.
 
-The demand model is trained on a world preset's raw tables plus `customer_priors`,
+The demand model is trained on a world preset's raw tables plus `customer_priors_by_month`
+(each month's snapshot from the documents dated before it),
 then trained again with the same settings (beta chosen by the first fit) without the
 document features (deeprule/features/documents.py); both are compared with the
 simulator's truth on the same held-out months. The priors come from what the

@@ -181,7 +181,7 @@ def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
     expenses = pl.concat([world.expenses(m) for m in world.spec.months])
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
                               codes.categories, month)
-    locks = lock_columns(plan.rows, priors_locks(tables.customer_priors))
+    locks = lock_columns(plan.rows, priors_locks(tables.customer_priors, month))
     return SeedWorld(seed, world, tables, month, search_rows, plan, codes, history, locks,
                      time.perf_counter() - started)
 

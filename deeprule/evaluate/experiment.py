@@ -19,7 +19,7 @@ from deeprule.models.dataset import ScorerData, prepare
 from deeprule.models.demand import DemandConfig, DemandFit, fit_demand
 from deeprule.models.frames import SourceTables
 from deeprule.models.uplift import UpliftConfig, UpliftFit, ablation_grid, fit_uplift
-from deeprule.priors.aggregate import customer_priors
+from deeprule.priors.aggregate import priors_by_month
 from deeprule.synth import World
 
 NAIVE, *ABLATIONS = ablation_grid()
@@ -39,14 +39,16 @@ class Experiment:
 def world_tables(world: World, documents: bool = False) -> SourceTables:
     """Every month of shipments plus the SKU table, as a learner may read them; with
     `documents`, the customer priors a perfect extraction of the world's documents gives
-    (what they truly state: an upper bound on what the LLM's reading brings)."""
+    (what they truly state: an upper bound on what the LLM's reading brings), as each month
+    began (`priors_by_month`: a month never reads a later document)."""
     tables = SourceTables(pl.concat([world.shipments(m) for m in world.spec.months]),
                           world.skus())
     if not documents:
         return tables
     docs = world.documents()
-    priors = customer_priors(world.customers()["customer_id"].to_list(),
-                             perfect_extractions(docs), stated_facts(docs, world.document_facts()))
+    priors = priors_by_month(world.customers()["customer_id"].to_list(),
+                             perfect_extractions(docs), stated_facts(docs, world.document_facts()),
+                             list(world.spec.months))
     return replace(tables, customer_priors=priors)
 
 

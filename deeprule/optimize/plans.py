@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,7 @@ from deeprule.optimize.milp import (
     efficient_options,
     solve_plans,
 )
+from deeprule.priors.aggregate import AS_OF
 from deeprule.rules import Decisions
 from deeprule.search.objective import plan_prices
 
@@ -111,13 +113,13 @@ def lock_columns(rows: pl.DataFrame, locks: pl.DataFrame | None) -> tuple[np.nda
             joined["doc_id"].fill_null("").to_numpy().astype(object))
 
 
-def priors_locks(priors: pl.DataFrame | None) -> pl.DataFrame | None:
-    """customer_id, sku_id, min_units, doc_id of the locks the priors read (None: no priors
-    yet, or priors without locks)."""
-    if priors is None or "locks" not in priors.columns:
+def priors_locks(priors: pl.DataFrame | None, month: date) -> pl.DataFrame | None:
+    """customer_id, sku_id, min_units, doc_id of the locks stated before `month`: the priors'
+    snapshot as that month began (`priors_by_month`; None: no priors yet)."""
+    if priors is None:
         return None
-    return (priors.select("customer_id", "locks").explode("locks").drop_nulls("locks")
-            .unnest("locks"))
+    return (priors.filter(pl.col(AS_OF) == month).select("customer_id", "locks")
+            .explode("locks").drop_nulls("locks").unnest("locks"))
 
 
 def rule_options(plan: PlanCandidates, decisions: Decisions, codes: Codes, lock: np.ndarray,

@@ -32,7 +32,7 @@ from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
-from tests.helpers.document_priors import two_customer_priors
+from tests.helpers.document_priors import every_month, two_customer_priors
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
 from tests.helpers.rules import SUMMARY, markup_rule
@@ -76,11 +76,14 @@ def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _store_priors(database: Path) -> None:
-    """Hand-built document facts as if `customer_priors` had been materialized (no LLM run)."""
+    """Hand-built document facts as if `customer_priors_by_month` had been materialized (no
+    LLM run): the same facts known as every month began."""
     with duckdb.connect(str(database)) as conn:
         ids = conn.execute("SELECT customer_id FROM customers ORDER BY 1").pl()["customer_id"]
-        priors = two_customer_priors(ids.to_list()).to_arrow()  # noqa: F841 (read by the SQL)
-        conn.execute("CREATE TABLE customer_priors AS SELECT * FROM priors")
+        months = conn.execute("SELECT DISTINCT month FROM shipments").pl()["month"]
+        priors = every_month(two_customer_priors(ids.to_list()),  # noqa: F841 (read by SQL)
+                             months.to_list()).to_arrow()
+        conn.execute("CREATE TABLE customer_priors_by_month AS SELECT * FROM priors")
 
 
 def test_demand_predictions_contract(scored: dict) -> None:
