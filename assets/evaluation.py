@@ -42,6 +42,7 @@ from deeprule.evaluate.compare import (
     COMPARISON_RUNS,
     component_losses,
     convergence_series,
+    headline,
     searcher_table,
     summary_display,
 )
@@ -411,6 +412,7 @@ def _full_setting(duckdb: DuckDBResource, preset: str
         figures["convergence"] = convergence_curves(series)
     out: dict[str, object] = {
         "full_setting": dg.MetadataValue.md(table_markdown(summary_display(rows))),
+        "full_setting_headline": dg.MetadataValue.md(table_markdown(headline(rows))),
         "full_setting_searchers": dg.MetadataValue.md(table_markdown(searcher_table(rows))),
         "full_setting_components": dg.MetadataValue.md(table_markdown(
             component_losses(rows))),

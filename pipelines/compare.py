@@ -34,6 +34,7 @@ from deeprule.evaluate.compare import (
     CompareSettings,
     component_losses,
     convergence_frame,
+    headline,
     rows_frame,
     run_seed,
     searcher_table,
@@ -141,6 +142,7 @@ def report(rows: pl.DataFrame, echo=print) -> None:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=260, fmt_str_lengths=60,
                    tbl_hide_dataframe_shape=True):
         echo(shown)
+        echo(headline(rows))
         echo(searcher_table(rows))
         echo(component_losses(rows))
 

@@ -20,6 +20,7 @@ from deeprule.evaluate.compare import (
     component_losses,
     convergence_frame,
     convergence_series,
+    headline,
     rows_frame,
     run_seed,
     searcher_table,
@@ -111,6 +112,9 @@ def test_convergence_is_monotone_and_tables_summarize_the_seeds(
     assert set(searcher_table(rows)["searcher"]) == set(SEARCHERS)
     losses = component_losses(rows)
     assert losses.height == 5 and losses["seeds"][0] == 2
+    top = headline(rows).row(0, named=True)
+    assert top["seeds"] == 2 and 0 < top["share_of_oracle"] <= 1.0 + 1e-9
+    assert top["violations"] == 0 and top["vs_best_baseline"] > 0
 
 
 def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
@@ -133,6 +137,7 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
     assert "± " in shown["full_setting"].value  # mean ± sd over the seeds
     assert "evolution" in shown["full_setting_searchers"].value
     assert "demand model" in shown["full_setting_components"].value
+    assert "share_of_oracle" in shown["full_setting_headline"].value
     embedded_png(shown["full_setting_convergence"])
     assert set(figures) == {"convergence"}
     missing, _ = _full_setting(DuckDBResource(database=database), "demo")
