@@ -128,12 +128,22 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
             conn.register("frame", frame)
             if not table_exists(conn, name):
                 conn.execute(f"CREATE TABLE {name} AS SELECT * FROM frame LIMIT 0")
-            elif name != RUNS:
+            _add_new_columns(conn, name)
+            if name != RUNS:
                 conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
                              "AND list_contains(?, seed)",
                              [settings.preset, settings.documents, seeds])
-            conn.execute(f"INSERT INTO {name} SELECT * FROM frame")
+            conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
         conn.execute("COMMIT")
+
+
+def _add_new_columns(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Columns a newer version added to the registered `frame` join the stored table (older
+    rows read null there), so a run of this version appends to an older run's table."""
+    stored = {r[0] for r in conn.execute(f"DESCRIBE {name}").fetchall()}
+    for column, kind, *_ in conn.execute("DESCRIBE frame").fetchall():
+        if column not in stored:
+            conn.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {kind}')
 
 
 def report(rows: pl.DataFrame, echo=print) -> None:

@@ -80,8 +80,9 @@ ROW_SCHEMA = {
     "searcher": pl.String, "optimizer": pl.String, "budget": pl.Int64, "backend": pl.String,
     "customers_planned": pl.Int64, "customers_without_plan": pl.Int64, "units": pl.Float64,
     "revenue": pl.Float64, "profit": pl.Float64, "predicted_profit": pl.Float64,
-    "violations": pl.Int64, "oracle_gap": pl.Float64, "fitness": pl.Float64,
-    "iterations": pl.Int64, "iterations_to_threshold": pl.Int64, "seconds": pl.Float64,
+    "violations": pl.Int64, "true_locks_missed": pl.Int64, "oracle_gap": pl.Float64,
+    "fitness": pl.Float64, "iterations": pl.Int64, "iterations_to_threshold": pl.Int64,
+    "seconds": pl.Float64,
 }
 """One row per seed x method x budget x backend (the `full_comparison` table)."""
 CONVERGENCE_SCHEMA = {
@@ -203,6 +204,19 @@ class TrueDemand:
         return TrueDemand(self.world, self.rows[index])
 
 
+def true_locks_missed(world: World, lines: pl.DataFrame) -> int:
+    """Customers with a plan (a line in `lines`) that leaves a contractual lock of the
+    world's truth unmet (fewer units than the lock, or no line for it): what a plan that
+    did not read the contract misses, which its own violation count, judged on the locks
+    it knew, cannot show. Customers without a plan count in `customers_without_plan`."""
+    locks = world.policy_locks().filter(pl.col("customer_id").is_in(
+        lines["customer_id"].unique().implode()))
+    planned = lines.group_by("customer_id", "sku_id").agg(pl.col("units").sum())
+    judged = locks.join(planned, on=["customer_id", "sku_id"], how="left")
+    missed = judged.filter(pl.col("units").fill_null(0.0) < pl.col("min_units") - 1e-6)
+    return int(missed["customer_id"].n_unique())
+
+
 def rule_rows(sw: SeedWorld, program: Program, name: str, extra: dict[str, object],
               config: PlanConfig, diagnostic: bool = False) -> Iterator[dict[str, object]]:
     """The rule's plans by each optimizer realized under the truth; with `diagnostic`, its
@@ -215,14 +229,16 @@ def rule_rows(sw: SeedWorld, program: Program, name: str, extra: dict[str, objec
                            ref, config, "milp")
         yield {**plan_outcome(f"{name} + {TRUE_DEMAND}", realize(sw.world, plans.lines),
                               plans.customers), **extra, "kind": "diagnostic",
-               "optimizer": "milp (true demand)", "seconds": plans.seconds}
+               "optimizer": "milp (true demand)", "seconds": plans.seconds,
+               "true_locks_missed": true_locks_missed(sw.world, plans.lines)}
         return
     for method in METHODS:
         plans = make_plans(sw.plan, decisions, sw.codes, sw.history, sw.locks, ref, config,
                            method)
         yield {**plan_outcome(f"{name} + {method}", realize(sw.world, plans.lines),
                               plans.customers), **extra, "optimizer": method,
-               "seconds": plans.seconds}
+               "seconds": plans.seconds,
+               "true_locks_missed": true_locks_missed(sw.world, plans.lines)}
 
 
 def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
@@ -305,18 +321,21 @@ def _reference_rows(sw: SeedWorld, settings: CompareSettings,
     started = time.perf_counter()
     baselines = baseline_outcomes(sw.world, baseline_month(sw.world, sw.month),
                                   replace(settings.baselines, seed=sw.seed))
-    rows = [{**r, **none, "kind": "baseline", "optimizer": "milp", "seconds": s}
+    rows = [{**r, **none, "kind": "baseline", "optimizer": "milp", "seconds": s,
+             "true_locks_missed": true_locks_missed(sw.world, baselines.plans[r["plan"]].lines)}
             for r, s in zip(baselines.rows, baselines.seconds, strict=True)]
-    progress(f"seed {sw.seed}: baselines {time.perf_counter() - started:.0f}s")
     customers = pl.Series(baselines.customers, dtype=pl.String).implode()
     logged = realize(sw.world, logged_lines(sw.world, sw.month)).filter(
         pl.col("customer_id").is_in(customers))
     planned = logged["customer_id"].n_unique()
     rows.append({**outcome(LOGGED, logged, planned, len(baselines.customers) - planned, None),
-                 **none, "kind": "logged", "optimizer": None, "seconds": 0.0})
+                 **none, "kind": "logged", "optimizer": None, "seconds": 0.0,
+                 "true_locks_missed": true_locks_missed(sw.world, logged)})
     oracle = constrained_oracle(sw.world, sw.month, settings.baselines.oracle)
     rows.append({**plan_outcome(ORACLE, oracle.lines, oracle.customers), **none,
-                 "kind": "oracle", "optimizer": "milp (truth)", "seconds": oracle.seconds})
+                 "kind": "oracle", "optimizer": "milp (truth)", "seconds": oracle.seconds,
+                 "true_locks_missed": true_locks_missed(sw.world, oracle.lines)})
+    progress(f"seed {sw.seed}: baselines and oracle {time.perf_counter() - started:.0f}s")
     return rows
 
 
@@ -351,7 +370,8 @@ def convergence_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
         pl.DataFrame(schema=CONVERGENCE_SCHEMA)
 
 
-SUMMARY_METRICS = ("units", "profit", "revenue", "violations", "predicted_profit",
+SUMMARY_METRICS = ("units", "profit", "revenue", "violations", "true_locks_missed",
+                   "predicted_profit",
                    "oracle_gap", "iterations_to_threshold", "seconds")
 
 
@@ -360,7 +380,7 @@ def summary(rows: pl.DataFrame) -> pl.DataFrame:
     the seeds, the number of seeds, and the realized / predicted profit ratio."""
     keys = ["documents", "kind", "method", "backend"]
     aggs = [pl.len().alias("seeds")]
-    for m in SUMMARY_METRICS:
+    for m in (m for m in SUMMARY_METRICS if m in rows.columns):  # older runs lack some
         aggs += [pl.col(m).cast(pl.Float64).mean().alias(f"{m}_mean"),
                  pl.col(m).cast(pl.Float64).std().alias(f"{m}_sd")]
     predicted = pl.col("predicted_profit").is_not_null()
@@ -480,7 +500,9 @@ def summary_display(rows: pl.DataFrame) -> pl.DataFrame:
     return table.select(
         "documents", "method", "backend", "seeds",
         *(_mean_sd(m, r) for m, r in (("units", 0), ("profit", 0), ("revenue", 0),
-                                       ("oracle_gap", 3), ("violations", 1))),
+                                       ("oracle_gap", 3), ("violations", 1),
+                                       ("true_locks_missed", 1))
+          if f"{m}_mean" in table.columns),
         pl.col("realized_over_predicted").round(3),
         pl.col("iterations_to_threshold_mean").round(1).alias("iterations_to_threshold"),
         pl.col("seconds_mean").round(1).alias("seconds"))

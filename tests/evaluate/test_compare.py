@@ -86,6 +86,10 @@ def test_violations_are_counted_for_every_plan_not_hidden(rows: pl.DataFrame) ->
     assert (planned["customers_planned"] + planned["customers_without_plan"] > 0).all()
     # the logged policy is not judged: its violations stay unknown rather than 0
     assert rows.filter(pl.col("kind") == "logged")["violations"].is_null().all()
+    # every plan is also judged on the contract's true locks, whatever it read
+    assert rows["true_locks_missed"].null_count() == 0
+    assert (rows.filter(pl.col("kind").is_in(["oracle", "baseline"]))["true_locks_missed"]
+            == 0).all()
 
 
 def test_diagnostic_rows_read_the_truth_and_say_so(rows: pl.DataFrame) -> None:
@@ -140,6 +144,12 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
     assert "share_of_oracle" in shown["full_setting_headline"].value
     embedded_png(shown["full_setting_convergence"])
     assert set(figures) == {"convergence"}
+    older = rows.drop("true_locks_missed").filter(pl.col("seed") == 1)
+    store(database, replace(TINY, seeds=2), "d", older, curves.head(0), 4.0)
+    with duckdb.connect(database, read_only=True) as conn:
+        nulls = conn.execute(f"SELECT count(*) FROM {ROWS} WHERE true_locks_missed IS NULL"
+                             ).fetchone()
+    assert nulls == (older.height,)  # an older run's rows join the table, column null
     missing, _ = _full_setting(DuckDBResource(database=database), "demo")
     assert "not run yet" in missing["full_setting"]
 
