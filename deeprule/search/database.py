@@ -68,6 +68,10 @@ class Entry:
     def fitness(self) -> float:
         return self.outcome.fitness
 
+    def summary(self) -> str:
+        """The rule on one line, its Φ and its author, for an iteration's note."""
+        return f"{' '.join(self.text.split())!r} Φ {self.fitness:.2f} by {self.author}"
+
 
 class ProgramDatabase:
     """Scored rules by canonical form; at most `budget` distinct rules are ever scored."""

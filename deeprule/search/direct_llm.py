@@ -59,8 +59,8 @@ def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectCon
         known = db.knows(proposal.program)
         author = f"{proposal.record.backend}/{proposal.record.model}"
         entry = db.add(proposal.program, author=author, parent=expert.key)
-        note = (f"proposed {' '.join(proposal.text.split())!r} (by {author}), Φ "
-                f"{entry.fitness:.2f}" + (", already scored" if known else ""))
+        note = (f"proposed again by {author}: {entry.summary()}" if known
+                else f"proposed {entry.summary()}")
         step = record(result, None if known else entry, "duplicate" if known else "kept", note,
                       time.perf_counter() - began,
                       (proposal.prompt_tokens, proposal.completion_tokens))

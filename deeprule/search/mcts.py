@@ -6,14 +6,14 @@ condition's left side, then the price). Each simulation walks down by PUCT,
 the LLM is asked once — one constrained call returning the (at most three) tokens it
 would write next, best first, and a value in [0, 1], its estimate that finishing this
 partial rule beats the expert rule. The ranked tokens become priors (weights 1, 1/2,
-1/3, mixed with a uniform share `prior_mix`: SR-GPT's exploration), and a random
+1/3, mixed with a share `prior_mix` of the kind-balanced prior: SR-GPT's exploration), and a random
 rollout from the node (first token from those priors) finishes a rule, which is
 scored; the node's value is the mean of the LLM's value and the rollout's reward
 (`relative_reward`, in [-1, 1]; the LLM's v maps to 2v - 1). Constants of a scored
 rule are fitted (Powell), as in the RL searcher.
 
 Bounded and cached LLM use: at most `max_llm_calls` expansions ask the LLM (default:
-the budget N), later ones use uniform priors and the rollout alone; every answer goes
+the budget N), later ones use the kind-balanced prior and the rollout alone; every answer goes
 through the LLM client's cache, keyed by the node's prompt, so re-running a search
 costs no LLM call. The budget N counts distinct rules scored (program database): a
 simulation that ends at an already scored rule reuses its reward for free.
@@ -69,8 +69,8 @@ class MCTSConfig:
     """Uniform share mixed into the LLM's priors."""
     value_mix: float = 0.5
     """Weight of the LLM's value against the rollout's reward."""
-    max_stock_tokens: int = 3
-    max_price_tokens: int = 7
+    max_stock_tokens: int = Grammar.max_stock_tokens
+    max_price_tokens: int = Grammar.max_price_tokens
     fit_evaluations: int = 60
     seed: int = 0
     fitness: FitnessConfig = FitnessConfig()
@@ -107,16 +107,15 @@ class _Node:
     prior: dict[str, float] = field(default_factory=dict)
     children: dict[str, _Node] = field(default_factory=dict)
     visits: int = 0
-    value_sum: float = 0.0
-    author: str = "uniform"
-    """Who set this node's priors: the LLM's backend/model, or `uniform` (no LLM advice)."""
+    best: float = -1.0
+    """The highest value backed up through the node: the search wants one best rule, so
+    a subtree is as good as the best rule found in it, not as its average."""
+    author: str = "no LLM"
+    """Who set this node's priors: the LLM's backend/model, or `no LLM` (kind-balanced)."""
 
     @property
     def expanded(self) -> bool:
         return bool(self.prior)
-
-    def q(self) -> float:
-        return self.value_sum / self.visits if self.visits else 0.0
 
 
 class _Search:
@@ -141,7 +140,7 @@ class _Search:
 
         def score(token: str) -> float:
             child = node.children.get(token)
-            visits, q = (child.visits, child.q()) if child else (0, 0.0)
+            visits, q = (child.visits, child.best) if child and child.visits else (0, 0.0)
             return q + self.config.c_puct * node.prior[token] * root_visits / (1 + visits)
 
         return max(node.state.legal(), key=score)  # ties: the first legal token
@@ -149,8 +148,8 @@ class _Search:
     def expand(self, node: _Node) -> float | None:
         """Set the node's priors; the LLM's value (in [-1, 1]) when it was asked."""
         legal = node.state.legal()
-        uniform = {t: 1.0 / len(legal) for t in legal}
-        node.prior = uniform
+        balanced = node.state.balanced()
+        node.prior = balanced
         if self.calls >= self.max_calls:
             return None
         self.calls += 1
@@ -170,21 +169,21 @@ class _Search:
         ranked = list(dict.fromkeys(answer.value.next_tokens))
         weights = {t: 1.0 / (rank + 1) for rank, t in enumerate(ranked)}
         total, mix = sum(weights.values()), self.config.prior_mix
-        node.prior = {t: (1 - mix) * weights.get(t, 0.0) / total + mix * uniform[t]
+        node.prior = {t: (1 - mix) * weights.get(t, 0.0) / total + mix * balanced[t]
                       for t in legal}
         node.author = f"{answer.record.backend}/{answer.record.model}"
         return 2.0 * answer.value.promise - 1.0
 
     def rollout(self, node: _Node) -> Partial:
-        """A finished rule from the node: the first token by its priors, then uniform."""
+        """A finished rule from the node: the first token by its priors, then kind-balanced
+        random tokens (`Partial.random_token`)."""
         state = node.state
         if not state.done:
             tokens = list(node.prior)
             p = np.array([node.prior[t] for t in tokens])
             state = state.then(tokens[int(self.rng.choice(len(tokens), p=p / p.sum()))])
         while not state.done:
-            legal = state.legal()
-            state = state.then(legal[int(self.rng.integers(len(legal)))])
+            state = state.then(state.random_token(self.rng))
         return state
 
     def simulate(self) -> tuple[Entry | None, bool, bool]:
@@ -207,7 +206,7 @@ class _Search:
             value = self.config.value_mix * llm_value + (1 - self.config.value_mix) * value
         for visited in path:
             visited.visits += 1
-            visited.value_sum += value
+            visited.best = max(visited.best, value)
         return entry, new, True
 
     def run(self, progress: Callable[[str], None], started: float) -> SearchResult:
@@ -219,8 +218,8 @@ class _Search:
                 break
             if new:
                 step = record(result, entry, "kept",
-                              f"simulation {simulation}, rule Φ {entry.fitness:.2f} by "
-                              f"{entry.author}, {self.db.spent}/{self.db.budget} rules scored, "
+                              f"simulation {simulation}: {entry.summary()}, "
+                              f"{self.db.spent}/{self.db.budget} rules scored, "
                               f"{self.calls} LLM calls",
                               time.perf_counter() - began, (self.tokens[0], self.tokens[1]))
                 self.tokens, began = [0, 0], time.perf_counter()

@@ -9,7 +9,8 @@ structure/parameter split of the LLM searcher) before Φ is taken, so the agent
 learns structures, not numbers.
 
 A DQN learns the token values: a small MLP Q-network on a fixed encoding of the
-partial rule, ε-greedy behaviour with ε decayed per episode, a uniqueness-preserving
+partial rule, ε-greedy behaviour with ε decayed per episode (a random action draws the token kind
+— operator, feature, number — first, then the token), a uniqueness-preserving
 replay buffer (one slot per distinct (partial rule, token)), TD targets from a target
 network that follows the Q-network softly. Appendix G's setting, scaled to 2 CPU
 cores and budgets of 50-300 rules: 128 hidden units instead of 256, batches of 64
@@ -50,8 +51,8 @@ from deeprule.search.tokens import OPERATORS, Grammar, Partial, relative_reward
 class RLConfig:
     budget: int = 300
     """N: distinct rules scored (the expert rule included)."""
-    max_stock_tokens: int = 3
-    max_price_tokens: int = 7
+    max_stock_tokens: int = Grammar.max_stock_tokens
+    max_price_tokens: int = Grammar.max_price_tokens
     hidden: int = 128
     learning_rate: float = 1e-3
     gamma: float = 0.95
@@ -151,9 +152,8 @@ class _Agent:
         self.updates = 0
 
     def act(self, state: Partial) -> str:
-        legal = state.legal()
         if self.rng.random() < self.epsilon:
-            return legal[int(self.rng.integers(len(legal)))]
+            return state.random_token(self.rng)
         with torch.no_grad():
             values = self.q(torch.from_numpy(self.encoder(state))).numpy()
         values[~self.encoder.mask(state)] = -np.inf
@@ -245,8 +245,8 @@ def _train(cand: Candidates, config: RLConfig, start: str,
         agent.remember(states[:-1], actions, relative_reward(entry.fitness, expert.fitness))
         agent.learn()
         if new:
-            step = record(result, entry, "kept", f"episode {episode}, ε {agent.epsilon:.2f}, "
-                          f"rule Φ {entry.fitness:.2f}, {db.spent}/{db.budget} rules scored",
-                          time.perf_counter() - began)
+            note = (f"episode {episode}, ε {agent.epsilon:.2f}: {entry.summary()}, "
+                    f"{db.spent}/{db.budget} rules scored")
+            step = record(result, entry, "kept", note, time.perf_counter() - began)
             progress(f"rule {db.spent}: {step.status}, best Φ {step.fitness:.2f}")
     return result

@@ -29,7 +29,8 @@ class Grammar:
     """The token vocabulary and the length bound of each phase."""
 
     features: tuple[str, ...]
-    max_stock_tokens: int = 3
+    max_stock_tokens: int = 1
+    """1: the stock condition is `feature > c`, a threshold on one column."""
     max_price_tokens: int = 7
 
     @cached_property
@@ -76,6 +77,21 @@ class Partial:
         # an operator takes one place and opens one more slot than it fills
         return (*OPERATORS, *leaves) if room >= self.open_slots() + 2 else leaves
 
+    def balanced(self) -> dict[str, float]:
+        """A prior over the legal tokens that gives each kind (operator, feature, number) an
+        equal share: uniform over tokens would make 19 features crowd out the operators,
+        and nearly every expression would be a single leaf."""
+        kinds: dict[str, list[str]] = {}
+        for token in self.legal():
+            kinds.setdefault(_kind(token), []).append(token)
+        return {t: 1.0 / (len(kinds) * len(group)) for group in kinds.values() for t in group}
+
+    def random_token(self, rng: np.random.Generator) -> str:
+        """A legal token drawn from `balanced()`."""
+        prior = self.balanced()
+        tokens = list(prior)
+        return tokens[int(rng.choice(len(tokens), p=np.fromiter(prior.values(), float)))]
+
     def then(self, token: str) -> Partial:
         if token not in self.legal():
             raise ValueError(f"token {token!r} is not legal after {self.describe()}")
@@ -97,6 +113,10 @@ class Partial:
         stock = ir.Compare(">", _tree(list(self.stock), constants), _constant(constants))
         price = _tree(list(self.price), constants)
         return Program({"stock": stock, "price": price}, tuple(constants))
+
+
+def _kind(token: str) -> str:
+    return "operator" if token in OPERATORS else "number" if token == NUMBER else "feature"
 
 
 def _open(tokens: tuple[str, ...]) -> int:
@@ -128,5 +148,7 @@ def _tree(tokens: list[str], constants: list[float]) -> ir.Node:
 
 def relative_reward(fitness: float, reference: float) -> float:
     """Φ as a bounded reward: tanh of the relative gain over the reference (the expert
-    rule's Φ); 0 = as good as the expert, towards 1 = far better, towards -1 = far worse."""
+    rule's Φ); 0 = as good as the expert, towards 1 = far better, towards -1 = far worse.
+    (A sharper tanh(10 x gain) found the toy optimum less often: 2 of 4 seeds against 3
+    of 4 for the RL searcher at N = 300.)"""
     return float(np.tanh((fitness - reference) / max(abs(reference), 1e-9)))

@@ -13,17 +13,19 @@ SUMMARY = json.dumps({
     "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
     "key_features": ["cost"], "limitations": "one markup for every customer"})
 """A phase summary as a scripted LLM writes it."""
-USUAL_PRICE_RULE = ("def stock(row):\n    return row.hist_units > 0.0\n"
-                    "def price(row):\n    return row.usual_price\n")
-"""The expert rule without a constant: fitting cannot turn it into the toy optimum (the
-expert rule's `usual_price * 1.0` fits to 1.25 x usual = 1.5 x cost), so a searcher that
-fits constants has to find another structure."""
 NO_PENALTY = FitnessConfig(eta=0.0, lam=0.05)
 
 
-def toy_profit(text: str) -> float:
-    """Predicted profit of a rule on the toy market."""
-    cand = toy_candidates()
+def spread_toy_candidates() -> Candidates:
+    """The toy market with usual prices spread ±25% around 1.2 x cost: fitting the expert
+    rule's `usual_price * c` leaves it ~5% below the optimum, a searcher that fits constants
+    must find a rule reading the cost (or the list price, 2 x cost)."""
+    return toy_market(ROWS, usual_spread=0.25)
+
+
+def toy_profit(text: str, cand: Candidates | None = None) -> float:
+    """Predicted profit of a rule on the toy market (or on `cand`)."""
+    cand = cand or toy_candidates()
     program = parse_program(text, RULE_FEATURES)
     return outcome(program, decide(program, cand.columns), cand, NO_PENALTY).profit
 
