@@ -13,7 +13,8 @@ and tree-search advice is up to three random legal tokens with a random value �
 baseline of no knowledge, not a model. `--llm` uses the configured model instead
 (DEEPRULE_LLM_*, a fresh cache; slow on CPU: pair it with `--budgets 10`).
 
-    python benchmarks/bench_searchers.py [--budgets 50 100 300] [--spread 0.25] [--llm]
+    python benchmarks/bench_searchers.py [--budgets 50 100 300] [--seeds 3] [--spread 0.25]
+        [--llm] [--searchers rl mcts]
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def main() -> int:
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300])
     parser.add_argument("--spread", type=float, default=0.25)
     parser.add_argument("--rows", type=int, default=1_000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per searcher and N")
     parser.add_argument("--llm", action="store_true", help="the configured model, not random")
     parser.add_argument("--searchers", nargs="+", default=sorted(SEARCHERS))
     args = parser.parse_args()
@@ -83,32 +85,40 @@ def main() -> int:
     optimum = outcome(planted, decide(planted, cand.columns), cand, FITNESS)
     print(f"toy market: {cand.height:,} rows, usual price 1.2 x cost x U(1 ± {args.spread}); "
           f"planted rule 1.5 x cost: Φ {optimum.fitness:.3f}, profit {optimum.profit:,.0f}")
-    rows = []
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.searchers:
             chosen = SEARCHERS[name]
             for budget in args.budgets:
-                client = (real_llm(Path(tmp)) if args.llm else random_llm(args.seed)) \
-                    if chosen.uses_llm else None
-                started = time.perf_counter()
-                result = chosen.run(cand, SearchRequest(budget, args.seed, FITNESS), client,
-                                    lambda _: None)
-                seconds = time.perf_counter() - started
-                best = result.best_outcome
-                rows.append({
-                    "searcher": name,
-                    "llm": ("configured" if args.llm else "random") if chosen.uses_llm else "-",
-                    "N": budget, "expert Φ": result.iterations[0].fitness,
-                    "best Φ": best.fitness, "Φ gap to planted": optimum.fitness - best.fitness,
-                    "profit % of planted": 100 * best.profit / optimum.profit,
-                    "best at iteration": result.best_number,
-                    "iterations": len(result.iterations) - 1,
-                    "llm calls": len(client.usage.records) if client else 0,
-                    "seconds": seconds})
-                print(f"  {name} N={budget}: best Φ {best.fitness:.3f} in {seconds:.1f}s",
-                      flush=True)
+                for seed in range(args.seed, args.seed + args.seeds):
+                    client = (real_llm(Path(tmp)) if args.llm else random_llm(seed)) \
+                        if chosen.uses_llm else None
+                    started = time.perf_counter()
+                    result = chosen.run(cand, SearchRequest(budget, seed, FITNESS), client,
+                                        lambda _: None)
+                    runs.append({
+                        "searcher": name, "N": budget,
+                        "llm": ("configured" if args.llm else "random") if chosen.uses_llm
+                        else "-",
+                        "expert Φ": result.iterations[0].fitness,
+                        "best Φ": result.best_outcome.fitness,
+                        "profit %": 100 * result.best_outcome.profit / optimum.profit,
+                        "best at": result.best_number,
+                        "llm calls": len(client.usage.records) if client else 0,
+                        "seconds": time.perf_counter() - started})
+                    print(f"  {name} N={budget} seed {seed}: best Φ "
+                          f"{result.best_outcome.fitness:.3f}", flush=True)
+    table = pl.DataFrame(runs).group_by("searcher", "N", "llm", maintain_order=True).agg(
+        pl.col("expert Φ").mean(), pl.col("best Φ").mean().alias("best Φ (mean)"),
+        (optimum.fitness - pl.col("best Φ").mean()).alias("Φ gap (mean)"),
+        pl.col("profit %").mean().alias("profit % of planted (mean)"),
+        pl.col("profit %").min().alias("(worst seed)"),
+        (pl.col("profit %") >= 97).sum().alias("seeds ≥ 97 %"),
+        pl.col("best at").mean().alias("best at iteration (mean)"),
+        pl.col("llm calls").mean(), pl.col("seconds").mean().alias("seconds (mean)"))
+    print(f"{args.seeds} seed(s) from {args.seed}; planted rule profit {optimum.profit:,.0f}")
     with pl.Config(tbl_rows=-1, float_precision=3, tbl_width_chars=200, tbl_cols=-1):
-        print(pl.DataFrame(rows))
+        print(table)
     return 0
 
 

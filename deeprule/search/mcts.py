@@ -8,8 +8,10 @@ would write next, best first, and a value in [0, 1], its estimate that finishing
 partial rule beats the expert rule. The ranked tokens become priors (weights 1, 1/2,
 1/3, mixed with a share `prior_mix` of the kind-balanced prior: SR-GPT's exploration), and a random
 rollout from the node (first token from those priors) finishes a rule, which is
-scored; the node's value is the mean of the LLM's value and the rollout's reward
-(`relative_reward`, in [-1, 1]; the LLM's v maps to 2v - 1). Constants of a scored
+scored. A child's Q mixes (`value_mix`, ½) the mean of the LLM's values below it (v maps
+to 2v - 1) with the best reward of a rule scored below it (`relative_reward`, in [-1, 1];
+the best, not the mean: the search wants one best rule); an untried token counts as the
+expert rule's level, 0. Constants of a scored
 rule are fitted (Powell), as in the RL searcher.
 
 Bounded and cached LLM use: at most `max_llm_calls` expansions ask the LLM (default:
@@ -68,7 +70,7 @@ class MCTSConfig:
     prior_mix: float = 0.25
     """Uniform share mixed into the LLM's priors."""
     value_mix: float = 0.5
-    """Weight of the LLM's value against the rollout's reward."""
+    """Weight of the LLM's values against the best reward found, in Q."""
     max_stock_tokens: int = Grammar.max_stock_tokens
     max_price_tokens: int = Grammar.max_price_tokens
     fit_evaluations: int = 60
@@ -107,9 +109,18 @@ class _Node:
     prior: dict[str, float] = field(default_factory=dict)
     children: dict[str, _Node] = field(default_factory=dict)
     visits: int = 0
-    best: float = -1.0
-    """The highest value backed up through the node: the search wants one best rule, so
-    a subtree is as good as the best rule found in it, not as its average."""
+    best_reward: float = -1.0
+    """The best reward of a rule scored below: the search wants one best rule, so a subtree
+    is as good as the best rule found in it, not as its average."""
+    llm_values: list[float] = field(default_factory=list)
+    """The LLM's values of the nodes expanded below (averaged: one optimistic guess must
+    not pin the search to a subtree, as a maximum would)."""
+
+    def q(self, value_mix: float) -> float:
+        if not self.llm_values:
+            return self.best_reward
+        llm = sum(self.llm_values) / len(self.llm_values)
+        return value_mix * llm + (1 - value_mix) * self.best_reward
     author: str = "no LLM"
     """Who set this node's priors: the LLM's backend/model, or `no LLM` (kind-balanced)."""
 
@@ -140,7 +151,8 @@ class _Search:
 
         def score(token: str) -> float:
             child = node.children.get(token)
-            visits, q = (child.visits, child.best) if child and child.visits else (0, 0.0)
+            visits, q = ((child.visits, child.q(self.config.value_mix))
+                         if child and child.visits else (0, 0.0))
             return q + self.config.c_puct * node.prior[token] * root_visits / (1 + visits)
 
         return max(node.state.legal(), key=score)  # ties: the first legal token
@@ -201,12 +213,12 @@ class _Search:
         entry = self.db.add(program, author=f"mcts, priors by {node.author}")
         if entry is None:
             return None, False, False
-        value = relative_reward(entry.fitness, self.expert.fitness)
-        if llm_value is not None:
-            value = self.config.value_mix * llm_value + (1 - self.config.value_mix) * value
+        reward = relative_reward(entry.fitness, self.expert.fitness)
         for visited in path:
             visited.visits += 1
-            visited.best = max(visited.best, value)
+            visited.best_reward = max(visited.best_reward, reward)
+            if llm_value is not None:
+                visited.llm_values.append(llm_value)
         return entry, new, True
 
     def run(self, progress: Callable[[str], None], started: float) -> SearchResult:

@@ -22,6 +22,9 @@ NUMBER = "number"
 PHASES = ("stock", "price")
 INITIAL_CONSTANT = 1.0
 """The value every `number` token starts at, before constants are fitted."""
+STOCK_THRESHOLD = 0.0
+"""Where the stock threshold c of `h > c` starts: `x > 0` is the natural test of a count or
+a 0/1 flag (and a fitter cannot leave a flat stretch, e.g. 1.0 above every flag)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class Partial:
         if not self.done:
             raise ValueError(f"an unfinished rule has no program: {self.describe()}")
         constants: list[float] = []
-        stock = ir.Compare(">", _tree(list(self.stock), constants), _constant(constants))
+        stock = ir.Compare(">", _tree(list(self.stock), constants),
+                           _constant(constants, STOCK_THRESHOLD))
         price = _tree(list(self.price), constants)
         return Program({"stock": stock, "price": price}, tuple(constants))
 
@@ -131,9 +135,9 @@ def _complete(tokens: tuple[str, ...]) -> bool:
     return bool(tokens) and _open(tokens) == 0
 
 
-def _constant(constants: list[float]) -> ir.Const:
-    constants.append(INITIAL_CONSTANT)
-    return ir.Const(INITIAL_CONSTANT, len(constants) - 1)
+def _constant(constants: list[float], value: float = INITIAL_CONSTANT) -> ir.Const:
+    constants.append(value)
+    return ir.Const(value, len(constants) - 1)
 
 
 def _tree(tokens: list[str], constants: list[float]) -> ir.Node:

@@ -19,7 +19,7 @@ def _finish(tokens: list[str]) -> Partial:
 def test_prefix_tokens_become_the_rule_they_spell() -> None:
     state = _finish(["cost", "*", "cost", "number"])
     assert state.done
-    expected = parse_program("def stock(row):\n    return row.cost > 1.0\n"
+    expected = parse_program("def stock(row):\n    return row.cost > 0.0\n"
                              "def price(row):\n    return row.cost * 1.0\n", GRAMMAR.features)
     assert render_program(state.program()) == render_program(expected)
 
