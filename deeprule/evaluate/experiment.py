@@ -39,16 +39,15 @@ class Experiment:
 def world_tables(world: World, documents: bool = False) -> SourceTables:
     """Every month of shipments plus the SKU table, as a learner may read them; with
     `documents`, the customer priors a perfect extraction of the world's documents gives
-    (what they truly state: an upper bound on what the LLM's reading brings), as each month
-    began (`priors_by_month`: a month never reads a later document)."""
+    (what they truly state: an upper bound on what the LLM's reading brings), snapshotted
+    where documents change them (`priors_by_month`: a month never reads a later document)."""
     tables = SourceTables(pl.concat([world.shipments(m) for m in world.spec.months]),
                           world.skus())
     if not documents:
         return tables
     docs = world.documents()
     priors = priors_by_month(world.customers()["customer_id"].to_list(),
-                             perfect_extractions(docs), stated_facts(docs, world.document_facts()),
-                             list(world.spec.months))
+                             perfect_extractions(docs), stated_facts(docs, world.document_facts()))
     return replace(tables, customer_priors=priors)
 
 

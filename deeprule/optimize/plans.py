@@ -29,7 +29,7 @@ from deeprule.optimize.milp import (
     efficient_options,
     solve_plans,
 )
-from deeprule.priors.aggregate import AS_OF
+from deeprule.priors.aggregate import snapshot_at
 from deeprule.rules import Decisions
 from deeprule.search.objective import plan_prices
 
@@ -115,10 +115,10 @@ def lock_columns(rows: pl.DataFrame, locks: pl.DataFrame | None) -> tuple[np.nda
 
 def priors_locks(priors: pl.DataFrame | None, month: date) -> pl.DataFrame | None:
     """customer_id, sku_id, min_units, doc_id of the locks stated before `month`: the priors'
-    snapshot as that month began (`priors_by_month`; None: no priors yet)."""
+    latest snapshot on or before it (`snapshot_at`; None: no priors yet)."""
     if priors is None:
         return None
-    return (priors.filter(pl.col(AS_OF) == month).select("customer_id", "locks")
+    return (snapshot_at(priors, month).select("customer_id", "locks")
             .explode("locks").drop_nulls("locks").unnest("locks"))
 
 

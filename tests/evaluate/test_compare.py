@@ -31,7 +31,7 @@ from deeprule.llm.testing import ScriptedBackend
 from deeprule.search.searchers import SEARCHERS
 from pipelines.compare import ROWS, step_weights, store
 from tests.helpers.plots import embedded_png
-from tests.helpers.rules import markup_rule
+from tests.search.test_searchers import answer
 
 TINY = CompareSettings(preset="tiny", seeds=2, llm_seeds=1, budgets=(2, 4),
                        validation_months=1, test_months=1)
@@ -39,7 +39,8 @@ TINY = CompareSettings(preset="tiny", seeds=2, llm_seeds=1, budgets=(2, 4),
 
 
 def scripted() -> LLMClient:
-    return LLMClient(ScriptedBackend([markup_rule(1.2 + 0.1 * i) for i in range(20)]), None)
+    """Every registered LLM searcher's questions answered (rules, tree-search tokens)."""
+    return LLMClient(ScriptedBackend(responder=answer), None)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,9 @@ best rule is known."""
 
 import json
 
-import numpy as np
-import polars as pl
-
-from deeprule.models.price import PriceBasis, PriceResponse
-from deeprule.search.objective import RULE_FEATURES, Candidates
+from deeprule.rules import decide, parse_program
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, outcome
+from deeprule.search.toy import toy_market
 
 ROWS = 300
 SUMMARY = json.dumps({
@@ -15,6 +13,21 @@ SUMMARY = json.dumps({
     "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
     "key_features": ["cost"], "limitations": "one markup for every customer"})
 """A phase summary as a scripted LLM writes it."""
+NO_PENALTY = FitnessConfig(eta=0.0, lam=0.05)
+
+
+def spread_toy_candidates() -> Candidates:
+    """The toy market with usual prices spread ±25% around 1.2 x cost: fitting the expert
+    rule's `usual_price * c` leaves it ~5% below the optimum, a searcher that fits constants
+    must find a rule reading the cost (or the list price, 2 x cost)."""
+    return toy_market(ROWS, usual_spread=0.25)
+
+
+def toy_profit(text: str, cand: Candidates | None = None) -> float:
+    """Predicted profit of a rule on the toy market (or on `cand`)."""
+    cand = cand or toy_candidates()
+    program = parse_program(text, RULE_FEATURES)
+    return outcome(program, decide(program, cand.columns), cand, NO_PENALTY).profit
 
 
 def markup_rule(markup: float) -> str:
@@ -27,24 +40,4 @@ def markup_rule(markup: float) -> str:
 
 def toy_candidates(elasticity: float = 3.0) -> Candidates:
     """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
-    rng = np.random.default_rng(0)
-    cost = rng.uniform(2.0, 8.0, ROWS)
-    list_price = cost * 2.0
-    usual = cost * 1.2
-    basis = PriceBasis()
-    slopes = np.zeros((ROWS, basis.size))
-    slopes[:, 0] = elasticity
-    r_usual = np.log(usual / list_price)
-    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
-    response = PriceResponse(level, slopes, r_usual, list_price, basis)
-    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
-                         "sku_id": [f"S{i}" for i in range(ROWS)],
-                         "month": ["2024-12-01"] * ROWS,
-                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2)})
-    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
-               "market_price": usual, "hist_units": np.full(ROWS, 50.0),
-               "pred_units": np.full(ROWS, 50.0), "pred_units_market": np.full(ROWS, 50.0),
-               "elasticity": np.full(ROWS, elasticity),
-               "elasticity_market": np.full(ROWS, elasticity)}
-    columns |= {name: np.zeros(ROWS) for name in RULE_FEATURES if name not in columns}
-    return Candidates(rows, columns, response)
+    return toy_market(ROWS, elasticity)
