@@ -92,9 +92,10 @@ class Candidates:
 
 
 def candidates(frame: ScoringFrame, response: PriceResponse,
-               shipments: pl.DataFrame) -> Candidates:
+               shipments: pl.DataFrame, segments: pl.DataFrame | None = None) -> Candidates:
     """Rule features from a scoring frame, the demand model's response on it and the
-    shipments the market price averages (months before each row's)."""
+    shipments the market price averages (months before each row's); `segments`
+    (customer_id, segment; search/segments.py) labels each row's customer segment."""
     list_price = frame.column("list_price")
     usual = list_price * np.exp(frame.column("r_usual"))
     market = row_market_prices(frame.rows, shipments)
@@ -108,8 +109,20 @@ def candidates(frame: ScoringFrame, response: PriceResponse,
         "elasticity_market": -response.elasticity(market),
         **document_features(frame),
     }
-    return Candidates(frame.rows.select("customer_id", "sku_id", "month", "primary_category"),
+    rows = frame.rows.select("customer_id", "sku_id", "month", "primary_category")
+    return Candidates(with_segments(rows, segments) if segments is not None else rows,
                       columns, response)
+
+
+def with_segments(rows: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with their customer's segment, in the same order; a customer without one is
+    an error naming it (nothing silently dropped or lumped)."""
+    labeled = rows.join(segments.select("customer_id", "segment"), on="customer_id",
+                        how="left", maintain_order="left")
+    unknown = labeled.filter(pl.col("segment").is_null())["customer_id"].unique().sort()
+    if unknown.len():
+        raise ValueError(f"customer_features: no segment for customers {unknown.to_list()[:5]}")
+    return labeled
 
 
 def document_features(frame: ScoringFrame) -> dict[str, np.ndarray]:
