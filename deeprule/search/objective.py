@@ -157,6 +157,8 @@ class Outcome:
     stocked: int
     violations: int
     row_profit: np.ndarray
+    row_value: np.ndarray
+    """Each row's part of Φ: its profit minus η (p − p*)² (0 where not stocked)."""
 
 
 def plan_prices(decisions: Decisions, cand: Candidates) -> np.ndarray:
@@ -174,10 +176,11 @@ def outcome(program: Program, decisions: Decisions, cand: Candidates,
     units = np.where(stocked, cand.response.units(np.where(stocked, price, usual)), 0.0)
     row_profit = np.where(stocked, (price - cost) * units, 0.0)
     deviation = np.where(stocked, (price - usual) ** 2, 0.0)
+    row_value = row_profit - config.eta * deviation
     size = sum(complexity(root) for root in program.functions.values())
     outside = stocked & ((decisions.price < cost) | (decisions.price > cand.columns["list_price"])
                          | decisions.invalid_price)
     penalty = config.rho * float(outside.mean()) * cand.profit_scale
-    fitness = float(np.mean(row_profit - config.eta * deviation) - config.lam * size - penalty)
+    fitness = float(np.mean(row_value) - config.lam * size - penalty)
     return Outcome(fitness, float(row_profit.sum()), int(stocked.sum()), int(outside.sum()),
-                   row_profit)
+                   row_profit, row_value)

@@ -164,14 +164,15 @@ class _Market:
 
     cand: Candidates
     config: SearchConfig
-    best: Attainable
+    upper: Attainable
+    """u_i: the best row value the demand model allows (the segment losses' reference)."""
     encoder: TextEncoder
 
     def score(self, program: Program) -> tuple[Outcome, pl.DataFrame, float]:
         """Outcome, segment losses and overall loss of `program`."""
         out = outcome(program, decide(program, self.cand.columns), self.cand,
                       self.config.fitness)
-        return out, segment_losses(out, self.cand, self.best), overall_loss(out, self.best)
+        return out, segment_losses(out, self.cand, self.upper), overall_loss(out, self.upper)
 
 
 def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Program, Outcome]:
@@ -193,7 +194,8 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
     """Run the reflection loop from `start` (or from `checkpoint`); every iteration is
     recorded. `encoder` embeds memories for retrieval (default: the packaged MiniLM,
     loaded only once the memory holds more than K entries)."""
-    market = _Market(cand, config, attainable(cand), encoder or PackagedSentenceEncoder())
+    market = _Market(cand, config, attainable(cand, config.fitness.eta),
+                     encoder or PackagedSentenceEncoder())
     result = _resumed(checkpoint, market) if checkpoint else None
     if result is None:
         result = _started(start, market)
@@ -286,7 +288,7 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
         return ProposalContext(current_rule=last.rule, restructure=Restructure(
             syntax_tree(program), last.loss or 0.0, gradient_lines(program, gradient),
             config.xi), **common), targets
-    examples = worst_examples(result.best, result.best_outcome, market.cand, market.best,
+    examples = worst_examples(result.best, result.best_outcome, market.cand, market.upper,
                               targets, config.examples_shown)
     return ProposalContext(
         current_rule=render_program(result.best), examples=examples,
@@ -336,14 +338,14 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     _, tried, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness
     result.memory.add([memory(proposal.text, proposal.reflection,
-                              loss_by_segment(tried).get(target), "fitted")])
+                              loss_by_segment(tried)[target], "fitted")])
     improved = delta > config.min_gain * abs(result.best_outcome.fitness)
     if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
         result.segments = tried
     note = (f"stocked {out.stocked:,} of {cand.height:,} rows, {out.violations:,} priced "
             f"outside [cost, list]; loss {loss:.3f}, in {target} {before[target]:.3f} -> "
-            f"{loss_by_segment(tried).get(target, float('nan')):.3f}")
+            f"{loss_by_segment(tried)[target]:.3f}")
     return Iteration(number, "improved" if improved else "kept", render_program(program),
                      out.fitness, out.profit, out.violations, delta, note,
                      proposal.prompt_tokens, proposal.completion_tokens,

@@ -5,16 +5,20 @@ read from the `customer_features` table — what the customer is, never the
 simulator's truth. The loss of a rule on a segment must be comparable across
 segments of very different size and price level, so it is relative:
 
-    L(c) = Σ_{i∈c} (u_i − r_i) / Σ_{i∈c} u_i
+    L(c) = Σ_{i∈c} (u_i − v_i) / Σ_{i∈c} u_i
 
-r_i is the rule's predicted row profit (0 where it does not stock), u_i the best
-row profit the demand model allows: the most profitable of `GRID_POINTS` prices
-spread evenly over [cost, list price], or 0 (not stocking) when none is
-profitable. L(c) is the share of the model's attainable profit the rule leaves
-on the table in that segment: 0 is as good as the grid, 0.1 is 10 % short; it can
-dip a hair below 0 where the rule's price falls between two grid points and above
-1 where the rule stocks at a loss. It reads profit only (Φ's price-deviation,
-complexity and violation terms are the search's objective, not a segment's loss).
+v_i is the rule's row value under Φ — predicted profit (p − c)·q(p) minus
+η (p − p*)², 0 where it does not stock — and u_i the best value the demand model
+allows for that row: the best of `GRID_POINTS` prices spread evenly over
+[cost, list price] and the usual price, or 0 (not stocking) when none is
+positive. L(c) is the share of the attainable value the rule leaves on the table
+in that segment: 0 is as good as the grid, 0.1 is 10 % short. It can dip a hair
+below 0 where the rule's price falls between grid points, and exceed 1 where the
+rule stocks at a loss. With η = 0 it is the plain profit shortfall; with η > 0 it
+measures the rule against what Φ itself rewards (a profit-only loss would call
+"price at list" best on the demo world, which Φ's price-deviation term refuses,
+and the LLM would be told to chase what is never kept). Φ's complexity and
+violation terms are global, not any segment's.
 """
 
 from __future__ import annotations
@@ -68,22 +72,24 @@ def _customer_types(customers: pl.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class Attainable:
-    """Per row: the best profit the demand model allows in [cost, list] and at which price."""
+    """Per row: the best value u_i the demand model allows in [cost, list], at which price."""
 
-    profit: np.ndarray
+    value: np.ndarray
     price: np.ndarray
 
 
-def attainable(cand: Candidates) -> Attainable:
-    """u_i and its price on the `GRID_POINTS` grid (profit 0 where nothing is profitable)."""
-    cost, top = cand.columns["cost"], cand.columns["list_price"]
+def attainable(cand: Candidates, eta: float) -> Attainable:
+    """u_i and its price: the best of the grid and the usual price (0 where none is
+    positive); `eta` weighs (p − p*)² as Φ does."""
+    cost, top, usual = (cand.columns[c] for c in ("cost", "list_price", "usual_price"))
     steps = np.linspace(0.0, 1.0, GRID_POINTS)
-    prices = cost[:, None] + (top - cost)[:, None] * steps[None, :]
-    profit = np.stack([(prices[:, j] - cost) * cand.response.units(prices[:, j])
-                       for j in range(GRID_POINTS)], axis=1)
-    best = profit.argmax(axis=1)
+    prices = np.column_stack([cost[:, None] + (top - cost)[:, None] * steps[None, :],
+                              np.clip(usual, cost, top)])
+    value = np.stack([(p - cost) * cand.response.units(p) - eta * (p - usual) ** 2
+                      for p in prices.T], axis=1)
+    best = value.argmax(axis=1)
     rows = np.arange(cand.height)
-    return Attainable(np.maximum(profit[rows, best], 0.0), prices[rows, best])
+    return Attainable(np.maximum(value[rows, best], 0.0), prices[rows, best])
 
 
 def segment_labels(cand: Candidates) -> np.ndarray:
@@ -94,21 +100,22 @@ def segment_labels(cand: Candidates) -> np.ndarray:
 
 
 def segment_losses(out: Outcome, cand: Candidates, best: Attainable) -> pl.DataFrame:
-    """segment, rows, attainable and rule profit, loss L(c); worst segment first."""
-    frame = pl.DataFrame({"segment": segment_labels(cand), "attainable": best.profit,
-                          "profit": out.row_profit})
+    """segment, rows, the rule's value and profit, the attainable value, loss L(c); worst
+    segment first."""
+    frame = pl.DataFrame({"segment": segment_labels(cand), "attainable": best.value,
+                          "value": out.row_value, "profit": out.row_profit})
     return (frame.group_by("segment")
             .agg(rows=pl.len(), attainable=pl.col("attainable").sum(),
-                 profit=pl.col("profit").sum())
+                 value=pl.col("value").sum(), profit=pl.col("profit").sum())
             .with_columns(loss=pl.when(pl.col("attainable") > 0)
-                          .then(1.0 - pl.col("profit") / pl.col("attainable")).otherwise(0.0))
+                          .then(1.0 - pl.col("value") / pl.col("attainable")).otherwise(0.0))
             .sort(["loss", "segment"], descending=[True, False]))
 
 
 def overall_loss(out: Outcome, best: Attainable) -> float:
     """The same relative shortfall over all rows."""
-    total = float(best.profit.sum())
-    return 1.0 - float(out.row_profit.sum()) / total if total > 0 else 0.0
+    total = float(best.value.sum())
+    return 1.0 - float(out.row_value.sum()) / total if total > 0 else 0.0
 
 
 def loss_by_segment(losses: pl.DataFrame) -> dict[str, float]:
@@ -122,9 +129,9 @@ def failing(losses: pl.DataFrame, tau: float, limit: int) -> pl.DataFrame:
 
 def worst_examples(program: Program, out: Outcome, cand: Candidates, best: Attainable,
                    segments: list[str], limit: int) -> list[str]:
-    """The rows of `segments` where the rule leaves most profit behind, as prompt lines."""
+    """The rows of `segments` where the rule leaves most value behind, as prompt lines."""
     labels = segment_labels(cand)
-    shortfall = np.where(np.isin(labels, segments), best.profit - out.row_profit, -np.inf)
+    shortfall = np.where(np.isin(labels, segments), best.value - out.row_value, -np.inf)
     rows = [int(i) for i in np.argsort(-shortfall)[:limit] if np.isfinite(shortfall[i])]
     decisions = decide(program, cand.columns)
     price = plan_prices(decisions, cand)
@@ -135,5 +142,5 @@ def worst_examples(program: Program, out: Outcome, cand: Candidates, best: Attai
             f"{col['list_price'][i]:.2f}, usual {col['usual_price'][i]:.2f}, hist_units "
             f"{col['hist_units'][i]:.1f}, elasticity {col['elasticity'][i]:.2f}; the rule "
             + (f"stocks at {price[i]:.2f}" if decisions.stock[i] else "does not stock")
-            + f" for profit {out.row_profit[i]:.1f}; best {best.profit[i]:.1f} at "
+            + f" for value {out.row_value[i]:.1f}; best {best.value[i]:.1f} at "
             f"{best.price[i]:.2f}" for i in rows]

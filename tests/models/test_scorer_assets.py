@@ -166,6 +166,11 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
             for e in result.get_asset_materialization_events()}
     assert "def price(row)" in meta["rule_search"]["best_rule"].value
     assert "**Key features.** cost" in meta["rule_search"]["phase_summary"].value
+    segments = meta["rule_search"]["segment_losses"].value
+    assert "segment" in segments and " / large" in segments and " / small" in segments
+    assert "price as a markup on cost" in meta["rule_search"]["reflections"].value
+    assert iterations["template"].to_list()[1:] != [] and all(
+        t.endswith("_v1") for t in iterations["template"].to_list()[1:])
     embedded_png(meta["rule_search"]["fitness_plot"])
     _check_plans(scored["database"], meta, result)
     plans = _table(scored["database"], "rule_plans_vs_truth")

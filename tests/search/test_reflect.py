@@ -8,7 +8,10 @@ import pytest
 
 from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.plans import rule_profit
-from deeprule.llm import LLMClient
+from deeprule.llm import LLMClient, ResponseCache
+from deeprule.llm.factory import LLMSettings
+from deeprule.llm.local import LocalBackend
+from deeprule.llm.models import QWEN_CODER
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
@@ -23,6 +26,7 @@ from deeprule.search.objective import (
 )
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
+from resources.paths import data_dir
 from tests.helpers.memory import WordEncoder
 from tests.helpers.rules import ROWS, SEGMENTS, markup_rule, toy_candidates
 
@@ -89,7 +93,7 @@ def test_the_first_prompt_names_the_failing_segments_and_their_worst_rows() -> N
     failing = backend.prompts[0].user.split("Segments whose loss is above 0.050:\n")[1]
     worst = max(losses, key=losses.get)
     assert failing.startswith(f"- {worst}: loss {losses[worst]:.3f}")
-    rows = failing.split("Rows with the largest profit gap:\n")[1].split("Reflection")[0]
+    rows = failing.split("Rows with the largest gap:\n")[1].split("Reflection")[0]
     assert rows.count("\n- ") + 1 == config.examples_shown and "the rule stocks at" in rows
 
 
@@ -174,6 +178,20 @@ def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
     assert expert.best_outcome.stocked > 0 and expert.best_outcome.profit > 0
 
 
+class RecordingBackend:
+    """A real backend that keeps every prompt it was sent."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend, self.prompts = backend, []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def generate(self, prompt, schema, timeout_s, attempt=0):
+        self.prompts.append(prompt)
+        return self.backend.generate(prompt, schema, timeout_s, attempt)
+
+
 class _Killed(BaseException):
     """Stands in for kill -9 between two iterations (not an Exception: nothing catches it)."""
 
@@ -212,3 +230,25 @@ def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
     fresh = ScriptedBackend(list(answers))
     search(LLMClient(fresh, None), cand, config, start=USUAL_PRICE_START, checkpoint=other)
     assert fresh.calls == 3
+
+
+@pytest.mark.slow
+def test_the_real_local_model_drives_two_reflection_iterations(tmp_path: Path) -> None:
+    """Qwen2.5-Coder (the rule model) answers the reflection template under the grammar:
+    each iteration is asked, its answer carries a reflection and a rule over the offered
+    features, and the second prompt quotes the first reflection and the memory."""
+    backend = LocalBackend(data_dir() / "models", QWEN_CODER,
+                           max_tokens=LLMSettings.rule_max_new_tokens)
+    recorded = RecordingBackend(backend)
+    client = LLMClient(recorded, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=600)
+    config = SearchConfig(iterations=2, patience=2, epsilon=NEVER_CONVERGED, check_retries=1)
+    result = search(client, toy_candidates(wholesaler=2.0), config, encoder=WordEncoder())
+    assert len(result.iterations) == 3
+    assert all(i.template == "reflection_v1" or i.template == "restructure_v1"
+               for i in result.iterations[1:])
+    fitted = [i for i in result.iterations[1:] if i.status in ("improved", "kept")]
+    assert fitted and all(i.reflection.strip() for i in fitted)
+    first = result.iterations[1]
+    if first.reflection:
+        assert first.reflection in recorded.prompts[-1].user
+    assert result.best_outcome.fitness >= result.iterations[0].fitness

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from deeprule.rules import decide, parse_program
-from deeprule.search.objective import RULE_FEATURES, outcome, with_segments
+from deeprule.search.objective import RULE_FEATURES, FitnessConfig, outcome, with_segments
 from deeprule.search.segments import (
     attainable,
     customer_segments,
@@ -15,6 +15,8 @@ from deeprule.search.segments import (
 )
 from tests.helpers.rules import SEGMENTS, toy_candidates
 
+PROFIT_ONLY = FitnessConfig(eta=0.0)
+
 
 def rule(markup: float):
     return parse_program(f"def stock(row):\n    return True\ndef price(row):\n"
@@ -24,8 +26,8 @@ def rule(markup: float):
 def losses_of(markup: float, wholesaler: float | None = None) -> pl.DataFrame:
     cand = toy_candidates(wholesaler=wholesaler)
     program = rule(markup)
-    return segment_losses(outcome(program, decide(program, cand.columns), cand), cand,
-                          attainable(cand))
+    return segment_losses(outcome(program, decide(program, cand.columns), cand, PROFIT_ONLY), cand,
+                          attainable(cand, 0.0))
 
 
 def test_at_the_known_optimum_no_segment_loses_and_at_usual_prices_each_loses_22_percent() -> None:
@@ -41,11 +43,26 @@ def test_a_segment_a_markup_does_not_fit_loses_more_and_comes_first() -> None:
     assert failing(losses, 0.05, 3)["segment"].to_list() == [SEGMENTS[1]]
     cand = toy_candidates(wholesaler=2.0)
     program = rule(1.5)
-    out = outcome(program, decide(program, cand.columns), cand)
-    best = attainable(cand)
+    out = outcome(program, decide(program, cand.columns), cand, PROFIT_ONLY)
+    best = attainable(cand, 0.0)
     assert 0.0 < overall_loss(out, best) < losses["loss"][0]
     lines = worst_examples(program, out, cand, best, [SEGMENTS[1]], 3)
     assert len(lines) == 3 and all(line.startswith(SEGMENTS[1]) for line in lines)
+
+
+def test_with_eta_the_loss_measures_against_what_phi_rewards() -> None:
+    """Φ's η pulls prices toward the usual one: the attainable value moves with it, so a
+    rule at the usual price loses less than by profit alone, and the profit optimum more."""
+    cand = toy_candidates()
+    eta = FitnessConfig(eta=1.0)
+
+    def loss(markup: float) -> float:
+        program = rule(markup)
+        return overall_loss(outcome(program, decide(program, cand.columns), cand, eta),
+                            attainable(cand, eta.eta))
+
+    assert loss(1.2) < losses_of(1.2)["loss"].max() - 0.01
+    assert min(loss(m) for m in (1.3, 1.4)) < loss(1.5) and loss(1.2) > 0.0
 
 
 def test_customer_segments_are_type_by_scale_tertile() -> None:
