@@ -23,10 +23,11 @@ from resources.mlflow import MlflowResource
 SOURCES = ("shipments", "skus", "customer_features", "sku_features",
            "customer_category_features")
 """Tables the scorers read, by name (SourceTables fields); declared as deps for lineage."""
-OPTIONAL_SOURCES = ("customer_priors",)
-"""Read when materialized: without them the model has no document features (as
-`store_affiliation` falls back to the neutral prior)."""
-SOURCE_DEPS = [dg.AssetKey(name) for name in (*SOURCES, *OPTIONAL_SOURCES)]
+OPTIONAL_SOURCES = {"customer_priors": "customer_priors_by_month"}
+"""SourceTables field -> table, read when materialized: without them the model has no
+document features (as `store_affiliation` falls back to the neutral prior). The priors
+are the point-in-time snapshots, so a month's features read only earlier documents."""
+SOURCE_DEPS = [dg.AssetKey(name) for name in (*SOURCES, *OPTIONAL_SOURCES.values())]
 
 
 def sources(duckdb: DuckDBResource) -> SourceTables:
@@ -36,7 +37,8 @@ def sources(duckdb: DuckDBResource) -> SourceTables:
     if missing:
         raise ValueError(f"scorer inputs not materialized yet: {missing} (run the raw and "
                          "features assets first)")
-    optional = {name: read_table_or_none(duckdb, name) for name in OPTIONAL_SOURCES}
+    optional = {field: read_table_or_none(duckdb, table)
+                for field, table in OPTIONAL_SOURCES.items()}
     return SourceTables(**tables, **optional)
 
 

@@ -19,6 +19,7 @@ from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
 from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleRef, lock_columns, make_plans
+from deeprule.priors.aggregate import AS_OF
 from deeprule.rules import Program, decide, parse_program
 from deeprule.search.objective import RULE_FEATURES
 from resources.mlflow import MlflowResource
@@ -61,17 +62,18 @@ def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl
     expenses = read_table_or_none(duckdb, "expenses")
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
                               codes.categories, when)
-    return PlanInputs(when, plan, codes, history, extracted_locks(duckdb),
+    return PlanInputs(when, plan, codes, history, extracted_locks(duckdb, when),
                       expenses is not None and not expenses.is_empty())
 
 
-def extracted_locks(duckdb: DuckDBResource) -> pl.DataFrame | None:
-    """customer_id, sku_id, min_units, doc_id from the priors' locks (None: no priors yet)."""
-    priors = read_table_or_none(duckdb, "customer_priors")
-    if priors is None or "locks" not in priors.columns:
+def extracted_locks(duckdb: DuckDBResource, month: date) -> pl.DataFrame | None:
+    """customer_id, sku_id, min_units, doc_id of the locks stated before `month` (the
+    priors' snapshot as that month began; None: no priors yet)."""
+    priors = read_table_or_none(duckdb, "customer_priors_by_month")
+    if priors is None:
         return None
-    return (priors.select("customer_id", "locks").explode("locks").drop_nulls("locks")
-            .unnest("locks"))
+    return (priors.filter(pl.col(AS_OF) == month).select("customer_id", "locks")
+            .explode("locks").drop_nulls("locks").unnest("locks"))
 
 
 def searched_rule(rule_search: pl.DataFrame, which: str, source: str = "rule_search"

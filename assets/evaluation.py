@@ -156,7 +156,7 @@ def _document_ablation(world: WorldResource, tables: SourceTables, split: TimeSp
     inputs = document_inputs(scorer.spec.high_columns)
     if tables.customer_priors is None or not inputs:
         return {"document_ablation": "skipped: the registered demand model has no document "
-                "features (customer_priors not materialized when it trained)"}
+                "features (customer_priors_by_month not materialized when it trained)"}
     card = demand_model.row(0, named=True)
     if not card.get("config"):
         return {"document_ablation": "skipped: the demand model card predates stored settings; "

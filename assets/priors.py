@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from assets._metadata import frame_metadata
+from assets._metadata import frame_metadata, table_markdown
 from assets._tables import read_table_or_none
 from deeprule.priors import aggregate
 from deeprule.priors.extract import FAILED, OK, PENDING, plan_extraction, run_extraction
@@ -158,6 +158,29 @@ def customer_priors(customers: pl.DataFrame, document_extractions: pl.DataFrame
         customers_with_prior=int((df["n_extracted"] > 0).sum()),
         customers_with_conflicts=int((df["n_conflicts"] > 0).sum()),
         customers_without_extraction=int((df["n_extracted"] == 0).sum()),
+    ))
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
+          deps=[dg.AssetKey("shipments")],
+          description="customer_priors as each shipment month began (column as_of): only "
+          "documents dated before that month count. What the demand model, the rules and the "
+          "plans read, so no month sees a document written in or after it.")
+def customer_priors_by_month(customers: pl.DataFrame, document_extractions: pl.DataFrame,
+                             duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
+    started = time.perf_counter()
+    with duckdb.get_connection() as conn:
+        months = [r[0] for r in conn.execute(
+            "SELECT DISTINCT month FROM shipments ORDER BY month").fetchall()]
+    df = aggregate.priors_by_month(customers["customer_id"].to_list(), document_extractions,
+                                   extracted_facts(document_extractions), months)
+    with_documents = (df.group_by(aggregate.AS_OF)
+                      .agg(customers_with_documents=(pl.col("n_extracted") > 0).sum())
+                      .sort(aggregate.AS_OF))
+    return dg.Output(df, metadata=frame_metadata(
+        df, time.perf_counter() - started, months=len(months),
+        first_month=str(months[0]), last_month=str(months[-1]),
+        customers_with_documents_by_month=dg.MetadataValue.md(table_markdown(with_documents)),
     ))
 
 

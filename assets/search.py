@@ -15,6 +15,7 @@ the plans under the simulator's true demand).
 """
 
 import time
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -92,10 +93,11 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
         summary_usage = {f"summary_{k}": v for k, v in writer.usage.summary().items()
                          if k.endswith("tokens")}
     written = dg.MetadataValue.md(summary_markdown(summary) if summary else why_not)
+    who = Producer("llm_reflection", client.backend.name, client.backend.model, context.run_id)
     return _search_output(result, ref.version, cand.height, started,
                           {**usage, **summary_usage, "phase_summary": written,
                            **_reflection_metadata(result)},
-                          "Fitness of each proposal after its constants were fitted")
+                          "Fitness of each proposal after its constants were fitted", who)
 
 
 def _reflection_metadata(result: SearchResult) -> dict[str, object]:
@@ -136,13 +138,26 @@ def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearch
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
     result = evolve(cand, config.evolve(), progress=context.log.info)
     return _search_output(result, ref.version, cand.height, started, {},
-                          "Best fitness so far, by generation")
+                          "Best fitness so far, by generation",
+                          Producer("evolution", "", "", context.run_id))
+
+
+@dataclass(frozen=True)
+class Producer:
+    """Who made a search table's rules: the searcher, its LLM ("" = none) and the run."""
+
+    searcher: str
+    llm_backend: str
+    llm_model: str
+    run_id: str
 
 
 def _search_output(result: SearchResult, model_version: object, candidates: int,
-                   started: float, extra: dict, plot_title: str) -> dg.Output[pl.DataFrame]:
+                   started: float, extra: dict, plot_title: str,
+                   who: Producer) -> dg.Output[pl.DataFrame]:
     """The iteration table and what a reviewer looks at first: best vs expert, the plot."""
-    table = result.table().with_columns(demand_model_version=pl.lit(str(model_version)))
+    table = result.table().with_columns(demand_model_version=pl.lit(str(model_version)),
+                                        **{k: pl.lit(v, pl.String) for k, v in vars(who).items()})
     best = table.filter(pl.col("is_best")).row(0, named=True)
     expert = table.row(0, named=True)
     return dg.Output(table, metadata=frame_metadata(

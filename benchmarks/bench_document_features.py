@@ -1,6 +1,7 @@
 """What the document features are worth to the demand model: held-out accuracy with and without.
 
-The demand model is trained on a world preset's raw tables plus `customer_priors`,
+The demand model is trained on a world preset's raw tables plus `customer_priors_by_month`
+(each month's snapshot from the documents dated before it),
 then trained again with the same settings (beta chosen by the first fit) without the
 document features (deeprule/features/documents.py); both are compared with the
 simulator's truth on the same held-out months. The priors come from what the
@@ -25,7 +26,7 @@ from deeprule.evaluate.scorers import document_ablation
 from deeprule.features.documents import document_inputs
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.priors.aggregate import customer_priors
+from deeprule.priors.aggregate import priors_by_month
 from deeprule.synth import build_world, resolve_spec
 
 
@@ -36,8 +37,8 @@ def main() -> int:
     world = build_world(resolve_spec(args.preset))
     documents = world.documents()
     facts = stated_facts(documents, world.document_facts())
-    priors = customer_priors(world.customers()["customer_id"].to_list(),
-                             perfect_extractions(documents), facts)
+    priors = priors_by_month(world.customers()["customer_id"].to_list(),
+                             perfect_extractions(documents), facts, list(world.spec.months))
     tables = replace(world_tables(world), customer_priors=priors)
     started = time.perf_counter()
     data = prepare(tables, 2, 2)

@@ -1,7 +1,7 @@
 """Headroom of the synthetic world: what the logged policy leaves on the table, under truth.
 
     python benchmarks/bench_headroom.py [--presets demo paper] [--month -1] [--workers 2]
-        [--overrides '{"skus_per_customer": 30}']
+        [--overrides '{"skus_per_customer": 60}']  # the paper's shipment count
 
 For a held-out month (default: the last) of each preset, under the true demand,
 per customer with history and exact under the paper's hard constraints:

@@ -11,6 +11,7 @@ reference on a sample (the comparison in the same run).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -45,7 +46,7 @@ def python_rule(row: dict[str, float]) -> tuple[bool, float]:
     share = row["cat_share"] * 2.0
     stock = (share > 0.3 and row["margin"] > 0.1) if row["sensitivity"] > 0.7 else share > 0.1
     base = max(row["cost"] * 1.1, row["list_price"] * (1 - 0.05 * row["loyalty"]))
-    squash = 0.5 * (1.0 + np.tanh(0.5 * (row["sensitivity"] - 0.5)))
+    squash = 0.5 * (1.0 + math.tanh(0.5 * (row["sensitivity"] - 0.5)))
     return stock, min(max(base * (1.0 - 0.1 * squash), row["cost"]), row["list_price"])
 
 

@@ -19,11 +19,19 @@ priors are read, never the simulator's truth.
 | `doc_ceiling_stated` | 1 if an approval states a ceiling |
 | `doc_locked` | 1 if an approval locks this SKU for the customer (a minimum quantity) |
 | `doc_has_documents` | 1 if at least one of the customer's documents was extracted |
+
+Point in time: priors with an `as_of` column (`customer_priors_by_month`, one
+snapshot per month built only from documents dated before that month) are joined
+on the row's month, so a row never reads a document written in its own month or
+later; a row month without a snapshot is an error, not zeros. Priors without
+`as_of` (a hand-built frame) hold for every month.
 """
 
 from __future__ import annotations
 
 import polars as pl
+
+from deeprule.priors.aggregate import AS_OF
 
 SENSITIVITY_ORDINAL = {"low": -1.0, "medium": 0.0, "high": 1.0}
 """Stated levels on one ordinal scale; 'not stated' shares medium's 0 (and its flag is 0)."""
@@ -40,13 +48,18 @@ def with_document_columns(rows: pl.DataFrame, priors: pl.DataFrame,
     missing = [k for k in ROW_KEYS if k not in rows.columns]
     if missing:
         raise ValueError(f"rows need {missing} for document features")
+    keys = ["_as_of"] if AS_OF in priors.columns else []
+    if keys:
+        priors = _snapshots_for(rows, priors)
     brand = (skus.select("sku_id", pl.col("brand").cast(pl.String).alias("_brand"))
              if "brand" in skus.columns else skus.select("sku_id", _brand=pl.lit(None, pl.String)))
-    out = (rows.with_row_index("_doc_row").join(brand, on="sku_id", how="left")
-           .join(_category_facts(priors), on=["customer_id", "primary_category"], how="left")
-           .join(_brand_facts(priors), on=["customer_id", "_brand"], how="left")
-           .join(_lock_facts(priors), on=["customer_id", "sku_id"], how="left")
-           .join(_customer_facts(priors), on="customer_id", how="left"))
+    out = (rows.with_row_index("_doc_row").with_columns(_as_of=pl.col("month"))
+           .join(brand, on="sku_id", how="left")
+           .join(_category_facts(priors, keys), on=[*keys, "customer_id", "primary_category"],
+                 how="left")
+           .join(_brand_facts(priors, keys), on=[*keys, "customer_id", "_brand"], how="left")
+           .join(_lock_facts(priors, keys), on=[*keys, "customer_id", "sku_id"], how="left")
+           .join(_customer_facts(priors, keys), on=[*keys, "customer_id"], how="left"))
     announced = pl.col("_announced_month").is_not_null()
     reached = announced & (pl.col("_announced_month") <= pl.col("month"))
     values = {
@@ -67,43 +80,56 @@ def with_document_columns(rows: pl.DataFrame, priors: pl.DataFrame,
     ).sort("_doc_row").select(*rows.columns, *DOC_COLUMNS)
 
 
+def _snapshots_for(rows: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
+    """The priors' snapshots renamed for joining; every row month must have one."""
+    have = set(priors[AS_OF].unique().to_list())
+    missing = sorted(m for m in rows["month"].unique().to_list() if m not in have)
+    if missing:
+        raise ValueError(f"customer priors have no snapshot (column {AS_OF!r}) for row months "
+                         f"{[str(m) for m in missing[:5]]}{' ...' if len(missing) > 5 else ''}: "
+                         "rematerialize customer_priors_by_month")
+    return priors.rename({AS_OF: "_as_of"})
+
+
 def document_inputs(columns: list[str]) -> list[str]:
     """The document features among a model's input columns."""
     return [c for c in columns if c in DOC_COLUMNS]
 
 
-def _category_facts(priors: pl.DataFrame) -> pl.DataFrame:
+def _category_facts(priors: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """customer x category: stated level, in scope, announced month (outer union of the three)."""
-    keys = ["customer_id", "primary_category"]
-    levels = (priors.select("customer_id", "category_sensitivity")
+    on = [*keys, "customer_id", "primary_category"]
+    levels = (priors.select(*keys, "customer_id", "category_sensitivity")
               .explode("category_sensitivity").unnest("category_sensitivity")
               .filter(pl.col("category").is_not_null())
-              .select("customer_id", pl.col("category").alias("primary_category"),
+              .select(*keys, "customer_id", pl.col("category").alias("primary_category"),
                       pl.col("level").alias("_level")))
-    scope = (priors.select("customer_id", "categories").explode("categories")
+    scope = (priors.select(*keys, "customer_id", "categories").explode("categories")
              .filter(pl.col("categories").is_not_null())
-             .select("customer_id", pl.col("categories").alias("primary_category"),
+             .select(*keys, "customer_id", pl.col("categories").alias("primary_category"),
                      _in_scope=pl.lit(1.0)).unique())
     announced = (priors.filter(pl.col("announced_category").is_not_null())
-                 .select("customer_id", pl.col("announced_category").alias("primary_category"),
+                 .select(*keys, "customer_id",
+                         pl.col("announced_category").alias("primary_category"),
                          pl.col("announced_month").alias("_announced_month")))
-    return (levels.join(scope, on=keys, how="full", coalesce=True)
-            .join(announced, on=keys, how="full", coalesce=True))
+    return (levels.join(scope, on=on, how="full", coalesce=True)
+            .join(announced, on=on, how="full", coalesce=True))
 
 
-def _brand_facts(priors: pl.DataFrame) -> pl.DataFrame:
-    return (priors.select("customer_id", "wanted_brands").explode("wanted_brands")
+def _brand_facts(priors: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (priors.select(*keys, "customer_id", "wanted_brands").explode("wanted_brands")
             .filter(pl.col("wanted_brands").is_not_null())
-            .select("customer_id", pl.col("wanted_brands").alias("_brand"), _wanted=pl.lit(1.0))
+            .select(*keys, "customer_id", pl.col("wanted_brands").alias("_brand"),
+                    _wanted=pl.lit(1.0))
             .unique())
 
 
-def _lock_facts(priors: pl.DataFrame) -> pl.DataFrame:
-    return (priors.select("customer_id", "locks").explode("locks").unnest("locks")
+def _lock_facts(priors: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (priors.select(*keys, "customer_id", "locks").explode("locks").unnest("locks")
             .filter(pl.col("sku_id").is_not_null())
-            .select("customer_id", "sku_id", _locked=pl.lit(1.0)).unique())
+            .select(*keys, "customer_id", "sku_id", _locked=pl.lit(1.0)).unique())
 
 
-def _customer_facts(priors: pl.DataFrame) -> pl.DataFrame:
-    return priors.select("customer_id", pl.col("discount_ceiling").alias("_ceiling"),
+def _customer_facts(priors: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return priors.select(*keys, "customer_id", pl.col("discount_ceiling").alias("_ceiling"),
                          pl.col("n_extracted").alias("_extracted"))

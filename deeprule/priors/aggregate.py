@@ -21,6 +21,8 @@ Each of these new facts keeps the document it came from (`*_source`, `doc_id`).
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from deeprule.priors.extract import FAILED, OK, PENDING
@@ -29,6 +31,8 @@ PRICE_LEVEL_VALUE = {"low": 1 / 6, "medium": 1 / 2, "high": 5 / 6}
 """Bands mapped to the midpoints of the thirds of [0, 1]."""
 SOURCE_RANK = {"profile": 0, "negotiation": 1}
 
+AS_OF = "as_of"
+"""Column of `priors_by_month`: the month a snapshot describes the start of."""
 PRIORS_SCHEMA: dict[str, pl.DataType] = {
     "customer_id": pl.String(),
     "price_sensitivity": pl.Float64(),
@@ -85,6 +89,21 @@ def customer_priors(
         *(pl.col(c).fill_null(0) for c in ("n_documents", "n_extracted", "n_failed", "n_pending")),
     )
     return _with_resolution(out).select(list(PRIORS_SCHEMA)).cast(PRIORS_SCHEMA)
+
+
+def priors_by_month(customer_ids: list[str], extractions: pl.DataFrame, facts: pl.DataFrame,
+                    months: list[date]) -> pl.DataFrame:
+    """`customer_priors` as each month began (column `as_of`): only documents dated before
+    it count, so a month's features never read a document written in or after that month."""
+    snapshots = [
+        customer_priors(customer_ids, extractions.filter(pl.col("doc_date") < month),
+                        facts.filter(pl.col("doc_date") < month))
+        .with_columns(pl.lit(month, dtype=pl.Date).alias(AS_OF))
+        for month in sorted(set(months))
+    ]
+    if not snapshots:
+        raise ValueError("priors_by_month needs at least one month")
+    return pl.concat(snapshots)
 
 
 def _document_counts(extractions: pl.DataFrame) -> pl.DataFrame:

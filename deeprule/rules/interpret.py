@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -22,6 +23,9 @@ EXP_CLIP = 50.0
 """exp(50) ~ 5e21: large enough for any price or volume, far from float overflow."""
 
 Columns = Mapping[str, np.ndarray]
+CHUNK_ROWS = 32_768
+"""Rows evaluated at a time: a node's temporaries (256 KiB each) stay in the CPU cache
+instead of streaming 8 MiB arrays through memory once per node."""
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
@@ -33,6 +37,8 @@ def _as_bool(x: np.ndarray) -> np.ndarray:
 
 
 def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if b.ndim == 0:  # a constant divisor: one scalar test instead of a mask per row
+        return a / b if abs(float(b)) > EPS else np.zeros_like(a / 1.0)
     a, b = np.broadcast_arrays(a, b)
     return np.divide(a, b, out=np.zeros(a.shape), where=np.abs(b) > EPS)
 
@@ -56,8 +62,8 @@ _CALLS = {
     "abs": np.abs, "log": _log, "exp": lambda x: np.exp(np.clip(x, -EXP_CLIP, EXP_CLIP)),
     "sqrt": lambda x: np.sqrt(np.abs(x)),
     "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * np.clip(x, -EXP_CLIP, EXP_CLIP))),
-    "min": lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
-    "max": lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
+    "min": lambda *xs: reduce(np.minimum, xs),  # pairwise: no stacked copy of the columns
+    "max": lambda *xs: reduce(np.maximum, xs),
     "clip": lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
 }
 
@@ -66,14 +72,13 @@ _CALLS = {
 class _Evaluator:
     columns: Columns
     params: Sequence[float] | None
-    rows: int
 
     def run(self, node: ir.Node) -> np.ndarray:
-        if isinstance(node, ir.Const):
+        if isinstance(node, ir.Const):  # a 0-d array: numpy broadcasts it, no column built
             value = node.value if self.params is None else self.params[node.index]
-            return np.full(self.rows, float(value))
+            return np.asarray(float(value))
         if isinstance(node, ir.Flag):
-            return np.full(self.rows, node.value)
+            return np.asarray(node.value)
         if isinstance(node, ir.Feature):
             return np.asarray(self.columns[node.name], dtype=np.float64)
         if isinstance(node, ir.BinOp):
@@ -87,7 +92,7 @@ class _Evaluator:
                                      _as_float(self.run(node.right)))
         if isinstance(node, ir.Logic):
             combine = np.logical_and if node.op == "and" else np.logical_or
-            return combine.reduce([_as_bool(self.run(a)) for a in node.args])
+            return reduce(combine, (_as_bool(self.run(a)) for a in node.args))
         if isinstance(node, ir.Where):
             then, otherwise = self.run(node.then), self.run(node.otherwise)
             if then.dtype != otherwise.dtype:
@@ -104,8 +109,19 @@ def evaluate(node: ir.Node, columns: Columns, params: Sequence[float] | None = N
     if missing:
         raise KeyError(f"rule needs columns the candidate rows lack: {', '.join(missing)}")
     rows = len(next(iter(columns.values()))) if columns else 1
+    if rows <= CHUNK_ROWS:
+        return _run(node, columns, params, rows)
+    parts = [_run(node, {k: v[start:start + CHUNK_ROWS] for k, v in columns.items()}, params,
+                  min(CHUNK_ROWS, rows - start))
+             for start in range(0, rows, CHUNK_ROWS)]
+    return np.concatenate(parts)
+
+
+def _run(node: ir.Node, columns: Columns, params: Sequence[float] | None,
+         rows: int) -> np.ndarray:
     with np.errstate(all="ignore"):
-        return _Evaluator(columns, params, rows).run(node)
+        value = _Evaluator(columns, params).run(node)
+    return np.full(rows, value) if value.ndim == 0 else value
 
 
 @dataclass(frozen=True)

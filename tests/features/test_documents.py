@@ -75,3 +75,19 @@ def test_the_model_inputs_carry_standardized_document_features(tiny_tables, tiny
     assert np.allclose(column, (frame.column("doc_has_documents") - mean) / std, atol=1e-5)
     plain = fit_spec(tiny_tables, months[:1])
     assert not set(DOC_COLUMNS) & set(plain.high_columns)
+
+
+def test_point_in_time_priors_join_on_the_row_month_and_a_missing_month_is_an_error(
+        tiny_world) -> None:
+    skus = tiny_world.skus()
+    known = two_customer_priors(["C0001"]).with_columns(as_of=pl.lit(FEB))
+    unknown = (two_customer_priors(["C0001"]).with_columns(as_of=pl.lit(JAN))
+               .with_columns(pl.lit(0).cast(pl.Int64).alias("n_extracted"),
+                             pl.lit(None, pl.Float64).alias("discount_ceiling")))
+    snapshots = pl.concat([unknown, known])
+    rows = _rows(skus, [("C0001", "SKU0002", JAN), ("C0001", "SKU0002", FEB)])
+    out = with_document_columns(rows, snapshots, skus)
+    assert out["doc_has_documents"].to_list() == [0.0, 1.0]
+    assert out["doc_discount_ceiling"].to_list() == [0.0, 0.12]
+    with pytest.raises(ValueError, match="no snapshot.*2024-03-01"):
+        with_document_columns(_rows(skus, [("C0001", "SKU0002", MAR)]), snapshots, skus)

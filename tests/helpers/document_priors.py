@@ -4,7 +4,7 @@ from datetime import date
 
 import polars as pl
 
-from deeprule.priors.aggregate import PRIORS_SCHEMA
+from deeprule.priors.aggregate import AS_OF, PRIORS_SCHEMA
 
 NO_DOCUMENTS = {"categories": [], "core_brands": [], "category_sensitivity": [],
                 "wanted_brands": [], "locks": [], "n_documents": 0, "n_extracted": 0,
@@ -34,3 +34,9 @@ def two_customer_priors(customer_ids: list[str]) -> pl.DataFrame:
          "n_documents": 3, "n_extracted": 3, "resolution": "no conflicts"},
         *({"customer_id": c} for c in rest),
     ])
+
+
+def every_month(priors: pl.DataFrame, months: list[date]) -> pl.DataFrame:
+    """Point-in-time snapshots (`customer_priors_by_month`) holding the same facts each month."""
+    return pl.concat([priors.with_columns(pl.lit(m, dtype=pl.Date).alias(AS_OF))
+                      for m in months])

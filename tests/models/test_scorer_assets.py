@@ -7,6 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.cards import rule_cards
 from assets.checks import decision_checks
 from assets.evaluation import (
     PREDICTION_GAP_BOUND,
@@ -32,7 +33,7 @@ from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
-from tests.helpers.document_priors import two_customer_priors
+from tests.helpers.document_priors import every_month, two_customer_priors
 from tests.helpers.encoders import HashEncoder
 from tests.helpers.plots import embedded_png
 from tests.helpers.rules import SUMMARY, markup_rule
@@ -76,11 +77,14 @@ def scored(raw_tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _store_priors(database: Path) -> None:
-    """Hand-built document facts as if `customer_priors` had been materialized (no LLM run)."""
+    """Hand-built document facts as if `customer_priors_by_month` had been materialized (no
+    LLM run): the same facts known as every month began."""
     with duckdb.connect(str(database)) as conn:
         ids = conn.execute("SELECT customer_id FROM customers ORDER BY 1").pl()["customer_id"]
-        priors = two_customer_priors(ids.to_list()).to_arrow()  # noqa: F841 (read by the SQL)
-        conn.execute("CREATE TABLE customer_priors AS SELECT * FROM priors")
+        months = conn.execute("SELECT DISTINCT month FROM shipments").pl()["month"]
+        priors = every_month(two_customer_priors(ids.to_list()),  # noqa: F841 (read by SQL)
+                             months.to_list()).to_arrow()
+        conn.execute("CREATE TABLE customer_priors_by_month AS SELECT * FROM priors")
 
 
 def test_demand_predictions_contract(scored: dict) -> None:
@@ -153,7 +157,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     resources = tiny_resources(scored["database"])
     resources["mlflow"] = MlflowResource(tracking_uri=f"sqlite:///{scored['folder'] / 'mlflow.db'}")
     downstream = [rule_search, evolved_rule_search, assortment_plans, oracle_plan,
-                  rule_plans_vs_truth, method_comparison]
+                  rule_plans_vs_truth, method_comparison, rule_cards]
     result = dg.materialize([*raw_tables, *truth_tables, shipments, *FEATURES, *SCORERS,
                              *downstream, no_hard_constraint_violation,
                              predicted_profit_near_realized], resources=resources,
@@ -173,6 +177,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
         t.endswith("_v1") for t in iterations["template"].to_list()[1:])
     embedded_png(meta["rule_search"]["fitness_plot"])
     _check_plans(scored["database"], meta, result)
+    _check_cards(scored["database"], iterations)
     plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == [
         "logged policy", "expert rule + appendix_e", "expert rule + milp",
@@ -195,6 +200,19 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
                                        *SCORERS, rule_search, evolved_rule_search])
     assert verdicts["rule_search:best_rule_reproduces"].passed, verdicts
     assert verdicts["evolved_rule_search:best_rule_reproduces"].passed, verdicts
+
+
+def _check_cards(database: Path, iterations: pl.DataFrame) -> None:
+    """One card per search; the plans' rule_version names the card of their rule."""
+    cards = _table(database, "rule_cards")
+    assert cards["searcher"].to_list() == ["llm_reflection", "evolution"]
+    assert (cards["predicted_units"] > 0).all() and (cards["complexity"] > 0).all()
+    best = iterations.filter(pl.col("is_best")).row(0, named=True)
+    card = cards.row(0, named=True)
+    assert card["rule"] == best["rule"] and card["llm_model"] == "fake-model"
+    assert card["fitness"] == pytest.approx(best["fitness"])
+    lines = _table(database, "assortment_plans")
+    assert set(lines["rule_version"]) == {card["card_id"]}  # the plans use the best rule
 
 
 def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:

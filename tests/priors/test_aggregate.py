@@ -1,5 +1,7 @@
 """Customer priors, R(s,a) and the decision set from extracted facts."""
 
+from datetime import date
+
 import polars as pl
 
 from deeprule.llm import LLMClient
@@ -116,3 +118,18 @@ def test_account_facts_reach_the_priors_with_their_documents() -> None:
         .unnest("category_sensitivity").drop_nulls()
     assert stated.height >= len(ids)
     assert set(stated["doc_id"]) <= set(docs.filter(doc_type="negotiation")["doc_id"])
+
+
+def test_priors_by_month_read_only_documents_dated_before_each_month(docs, facts) -> None:
+    table = extracted(docs, facts)
+    months = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 4, 1)]
+    snapshots = aggregate.priors_by_month(["C1", "C2", "C3"], table, extracted_facts(table),
+                                          months)
+    assert snapshots.height == 9 and sorted(set(snapshots["as_of"])) == months
+    c1 = {row["as_of"]: row for row in snapshots.filter(pl.col("customer_id") == "C1")
+          .iter_rows(named=True)}
+    assert c1[date(2024, 1, 1)]["n_extracted"] == 0  # D1 is dated 5 January
+    assert c1[date(2024, 2, 1)]["n_extracted"] == 1  # only the profile D1
+    assert c1[date(2024, 2, 1)]["core_brands"] == ["Aurelle", "Dorian"]
+    assert c1[date(2024, 4, 1)]["n_extracted"] == 5
+    assert c1[date(2024, 4, 1)]["core_brands"] == ["Aurelle", "Calyxa", "Dorian"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from deeprule.rules import decide, evaluate, fit_constants, parse_program
+from deeprule.rules.interpret import CHUNK_ROWS
 
 FEATURES = ("cost", "demand", "x")
 
@@ -86,3 +87,20 @@ def test_a_rule_without_constants_is_returned_unchanged() -> None:
     cols = {"cost": np.ones(2), "demand": np.ones(2), "x": np.zeros(2)}
     fit = fit_constants(program, cols, lambda d: float(d.price.sum()))
     assert fit.params == () and fit.evaluations == 1 and not fit.improved
+
+
+def test_columns_longer_than_a_chunk_give_the_rows_one_chunk_would() -> None:
+    rows = 2 * CHUNK_ROWS + 123
+    rng = np.random.default_rng(5)
+    cols = {"cost": rng.uniform(1, 5, rows), "demand": rng.uniform(0, 9, rows),
+            "x": rng.normal(size=rows)}
+    program = parse_program(rule("row.demand > 3.0 and row.x < 1.0",
+                                 "max(row.cost * 1.2, row.cost / row.x, 2.0)"), FEATURES)
+    whole = decide(program, cols)
+    for start in (0, CHUNK_ROWS - 1, rows - 7):
+        part = decide(program, {k: v[start:start + 7] for k, v in cols.items()})
+        np.testing.assert_array_equal(whole.stock[start:start + 7], part.stock)
+        np.testing.assert_array_equal(whole.price[start:start + 7], part.price)
+    assert whole.stock.shape == whole.price.shape == (rows,)
+    constant = parse_program(rule("True", "3.0"), FEATURES)
+    assert decide(constant, cols).price.shape == (rows,)
