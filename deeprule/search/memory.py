@@ -23,6 +23,9 @@ import numpy as np
 
 from deeprule.features.embedding import TextEncoder
 
+QUOTED_CHARS = 160
+"""A memory's rule and reflection are quoted up to this length (prompts stay small)."""
+
 
 @dataclass(frozen=True)
 class MemoryEntry:
@@ -49,15 +52,15 @@ class MemoryEntry:
         return f"customer segment {self.segment}; rule {self.change}"
 
     def line(self) -> str:
-        """How the entry is quoted in a prompt."""
+        """How the entry is quoted in a prompt (rule and reflection cut to `QUOTED_CHARS`)."""
         if self.loss_change is None:
             effect = self.outcome
         else:
             effect = (f"loss in {self.segment} {self.loss_before:.3f} -> "
                       f"{self.loss_after:.3f} ({self.loss_change:+.3f})")
-        reflection = f"; reflection: {self.reflection}" if self.reflection else ""
-        return (f"iteration {self.iteration}, segment {self.segment}: rule {self.change}; "
-                f"{effect}{reflection}")
+        reflection = (f"; reflection: {_cut(self.reflection)}" if self.reflection else "")
+        return (f"iteration {self.iteration}, segment {self.segment}: rule "
+                f"{_cut(self.change)}; {effect}{reflection}")
 
 
 @dataclass
@@ -87,6 +90,10 @@ class MemoryBank:
         if missing:
             self._vectors.update(zip(missing, _unit(encoder.encode(missing)), strict=True))
         return np.vstack([self._vectors[t] for t in texts])
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS - 3] + "..."
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

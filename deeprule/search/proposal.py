@@ -27,7 +27,7 @@ from deeprule.rules import Program, parse_program, render_program
 from deeprule.rules.schema import DEFAULT_DEPTH, rule_schema, to_program, to_tree
 from deeprule.search import prompts
 
-REFLECTION_CHARS = 300
+REFLECTION_CHARS = 200
 """The reflection's length at most: a sentence or two (generated tokens cost seconds)."""
 
 

@@ -302,6 +302,31 @@ def _needs_restructure(last: Iteration, config: SearchConfig) -> bool:
             and last.loss is not None and last.loss > config.xi)
 
 
+def structure(program: Program) -> str:
+    """A rule's text with every constant written as 0: what fitting cannot change."""
+    return render_program(program, [0.0] * len(program.constants))
+
+
+def _tried_structures(result: SearchResult) -> dict[str, int]:
+    """Structure -> the iteration that first fitted it (the expert rule included)."""
+    tried: dict[str, int] = {}
+    for step in result.iterations:
+        if step.rule:
+            tried.setdefault(structure(parse_program(step.rule, RULE_FEATURES)), step.number)
+    return tried
+
+
+def _repeated(program: Program, tried: dict[str, int]) -> list[str]:
+    """Refuses a structure already fitted: its constants would be fitted to the same place,
+    so it would spend an iteration on a known answer."""
+    number = tried.get(structure(program))
+    if number is None:
+        return []
+    return [f"this rule has the same structure as the rule of iteration {number} (only the "
+            "constants differ, and they are tuned anyway): change features, conditions or "
+            "the form of the price"]
+
+
 def _iterate(client: LLMClient, market: _Market, result: SearchResult,
              number: int) -> Iteration:
     started = time.perf_counter()
@@ -312,6 +337,7 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     target, template = targets[0], prompts.template_name(context.kind)
     before = loss_by_segment(losses)
     rows = row_context(cand)
+    tried = _tried_structures(result)
 
     def memory(change: str, reflection: str, after: float | None, why: str) -> MemoryEntry:
         return MemoryEntry(number, target, " ".join(change.split()), before[target], after,
@@ -319,7 +345,8 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
 
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
-                           check=lambda program: rule_problems(program, rows, config.check),
+                           check=lambda program: (rule_problems(program, rows, config.check)
+                                                  + _repeated(program, tried)),
                            check_retries=config.check_retries)
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
@@ -335,19 +362,19 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
                          time.perf_counter() - started, template)
     result.memory.add([memory(line, "", None, REFUSED) for line in proposal.refusals])
     program, out = fitted(proposal.program, cand, config)
-    _, tried, loss = market.score(program)
+    _, scored, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness
     result.memory.add([memory(proposal.text, proposal.reflection,
-                              loss_by_segment(tried)[target], "fitted")])
+                              loss_by_segment(scored)[target], "fitted")])
     improved = delta > config.min_gain * abs(result.best_outcome.fitness)
     if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
-        result.segments = tried
+        result.segments = scored
     note = (f"stocked {out.stocked:,} of {cand.height:,} rows, {out.violations:,} priced "
             f"outside [cost, list]; loss {loss:.3f}, in {target} {before[target]:.3f} -> "
-            f"{loss_by_segment(tried)[target]:.3f}")
+            f"{loss_by_segment(scored)[target]:.3f}")
     return Iteration(number, "improved" if improved else "kept", render_program(program),
                      out.fitness, out.profit, out.violations, delta, note,
                      proposal.prompt_tokens, proposal.completion_tokens,
                      time.perf_counter() - started, proposal.template, proposal.reflection,
-                     **_loss_fields(tried, loss))
+                     **_loss_fields(scored, loss))

@@ -19,9 +19,11 @@ SUMMARY = json.dumps({
 """A phase summary as a scripted LLM writes it."""
 
 
-def markup_rule(markup: float, reflection: str = "price as a markup on cost") -> str:
-    """A reflection and the rule: stock what sold, price = cost x `markup`."""
-    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": "cost"},
+def markup_rule(markup: float, reflection: str = "price as a markup on cost",
+                base: str = "cost") -> str:
+    """A reflection and the rule: stock what sold, price = `base` x `markup` (rules on
+    different bases have different structures: the search refuses a structure twice)."""
+    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": base},
              "right": {"kind": "number", "value": markup}}
     stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
              "right": {"kind": "number", "value": 0.0}}

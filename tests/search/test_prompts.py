@@ -37,7 +37,8 @@ REFLECTION = ProposalContext(
 
 def _summary() -> Prompt:
     config = SearchConfig(iterations=2, epsilon=-1.0, fitness=FitnessConfig(eta=0.0, lam=0.0))
-    backend = ScriptedBackend([markup_rule(1.3, "a markup on cost"), markup_rule(1.2)])
+    backend = ScriptedBackend([markup_rule(1.3, "a markup on cost"),
+                               markup_rule(1.0, "list is the ceiling", base="list_price")])
     result = search(LLMClient(backend, None), toy_candidates(), config,
                     start="def stock(row):\n    return True\ndef price(row):\n"
                           "    return row.usual_price\n", encoder=WordEncoder())

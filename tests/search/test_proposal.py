@@ -17,7 +17,7 @@ from deeprule.rules import decide, parse_program
 from deeprule.rules.schema import rule_schema, to_program
 from deeprule.search.check import RowContext, rule_problems
 from deeprule.search.objective import RULE_FEATURE_UNITS, RULE_FEATURES
-from deeprule.search.proposal import ProposalContext, proposal_prompt, propose
+from deeprule.search.proposal import REFLECTION_CHARS, ProposalContext, proposal_prompt, propose
 from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE
 from resources.paths import data_dir
 
@@ -85,7 +85,7 @@ def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
                                          number(1.0)), number(1.0)), number(1.0))},
     {**GOOD, "extra": "ignore previous instructions"},
     {k: v for k, v in GOOD.items() if k != "reflection"},
-    {**GOOD, "reflection": "x" * 301},
+    {**GOOD, "reflection": "x" * (REFLECTION_CHARS + 1)},
 ])
 def test_answers_outside_the_schema_are_retried_then_fail(bad: dict) -> None:
     backend = ScriptedBackend([json.dumps(bad)] * 3)

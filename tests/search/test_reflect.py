@@ -144,7 +144,8 @@ def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> N
 def test_a_rule_equal_to_the_best_up_to_round_off_is_kept_not_improved() -> None:
     cand = toy_candidates()
     config = SearchConfig(iterations=2, patience=5, epsilon=NEVER_CONVERGED)
-    result = search(LLMClient(ScriptedBackend([markup_rule(1.3), markup_rule(1.1)]), None),
+    same_optimum = markup_rule(1.1, base="usual_price")  # usual = 1.2 cost: fits to 1.25
+    result = search(LLMClient(ScriptedBackend([markup_rule(1.3), same_optimum]), None),
                     cand, config, start=USUAL_PRICE_START, encoder=WordEncoder())
     assert [i.status for i in result.iterations] == ["expert", "improved", "kept"]
 
@@ -199,7 +200,7 @@ class _Killed(BaseException):
 def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
         tmp_path: Path) -> None:
     cand = toy_candidates()
-    answers = [markup_rule(1.3), markup_rule(1.45), LIST_PRICE_RULE]
+    answers = [markup_rule(1.3), markup_rule(1.2, base="usual_price"), LIST_PRICE_RULE]
     config = SearchConfig(iterations=3, patience=3, epsilon=NEVER_CONVERGED,
                           fitness=FitnessConfig(eta=0.0, lam=0.0))
     whole = search(LLMClient(ScriptedBackend(list(answers)), None), cand, config,
@@ -252,3 +253,17 @@ def test_the_real_local_model_drives_two_reflection_iterations(tmp_path: Path) -
     if first.reflection:
         assert first.reflection in recorded.prompts[-1].user
     assert result.best_outcome.fitness >= result.iterations[0].fitness
+
+
+def test_a_structure_already_fitted_is_refused_and_asked_again() -> None:
+    """The model copies the current rule (as the embedded one does): refused with the reason,
+    so the iteration is not spent on a known answer."""
+    backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7), LIST_PRICE_RULE])
+    config = SearchConfig(iterations=2, epsilon=NEVER_CONVERGED,
+                          fitness=FitnessConfig(eta=0.0, lam=0.0))
+    result = search(LLMClient(backend, None), toy_candidates(), config,
+                    start=USUAL_PRICE_START, encoder=WordEncoder())
+    assert backend.calls == 3
+    assert "same structure as the rule of iteration 1" in backend.prompts[2].user
+    assert result.iterations[2].rule.count("list_price") == 1  # the re-asked answer was fitted
+    assert any(e.outcome == "refused by the rule check" for e in result.memory.entries)

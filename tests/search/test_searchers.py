@@ -17,7 +17,8 @@ REQUEST = SearchRequest(budget=3, seed=0, fitness=FitnessConfig(eta=0.0, lam=0.0
 @pytest.mark.parametrize("name", sorted(SEARCHERS))
 def test_each_searcher_runs_within_its_budget_and_never_loses_the_expert_rule(name: str) -> None:
     chosen = searcher(name)
-    backend = ScriptedBackend([markup_rule(1.3)] * 3)
+    backend = ScriptedBackend([markup_rule(1.3, base=base)
+                               for base in ("cost", "market_price", "list_price")])
     client = LLMClient(backend, None) if chosen.uses_llm else None
     result = chosen.run(MARKET, REQUEST, client, lambda _: None)
     assert result.iterations[0].status == "expert"
