@@ -73,7 +73,8 @@ class RuleSearchConfig(FitnessWeights):
 @dg.asset(
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
     description="Every iteration of the LLM-guided rule search (expert rule first), with "
-    "fitness, predicted profit, violations, LLM tokens; the best rule marked.",
+    "fitness, predicted profit, violations, LLM tokens, the prompt template, the LLM's "
+    "reflection and the segment losses; the best rule marked.",
 )
 def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,

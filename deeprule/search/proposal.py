@@ -125,7 +125,7 @@ def proposal_prompt(context: ProposalContext) -> Prompt:
     return prompts.render(
         context.kind, objective=context.objective,
         features="\n".join(f"- {name}: {meaning}" for name, meaning in context.features.items()),
-        current=_current(context), feedback=_listed("Refused before fitting:", context.feedback),
+        current=_current(context), feedback=_listed("Not fitted, and why:", context.feedback),
         tau=f"{context.tau:.3f}", failing=_bullets(context.failing),
         examples=_bullets(context.examples), reflection=context.reflection or "(none yet)",
         memories=_bullets(context.memories),

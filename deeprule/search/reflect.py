@@ -119,7 +119,7 @@ class Iteration:
     number: int
     status: str
     """`expert`, `improved`, `kept` (no better than the best), `refused` (by the rule check),
-    `failed` or `budget`."""
+    `repeated` (a structure already fitted: not fitted again), `failed` or `budget`."""
     rule: str
     fitness: float | None
     profit: float | None
@@ -281,7 +281,8 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
     reflection = next((i.reflection for i in reversed(result.iterations) if i.reflection), "")
     memories = [e.line() for e in result.memory.similar(targets, config.top_k, market.encoder)]
     common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
-              "reflection": reflection, "memories": memories, "tau": config.tau}
+              "reflection": reflection, "memories": memories, "tau": config.tau,
+              "feedback": _last_refusal(last)}
     if _needs_restructure(last, config):
         program = parse_program(last.rule, RULE_FEATURES)
         gradient = loss_gradient(program, lambda p: market.score(p)[2])
@@ -294,6 +295,14 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
         current_rule=render_program(result.best), examples=examples,
         failing=[f"{r['segment']}: loss {r['loss']:.3f} over {r['rows']:,} rows"
                  for r in fails.iter_rows(named=True)], **common), targets
+
+
+def _last_refusal(last: Iteration) -> tuple[str, ...]:
+    """The previous answer, when it was refused or repeated, and why: said again at once."""
+    if last.status not in ("refused", "repeated"):
+        return ()
+    rule = f"{' '.join(last.rule.split())!r}: " if last.rule else ""
+    return (f"iteration {last.number}: {rule}{last.note}",)
 
 
 def _needs_restructure(last: Iteration, config: SearchConfig) -> bool:
@@ -316,15 +325,16 @@ def _tried_structures(result: SearchResult) -> dict[str, int]:
     return tried
 
 
-def _repeated(program: Program, tried: dict[str, int]) -> list[str]:
-    """Refuses a structure already fitted: its constants would be fitted to the same place,
-    so it would spend an iteration on a known answer."""
+def _repeated(program: Program, tried: dict[str, int]) -> str:
+    """Why a structure already fitted is not fitted again ("" = new): its constants would
+    land where they did, so the answer is known. Not asked again at once (an extra call
+    per iteration); the next prompt quotes the reason."""
     number = tried.get(structure(program))
     if number is None:
-        return []
-    return [f"this rule has the same structure as the rule of iteration {number} (only the "
-            "constants differ, and they are tuned anyway): change features, conditions or "
-            "the form of the price"]
+        return ""
+    return (f"not fitted: the same structure as the rule of iteration {number} (only the "
+            "constants differ, and they are tuned anyway); change features, conditions or "
+            "the form of the price")
 
 
 def _iterate(client: LLMClient, market: _Market, result: SearchResult,
@@ -345,8 +355,7 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
 
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
-                           check=lambda program: (rule_problems(program, rows, config.check)
-                                                  + _repeated(program, tried)),
+                           check=lambda program: rule_problems(program, rows, config.check),
                            check_retries=config.check_retries)
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
@@ -361,6 +370,12 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
                          err.prompt_tokens, err.completion_tokens,
                          time.perf_counter() - started, template)
     result.memory.add([memory(line, "", None, REFUSED) for line in proposal.refusals])
+    repeat = _repeated(proposal.program, tried)
+    if repeat:
+        result.memory.add([memory(proposal.text, proposal.reflection, None, repeat)])
+        return Iteration(number, "repeated", proposal.text, None, None, None, None, repeat,
+                         proposal.prompt_tokens, proposal.completion_tokens,
+                         time.perf_counter() - started, proposal.template, proposal.reflection)
     program, out = fitted(proposal.program, cand, config)
     _, scored, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness

@@ -255,15 +255,16 @@ def test_the_real_local_model_drives_two_reflection_iterations(tmp_path: Path) -
     assert result.best_outcome.fitness >= result.iterations[0].fitness
 
 
-def test_a_structure_already_fitted_is_refused_and_asked_again() -> None:
-    """The model copies the current rule (as the embedded one does): refused with the reason,
-    so the iteration is not spent on a known answer."""
+def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says_so() -> None:
+    """The model copies the current rule (as the embedded one does): the iteration is
+    `repeated` (no fit, no extra call) and the next prompt quotes why."""
     backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7), LIST_PRICE_RULE])
-    config = SearchConfig(iterations=2, epsilon=NEVER_CONVERGED,
+    config = SearchConfig(iterations=3, epsilon=NEVER_CONVERGED,
                           fitness=FitnessConfig(eta=0.0, lam=0.0))
     result = search(LLMClient(backend, None), toy_candidates(), config,
                     start=USUAL_PRICE_START, encoder=WordEncoder())
     assert backend.calls == 3
+    assert [i.status for i in result.iterations] == ["expert", "improved", "repeated", "kept"]
     assert "same structure as the rule of iteration 1" in backend.prompts[2].user
-    assert result.iterations[2].rule.count("list_price") == 1  # the re-asked answer was fitted
-    assert any(e.outcome == "refused by the rule check" for e in result.memory.entries)
+    assert result.iterations[2].fitness is None and "list_price" in result.iterations[3].rule
+    assert any(e.outcome.startswith("not fitted") for e in result.memory.entries)
