@@ -63,6 +63,9 @@ class ProposalContext:
     """The top-K similar memories."""
     tau: float = 0.0
     restructure: Restructure | None = None
+    answer_form: bool = True
+    """Quote the current rule in the answer's JSON form too (small models copy a form well —
+    too well once they have copied the rule itself)."""
 
     @property
     def kind(self) -> str:
@@ -138,7 +141,7 @@ def _current(context: ProposalContext) -> str:
     if not context.current_rule:
         return ""
     text = f"Current rule:\n{context.current_rule.strip()}"
-    tree = _answer_form(context)
+    tree = _answer_form(context) if context.answer_form else ""
     return text + (f"\nThe same rule in the JSON form you answer in:\n{tree}" if tree else "")
 
 

@@ -282,7 +282,7 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
     memories = [e.line() for e in result.memory.similar(targets, config.top_k, market.encoder)]
     common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
               "reflection": reflection, "memories": memories, "tau": config.tau,
-              "feedback": _last_refusal(last)}
+              "feedback": _last_refusal(last), "answer_form": last.status != "repeated"}
     if _needs_restructure(last, config):
         program = parse_program(last.rule, RULE_FEATURES)
         gradient = loss_gradient(program, lambda p: market.score(p)[2])

@@ -15,10 +15,9 @@ positive. L(c) is the share of the attainable value the rule leaves on the table
 in that segment: 0 is as good as the grid, 0.1 is 10 % short. It can dip a hair
 below 0 where the rule's price falls between grid points, and exceed 1 where the
 rule stocks at a loss. With η = 0 it is the plain profit shortfall; with η > 0 it
-measures the rule against what Φ itself rewards (a profit-only loss would call
-"price at list" best on the demo world, which Φ's price-deviation term refuses,
-and the LLM would be told to chase what is never kept). Φ's complexity and
-violation terms are global, not any segment's.
+measures the rule against what Φ itself rewards, so the LLM is never told to chase a
+change Φ's price-deviation term would undo. Φ's complexity and violation terms are
+global, not any segment's.
 """
 
 from __future__ import annotations

@@ -266,5 +266,6 @@ def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says
     assert backend.calls == 3
     assert [i.status for i in result.iterations] == ["expert", "improved", "repeated", "kept"]
     assert "same structure as the rule of iteration 1" in backend.prompts[2].user
+    assert "JSON form" in backend.prompts[1].user and "JSON form" not in backend.prompts[2].user
     assert result.iterations[2].fitness is None and "list_price" in result.iterations[3].rule
     assert any(e.outcome.startswith("not fitted") for e in result.memory.entries)
