@@ -109,7 +109,8 @@ def _reflection_metadata(result: SearchResult) -> dict[str, object]:
         "stopped": result.stopped, "memory_entries": len(result.memory.entries),
         "reflections": dg.MetadataValue.md("\n".join(reflections) or "(no reflection yet)")}
     if result.segments is not None:
-        losses = result.segments.select("segment", "rows", "loss", "profit", "attainable")
+        losses = result.segments.select("segment", "rows", "loss", "value", "attainable",
+                                        "profit")
         out |= {"segment_losses": dg.MetadataValue.md(table_markdown(losses)),
                 "max_segment_loss": round(float(losses["loss"].max()), 4)}
     return out

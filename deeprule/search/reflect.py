@@ -273,7 +273,9 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
              ) -> tuple[ProposalContext, list[str]]:
     """The prompt's content and the segments it targets (C_fail, else the worst one): a
     restructure of the last proposal when its fitted loss stayed above ξ, else a
-    reflection on the best rule's failing segments."""
+    reflection on the best rule's failing segments. The current rule's JSON form is
+    quoted only right after a new best: the embedded model copies it verbatim, so once an
+    answer brought nothing new the next prompt shows the rule as text alone."""
     config = market.config
     fails = failing(losses, config.tau, config.failing_shown)
     targets = fails["segment"].to_list() or losses["segment"].head(1).to_list()
@@ -282,7 +284,8 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
     memories = [e.line() for e in result.memory.similar(targets, config.top_k, market.encoder)]
     common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
               "reflection": reflection, "memories": memories, "tau": config.tau,
-              "feedback": _last_refusal(last), "answer_form": last.status != "repeated"}
+              "feedback": _last_refusal(last),
+              "answer_form": last.status in ("expert", "improved")}
     if _needs_restructure(last, config):
         program = parse_program(last.rule, RULE_FEATURES)
         gradient = loss_gradient(program, lambda p: market.score(p)[2])
