@@ -107,6 +107,11 @@ class SearchConfig:
     depth: int = 2
     check_retries: int = 1
     """Asks again (with the reasons) after a proposal the rule check refused."""
+    hide_form_after_miss: bool = False
+    """Quote the current rule's JSON form only right after a new best. The embedded model
+    copies the form verbatim (every iteration `repeated`); without it it writes new rules,
+    but longer ones, often refused and re-asked: on make run's data 2-3x the seconds per
+    iteration (docs/search.md), so it is off by default."""
     seed: int = 0
     """Which draws the LLM makes: seed 0 asks greedily first, another seed samples
     different answers (each cached apart), so repeated runs are independent."""
@@ -273,9 +278,8 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
              ) -> tuple[ProposalContext, list[str]]:
     """The prompt's content and the segments it targets (C_fail, else the worst one): a
     restructure of the last proposal when its fitted loss stayed above ξ, else a
-    reflection on the best rule's failing segments. The current rule's JSON form is
-    quoted only right after a new best: the embedded model copies it verbatim, so once an
-    answer brought nothing new the next prompt shows the rule as text alone."""
+    reflection on the best rule's failing segments (`hide_form_after_miss`: the
+    current rule as text alone once an answer brought nothing new)."""
     config = market.config
     fails = failing(losses, config.tau, config.failing_shown)
     targets = fails["segment"].to_list() or losses["segment"].head(1).to_list()
@@ -285,7 +289,8 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
     common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
               "reflection": reflection, "memories": memories, "tau": config.tau,
               "feedback": _last_refusal(last),
-              "answer_form": last.status in ("expert", "improved")}
+              "answer_form": (not config.hide_form_after_miss
+                              or last.status in ("expert", "improved"))}
     if _needs_restructure(last, config):
         program = parse_program(last.rule, RULE_FEATURES)
         gradient = loss_gradient(program, lambda p: market.score(p)[2])

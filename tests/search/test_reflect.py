@@ -257,9 +257,10 @@ def test_the_real_local_model_drives_two_reflection_iterations(tmp_path: Path) -
 
 def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says_so() -> None:
     """The model copies the current rule (as the embedded one does): the iteration is
-    `repeated` (no fit, no extra call) and the next prompt quotes why."""
+    `repeated` (no fit, no extra call) and the next prompt quotes why (and, asked to,
+    leaves out the JSON form that was copied)."""
     backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7), LIST_PRICE_RULE])
-    config = SearchConfig(iterations=3, epsilon=NEVER_CONVERGED,
+    config = SearchConfig(iterations=3, epsilon=NEVER_CONVERGED, hide_form_after_miss=True,
                           fitness=FitnessConfig(eta=0.0, lam=0.0))
     result = search(LLMClient(backend, None), toy_candidates(), config,
                     start=USUAL_PRICE_START, encoder=WordEncoder())
