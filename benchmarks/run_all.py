@@ -5,6 +5,7 @@ Each benchmark is a separate process so its peak RSS is its own.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -13,9 +14,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="run just these benchmarks (e.g. bench_rules)")
+    args = parser.parse_args(argv)
+    scripts = sorted(HERE.glob("bench_*.py"))
+    unknown = sorted(set(args.only) - {s.stem for s in scripts})
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; known: {[s.stem for s in scripts]}")
     failures = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in [s for s in scripts if not args.only or s.stem in args.only]:
         print(f"\n=== {script.name} ===", flush=True)
         started = time.perf_counter()
         code = subprocess.call([sys.executable, str(script)], cwd=HERE.parent)

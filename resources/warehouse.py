@@ -39,12 +39,20 @@ class AtomicDuckDbClient(DuckDbClient):
     @staticmethod
     def delete_table_slice(context, table_slice: TableSlice,
                            connection: duckdb.DuckDBPyConnection) -> None:
-        """Delete the slice if the table exists (a failed DELETE would abort the transaction)."""
+        """Delete the slice if the table exists (a failed DELETE would abort the transaction).
+
+        An unpartitioned table is dropped, not emptied: the output replaces all of it, so
+        a new release that adds a column rewrites the table instead of failing to insert
+        into the old schema. Inside the transaction, a crash still leaves the old table."""
         found = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
             "AND table_name = ?", [table_slice.schema, table_slice.table]).fetchone()
-        if found and found[0]:
+        if not (found and found[0]):
+            return
+        if table_slice.partition_dimensions:
             connection.execute(_get_cleanup_statement(table_slice))
+        else:
+            connection.execute(f'DROP TABLE "{table_slice.schema}"."{table_slice.table}"')
 
 
 class AtomicDuckDBPolarsIOManager(DuckDBPolarsIOManager):

@@ -3,7 +3,8 @@
 A searcher takes the candidate rows, a `SearchRequest` (the evaluation budget N, a
 seed, the fitness weights) and, when it uses one, an LLM client; it returns a
 `SearchResult` (every iteration recorded, the best rule marked). N counts what costs:
-LLM proposals for an LLM searcher, distinct rules scored for the others — the paper's
+LLM proposals for the reflection and direct-LLM searchers, distinct rules scored for
+the others (the LLM-guided tree search also makes at most N LLM calls) — the paper's
 "N iterations" in its Table 2.
 """
 
@@ -13,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from deeprule.llm import LLMClient
+from deeprule.search.direct_llm import DirectConfig, direct
 from deeprule.search.evolve import EvolveConfig, evolve
+from deeprule.search.mcts import MCTSConfig, tree_search
 from deeprule.search.objective import Candidates, FitnessConfig
 from deeprule.search.reflect import SearchConfig, SearchResult, search
+from deeprule.search.rl import RLConfig, reinforce
 
 Progress = Callable[[str], None]
 
@@ -50,6 +54,27 @@ def _evolution(cand: Candidates, request: SearchRequest, client: LLMClient | Non
     return evolve(cand, config, progress=progress)
 
 
+def _reinforcement(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+                   progress: Progress) -> SearchResult:
+    config = replace(RLConfig(), budget=request.budget, seed=request.seed,
+                     fitness=request.fitness)
+    return reinforce(cand, config, progress=progress)
+
+
+def _tree_search(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+                 progress: Progress) -> SearchResult:
+    config = replace(MCTSConfig(), budget=request.budget, seed=request.seed,
+                     fitness=request.fitness)
+    return tree_search(_needs(client, "mcts"), cand, config, progress=progress)
+
+
+def _direct(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+            progress: Progress) -> SearchResult:
+    config = replace(DirectConfig(), budget=request.budget, seed=request.seed,
+                     fitness=request.fitness)
+    return direct(_needs(client, "direct_llm"), cand, config, progress=progress)
+
+
 def _needs(client: LLMClient | None, name: str) -> LLMClient:
     if client is None:
         raise ValueError(f"searcher {name!r} writes rules with an LLM: pass a client")
@@ -61,6 +86,13 @@ SEARCHERS: dict[str, Searcher] = {s.name: s for s in (
              "LLM reflection with memory, constants fitted each iteration (Section 3.3)"),
     Searcher("evolution", False, _evolution,
              "evolutionary symbolic regression, Appendix G settings (no LLM)"),
+    Searcher("rl", False, _reinforcement,
+             "DQN over rule tokens, Appendix G scaled to 2 cores, constants fitted (no LLM)"),
+    Searcher("mcts", True, _tree_search,
+             "PUCT over rule tokens, LLM priors and values per expansion (SR-GPT), constants "
+             "fitted"),
+    Searcher("direct_llm", True, _direct,
+             "the LLM's rules as written, no fitting, no memory: the optimizer ablation"),
 )}
 """Every searcher by name; the comparison and the assets look them up here."""
 

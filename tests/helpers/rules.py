@@ -3,20 +3,32 @@ best rule is known."""
 
 import json
 
-import numpy as np
-import polars as pl
-
-from deeprule.models.price import PriceBasis, PriceResponse
-from deeprule.search.objective import RULE_FEATURES, Candidates
+from deeprule.rules import decide, parse_program
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, outcome
+from deeprule.search.toy import TOY_SEGMENTS, toy_market
 
 ROWS = 300
-SEGMENTS = ("retail_chain / small", "wholesaler / large")
-"""The toy market's customer segments (customers C0-C4 and C5-C9)."""
+SEGMENTS = TOY_SEGMENTS
 SUMMARY = json.dumps({
     "initial_approach": "usual price everywhere", "improvements": "a 1.3 x cost markup",
     "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
     "key_features": ["cost"], "limitations": "one markup for every customer"})
 """A phase summary as a scripted LLM writes it."""
+NO_PENALTY = FitnessConfig(eta=0.0, lam=0.05)
+
+
+def spread_toy_candidates() -> Candidates:
+    """The toy market with usual prices spread ±25% around 1.2 x cost: fitting the expert
+    rule's `usual_price * c` leaves it ~5% below the optimum, a searcher that fits constants
+    must find a rule reading the cost (or the list price, 2 x cost)."""
+    return toy_market(ROWS, usual_spread=0.25)
+
+
+def toy_profit(text: str, cand: Candidates | None = None) -> float:
+    """Predicted profit of a rule on the toy market (or on `cand`)."""
+    cand = cand or toy_candidates()
+    program = parse_program(text, RULE_FEATURES)
+    return outcome(program, decide(program, cand.columns), cand, NO_PENALTY).profit
 
 
 def markup_rule(markup: float, reflection: str = "price as a markup on cost",
@@ -31,29 +43,6 @@ def markup_rule(markup: float, reflection: str = "price as a markup on cost",
 
 
 def toy_candidates(elasticity: float = 3.0, wholesaler: float | None = None) -> Candidates:
-    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost.
-    `wholesaler` gives the second segment another elasticity: then no single markup is
-    best everywhere (a segment loss a one-markup rule cannot close)."""
-    segment = np.asarray([i % 10 // 5 for i in range(ROWS)])
-    elasticity = np.where(segment == 1, wholesaler or elasticity, elasticity)
-    rng = np.random.default_rng(0)
-    cost = rng.uniform(2.0, 8.0, ROWS)
-    list_price = cost * 2.0
-    usual = cost * 1.2
-    basis = PriceBasis()
-    slopes = np.zeros((ROWS, basis.size))
-    slopes[:, 0] = elasticity
-    r_usual = np.log(usual / list_price)
-    level = np.log(50.0) + elasticity * r_usual  # units(p) = 50 (p / usual) ** -e
-    response = PriceResponse(level, slopes, r_usual, list_price, basis)
-    rows = pl.DataFrame({"customer_id": [f"C{i % 10}" for i in range(ROWS)],
-                         "sku_id": [f"S{i}" for i in range(ROWS)],
-                         "month": ["2024-12-01"] * ROWS,
-                         "primary_category": ["Laundry", "Oral Care"] * (ROWS // 2),
-                         "segment": [SEGMENTS[i] for i in segment]})
-    columns = {"cost": cost, "list_price": list_price, "usual_price": usual,
-               "market_price": usual, "hist_units": np.full(ROWS, 50.0),
-               "pred_units": np.full(ROWS, 50.0), "pred_units_market": np.full(ROWS, 50.0),
-               "elasticity": elasticity, "elasticity_market": elasticity}
-    columns |= {name: np.zeros(ROWS) for name in RULE_FEATURES if name not in columns}
-    return Candidates(rows, columns, response)
+    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost
+    (`wholesaler`: another e in the second segment, no single markup best in both)."""
+    return toy_market(ROWS, elasticity, wholesaler=wholesaler)

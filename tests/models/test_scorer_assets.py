@@ -1,5 +1,10 @@
 """Scorer assets in Dagster on the tiny world, tracked in a throwaway MLflow store."""
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import dagster as dg
@@ -39,6 +44,7 @@ from tests.helpers.plots import embedded_png
 from tests.helpers.rules import SUMMARY, markup_rule
 from tests.helpers.warehouse import TINY_MONTHS, month_instance, tiny_resources
 
+ROOT = Path(__file__).resolve().parents[2]
 FEATURES = [store_affiliation, customer_monthly_sales, customer_features, sku_features]
 SCORERS = [demand_model, uplift_model, demand_predictions, scorers_vs_truth]
 PREDICTION_COLUMNS = ["customer_id", "sku_id", "month", "split", "list_price", "unit_price",
@@ -151,7 +157,8 @@ def test_only_scorers_vs_truth_reads_truth() -> None:
 
 def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2), SUMMARY])
+    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05, base="market_price"),
+                               markup_rule(1.2, base="list_price"), SUMMARY])
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
     monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
@@ -282,3 +289,69 @@ def test_feature_and_model_checks_pass_on_the_tiny_world(scored: dict) -> None:
     assert verdicts["customer_features:no_missing_values"].passed, verdicts
     assert verdicts["sku_features:no_missing_values"].passed, verdicts
     assert verdicts["feature_standardization:covers_every_feature"].passed, verdicts
+
+
+KILLABLE_SEARCH = textwrap.dedent("""
+    import sys, time
+    import dagster as dg
+    from assets.scorers import demand_model
+    from assets.search import rule_search
+    from deeprule.llm import LLMClient
+    from deeprule.llm.testing import ScriptedBackend
+    from resources.llm import LLMResource
+    from resources.mlflow import MlflowResource
+    from tests.helpers.rules import SUMMARY, markup_rule
+    from tests.helpers.warehouse import month_instance, tiny_resources
+
+    database, mlflow_uri = sys.argv[1], sys.argv[2]
+
+    def answer(prompt, schema):
+        if schema.__name__ == "PhaseSummary":
+            return SUMMARY
+        print("PROPOSAL", flush=True)
+        time.sleep(0.5)
+        return markup_rule(1.0 + 0.05 * len(backend.prompts))
+
+    backend = ScriptedBackend(responder=answer)
+    LLMResource.client = lambda self, task, _=None: LLMClient(backend, None)
+    resources = tiny_resources(database)
+    resources["mlflow"] = MlflowResource(tracking_uri=mlflow_uri)
+    config = {"ops": {"rule_search": {"config": {"iterations": 4, "patience": 4}}}}
+    result = dg.materialize([demand_model, rule_search], resources=resources,
+                            instance=month_instance(), selection=[rule_search],
+                            run_config=config)
+    print("CALLS", backend.calls, "ATTEMPTS", backend.attempts, "OK", result.success,
+          flush=True)
+""")
+
+
+def _search_process(scored: dict, data_home: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEEPRULE_DATA_HOME": str(data_home)}
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_SEARCH, str(scored["database"]),
+         f"sqlite:///{scored['folder'] / 'mlflow.db'}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_rule_search_killed_with_sigkill_resumes_from_its_last_finished_iteration(
+        scored: dict, tmp_path: Path) -> None:
+    victim = _search_process(scored, tmp_path)
+    proposals = 0
+    for line in victim.stdout:  # kill it while the third proposal is being written
+        proposals += line.startswith("PROPOSAL")
+        if proposals == 3:
+            victim.send_signal(signal.SIGKILL)
+            break
+    rest = victim.communicate(timeout=60)[0]
+    assert victim.returncode == -signal.SIGKILL, rest[-3000:]
+    rerun = _search_process(scored, tmp_path)
+    output = rerun.communicate(timeout=600)[0]
+    assert rerun.returncode == 0 and "OK True" in output, output[-3000:]
+    # iterations 1 and 2 were checkpointed: only 3 and 4 are asked (draws 2 and 3), then the
+    # phase summary
+    assert "CALLS 3 ATTEMPTS [2, 3, 0]" in output, output[-3000:]
+    iterations = _table(scored["database"], "rule_search")
+    assert iterations["number"].to_list() == [0, 1, 2, 3, 4]
+    again = _search_process(scored, tmp_path).communicate(timeout=600)[0]
+    assert "CALLS 1 ATTEMPTS [0]" in again, again[-3000:]  # unchanged: the summary only

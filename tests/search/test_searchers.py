@@ -1,9 +1,15 @@
 """The searcher registry: every searcher runs under the same request on the toy market."""
 
+import json
+import pkgutil
+from importlib import import_module
+
 import pytest
 
-from deeprule.llm import LLMClient
+import deeprule.search
+from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.testing import ScriptedBackend
+from deeprule.rules import Program, render_program
 from deeprule.search.objective import FitnessConfig
 from deeprule.search.searchers import SEARCHERS, SearchRequest, searcher
 from tests.helpers.rules import markup_rule, toy_candidates
@@ -11,25 +17,55 @@ from tests.helpers.rules import markup_rule, toy_candidates
 MARKET = toy_candidates(wholesaler=2.0)
 """A toy market no single markup solves (on the plain one the reflection loop would stop at
 once: the fitted expert rule is already within ε of the optimum everywhere)."""
-REQUEST = SearchRequest(budget=3, seed=0, fitness=FitnessConfig(eta=0.0, lam=0.0))
+REQUEST = SearchRequest(budget=6, seed=0, fitness=FitnessConfig(eta=0.0, lam=0.0))
+
+
+def answer(prompt: Prompt, schema: type) -> str:
+    """A rule for a rule proposal, the first allowed token for a tree-search node."""
+    if schema.__name__ == "TokenAdvice":
+        first = prompt.user.split("Allowed next tokens: ")[1].split(", ")[0]
+        return json.dumps({"next_tokens": [first], "promise": 0.5})
+    return markup_rule(1.3 + 0.01 * (len(prompt.user) % 7))
+
+
+@pytest.fixture
+def scored(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Rule structures scored (constants blanked: fitting one structure is one rule)."""
+    structures: set[str] = set()
+    for info in pkgutil.iter_modules(deeprule.search.__path__):
+        module = import_module(f"deeprule.search.{info.name}")
+        original = getattr(module, "outcome", None)
+        if original is None:
+            continue
+
+        def counting(program: Program, *args, original=original, **kwargs):
+            structures.add(render_program(program, [0.0] * len(program.constants)))
+            return original(program, *args, **kwargs)
+
+        monkeypatch.setattr(module, "outcome", counting)
+    return structures
 
 
 @pytest.mark.parametrize("name", sorted(SEARCHERS))
-def test_each_searcher_runs_within_its_budget_and_never_loses_the_expert_rule(name: str) -> None:
+def test_each_searcher_runs_within_its_budget_and_never_loses_the_expert_rule(
+        name: str, scored: set[str]) -> None:
     chosen = searcher(name)
-    backend = ScriptedBackend([markup_rule(1.3, base=base)
-                               for base in ("cost", "market_price", "list_price")])
+    backend = ScriptedBackend(responder=answer)
     client = LLMClient(backend, None) if chosen.uses_llm else None
     result = chosen.run(MARKET, REQUEST, client, lambda _: None)
     assert result.iterations[0].status == "expert"
     assert result.best_outcome.fitness >= result.iterations[0].fitness
-    if chosen.uses_llm:
-        assert len(backend.prompts) <= REQUEST.budget
+    assert len(scored) >= 2  # the expert rule and at least one rule of the searcher's own
+    assert len(scored) <= REQUEST.budget + chosen.uses_llm  # LLM searchers: N proposals
+    assert backend.calls <= REQUEST.budget
+    best = [i.fitness for i in result.iterations if i.fitness is not None]
+    assert max(best) == pytest.approx(result.best_outcome.fitness)
 
 
 def test_an_llm_searcher_without_a_client_and_an_unknown_name_are_clear_errors() -> None:
-    with pytest.raises(ValueError, match="pass a client"):
-        searcher("llm_reflection").run(MARKET, REQUEST, None, lambda _: None)
+    for name in (n for n, s in SEARCHERS.items() if s.uses_llm):
+        with pytest.raises(ValueError, match="pass a client"):
+            searcher(name).run(MARKET, REQUEST, None, lambda _: None)
     with pytest.raises(ValueError, match="known: "):
         searcher("nope")
 

@@ -1,0 +1,249 @@
+"""LLM-guided Monte Carlo tree search over rule tokens (SR-GPT, Appendix G).
+
+The tree's nodes are partial rules (search/tokens.py: prefix tokens, first the stock
+condition's left side, then the price). Each simulation walks down by PUCT,
+`Q(s,a) + c · P(s,a) · sqrt(N(s)) / (1 + N(s,a))`, to a node not yet expanded. There
+the LLM is asked once — one constrained call returning the (at most three) tokens it
+would write next, best first, and a value in [0, 1], its estimate that finishing this
+partial rule beats the expert rule. The ranked tokens become priors (weights 1, 1/2,
+1/3, mixed with a share `prior_mix` of the kind-balanced prior: SR-GPT's exploration), and a random
+rollout from the node (first token from those priors) finishes a rule, which is
+scored. A child's Q mixes (`value_mix`, ½) the mean of the LLM's values below it (v maps
+to 2v - 1) with the best reward of a rule scored below it (`relative_reward`, in [-1, 1];
+the best, not the mean: the search wants one best rule); an untried token counts as the
+expert rule's level, 0. Constants of a scored
+rule are fitted (Powell), as in the RL searcher.
+
+Bounded and cached LLM use: at most `max_llm_calls` expansions ask the LLM (default:
+the budget N), later ones use the kind-balanced prior and the rollout alone; every answer goes
+through the LLM client's cache, keyed by the node's prompt, so re-running a search
+costs no LLM call. The budget N counts distinct rules scored (program database): a
+simulation that ends at an already scored rule reuses its reward for free.
+Simulations are capped at `simulations_per_rule` x N so a converged tree stops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from deeprule.llm import LLMClient, Prompt
+from deeprule.llm.types import BudgetExhausted, LLMCallFailed
+from deeprule.rules import parse_program
+from deeprule.search.database import (
+    Entry,
+    ProgramDatabase,
+    fitting_scorer,
+    record,
+    started_result,
+)
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
+from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE, SAMPLES_PER_SEED, SearchResult
+from deeprule.search.tokens import Grammar, Partial, relative_reward
+
+ADVISED_TOKENS = 3
+_TASK = (
+    "You help build an interpretable assortment-and-pricing rule for a distributor, one token "
+    "at a time. Each row is one customer and one SKU. The rule is `stock` (stock the SKU if "
+    "h > c, c a fitted number) and `price` (the unit price to offer). Both h and the price "
+    "are written in prefix (Polish) notation: an operator (+ - * /) is followed by its two "
+    "operands; a feature name reads that column; `number` is a constant fitted afterwards. "
+    "Answer with the JSON record only."
+)
+
+
+@dataclass(frozen=True)
+class MCTSConfig:
+    budget: int = 50
+    """N: distinct rules scored (the expert rule included)."""
+    max_llm_calls: int | None = None
+    """Expansions that ask the LLM (None = the budget N)."""
+    simulations_per_rule: int = 20
+    c_puct: float = 1.0
+    prior_mix: float = 0.25
+    """Uniform share mixed into the LLM's priors."""
+    value_mix: float = 0.5
+    """Weight of the LLM's values against the best reward found, in Q."""
+    max_stock_tokens: int = Grammar.max_stock_tokens
+    max_price_tokens: int = Grammar.max_price_tokens
+    fit_evaluations: int = 60
+    seed: int = 0
+    fitness: FitnessConfig = FitnessConfig()
+
+
+@cache
+def advice_schema(legal: tuple[str, ...]) -> type[BaseModel]:
+    """The LLM's answer at a node: up to three legal next tokens (best first) and a value.
+    Every token is an enum value, so a grammar-constrained backend can only name legal ones."""
+    return create_model(
+        "TokenAdvice", __config__=ConfigDict(extra="forbid"),
+        next_tokens=(Annotated[list[Literal[legal]],  # type: ignore[valid-type]
+                               Field(min_length=1, max_length=ADVISED_TOKENS)], ...),
+        promise=(Annotated[float, Field(ge=0.0, le=1.0)], ...))
+
+
+def advice_prompt(state: Partial, expert: str) -> Prompt:
+    """The fixed part (task, features, goal, expert rule) first, the node last."""
+    guide = "\n".join(f"- {name}: {meaning}" for name, meaning in RULE_FEATURES.items())
+    system = (f"{_TASK}\nGoal: {OBJECTIVE}\nFeatures:\n{guide}\nThe expert rule to beat:\n"
+              f"{expert.strip()}")
+    phase = "the stock condition's h" if state.phase == 0 else "the price"
+    user = (f"Partial rule so far: {state.describe()}\nNow writing {phase}; "
+            f"{state.open_slots()} operand(s) still missing.\nAllowed next tokens: "
+            f"{', '.join(state.legal())}\nGive up to {ADVISED_TOKENS} next tokens, best first, "
+            "and promise: from 0 to 1, how likely finishing this partial rule beats the "
+            "expert rule.")
+    return Prompt(system, user)
+
+
+@dataclass
+class _Node:
+    state: Partial
+    prior: dict[str, float] = field(default_factory=dict)
+    children: dict[str, _Node] = field(default_factory=dict)
+    visits: int = 0
+    best_reward: float = -1.0
+    """The best reward of a rule scored below: the search wants one best rule, so a subtree
+    is as good as the best rule found in it, not as its average."""
+    llm_values: list[float] = field(default_factory=list)
+    """The LLM's values of the nodes expanded below (averaged: one optimistic guess must
+    not pin the search to a subtree, as a maximum would)."""
+
+    def q(self, value_mix: float) -> float:
+        if not self.llm_values:
+            return self.best_reward
+        llm = sum(self.llm_values) / len(self.llm_values)
+        return value_mix * llm + (1 - value_mix) * self.best_reward
+    author: str = "no LLM"
+    """Who set this node's priors: the LLM's backend/model, or `no LLM` (kind-balanced)."""
+
+    @property
+    def expanded(self) -> bool:
+        return bool(self.prior)
+
+
+class _Search:
+    """One tree, its program database and the LLM calls it may still make."""
+
+    def __init__(self, client: LLMClient, cand: Candidates, config: MCTSConfig,
+                 start: str) -> None:
+        self.client, self.config = client, config
+        self.rng = np.random.default_rng(config.seed)
+        self.grammar = Grammar(tuple(RULE_FEATURES), config.max_stock_tokens,
+                               config.max_price_tokens)
+        self.db = ProgramDatabase(fitting_scorer(cand, config.fitness, config.fit_evaluations),
+                                  config.budget, seed=config.seed)
+        self.expert = self.db.add(parse_program(start, RULE_FEATURES), author="expert")
+        self.max_calls = config.budget if config.max_llm_calls is None else config.max_llm_calls
+        self.calls = 0
+        self.tokens = [0, 0]
+        self.root = _Node(Partial(self.grammar))
+
+    def select(self, node: _Node) -> str:
+        root_visits = math.sqrt(max(node.visits, 1))
+
+        def score(token: str) -> float:
+            child = node.children.get(token)
+            visits, q = ((child.visits, child.q(self.config.value_mix))
+                         if child and child.visits else (0, 0.0))
+            return q + self.config.c_puct * node.prior[token] * root_visits / (1 + visits)
+
+        return max(node.state.legal(), key=score)  # ties: the first legal token
+
+    def expand(self, node: _Node) -> float | None:
+        """Set the node's priors; the LLM's value (in [-1, 1]) when it was asked."""
+        legal = node.state.legal()
+        balanced = node.state.balanced()
+        node.prior = balanced
+        if self.calls >= self.max_calls:
+            return None
+        self.calls += 1
+        try:
+            answer = self.client.generate(advice_prompt(node.state, self.expert.text),
+                                          advice_schema(legal),
+                                          self.config.seed * SAMPLES_PER_SEED)
+        except BudgetExhausted:
+            self.max_calls = self.calls
+            return None
+        except LLMCallFailed as err:
+            self.tokens[0] += err.record.prompt_tokens
+            self.tokens[1] += err.record.completion_tokens
+            return None
+        self.tokens[0] += answer.record.prompt_tokens
+        self.tokens[1] += answer.record.completion_tokens
+        ranked = list(dict.fromkeys(answer.value.next_tokens))
+        weights = {t: 1.0 / (rank + 1) for rank, t in enumerate(ranked)}
+        total, mix = sum(weights.values()), self.config.prior_mix
+        node.prior = {t: (1 - mix) * weights.get(t, 0.0) / total + mix * balanced[t]
+                      for t in legal}
+        node.author = f"{answer.record.backend}/{answer.record.model}"
+        return 2.0 * answer.value.promise - 1.0
+
+    def rollout(self, node: _Node) -> Partial:
+        """A finished rule from the node: the first token by its priors, then kind-balanced
+        random tokens (`Partial.random_token`)."""
+        state = node.state
+        if not state.done:
+            tokens = list(node.prior)
+            p = np.array([node.prior[t] for t in tokens])
+            state = state.then(tokens[int(self.rng.choice(len(tokens), p=p / p.sum()))])
+        while not state.done:
+            state = state.then(state.random_token(self.rng))
+        return state
+
+    def simulate(self) -> tuple[Entry | None, bool, bool]:
+        """One simulation: (the rule it scored, whether it was new, whether to go on)."""
+        path = [self.root]
+        node = self.root
+        while node.expanded and not node.state.done:
+            token = self.select(node)
+            node = node.children.setdefault(token, _Node(node.state.then(token)))
+            path.append(node)
+        llm_value = None if node.state.done else self.expand(node)
+        finished = self.rollout(node)
+        program = finished.program()
+        new = not self.db.knows(program)
+        entry = self.db.add(program, author=f"mcts, priors by {node.author}")
+        if entry is None:
+            return None, False, False
+        reward = relative_reward(entry.fitness, self.expert.fitness)
+        for visited in path:
+            visited.visits += 1
+            visited.best_reward = max(visited.best_reward, reward)
+            if llm_value is not None:
+                visited.llm_values.append(llm_value)
+        return entry, new, True
+
+    def run(self, progress: Callable[[str], None], started: float) -> SearchResult:
+        result = started_result(self.expert, time.perf_counter() - started)
+        began = time.perf_counter()
+        for simulation in range(1, self.config.simulations_per_rule * self.config.budget + 1):
+            entry, new, go_on = self.simulate()
+            if not go_on:
+                break
+            if new:
+                step = record(result, entry, "kept",
+                              f"simulation {simulation}: {entry.summary()}, "
+                              f"{self.db.spent}/{self.db.budget} rules scored, "
+                              f"{self.calls} LLM calls",
+                              time.perf_counter() - began, (self.tokens[0], self.tokens[1]))
+                self.tokens, began = [0, 0], time.perf_counter()
+                progress(f"rule {self.db.spent}: {step.status}, best Φ {step.fitness:.2f}")
+        return result
+
+
+def tree_search(client: LLMClient, cand: Candidates, config: MCTSConfig = MCTSConfig(),
+                start: str = EXPERT_RULE, progress: Callable[[str], None] = lambda _: None
+                ) -> SearchResult:
+    """Search until `config.budget` distinct rules were scored (or the simulation cap); one
+    iteration per newly scored rule, each carrying the best rule so far."""
+    started = time.perf_counter()
+    return _Search(client, cand, config, start).run(progress, started)
+
