@@ -19,7 +19,7 @@ from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
 from deeprule.optimize.plans import Codes, PlanConfig, Plans, RuleRef, lock_columns, make_plans
-from deeprule.priors.aggregate import AS_OF
+from deeprule.priors.aggregate import snapshot_at
 from deeprule.rules import Program, decide, parse_program
 from deeprule.search.objective import RULE_FEATURES
 from resources.mlflow import MlflowResource
@@ -72,7 +72,7 @@ def extracted_locks(duckdb: DuckDBResource, month: date) -> pl.DataFrame | None:
     priors = read_table_or_none(duckdb, "customer_priors_by_month")
     if priors is None:
         return None
-    return (priors.filter(pl.col(AS_OF) == month).select("customer_id", "locks")
+    return (snapshot_at(priors, month).select("customer_id", "locks")
             .explode("locks").drop_nulls("locks").unnest("locks"))
 
 

@@ -162,24 +162,22 @@ def customer_priors(customers: pl.DataFrame, document_extractions: pl.DataFrame
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb",
-          deps=[dg.AssetKey("shipments")],
-          description="customer_priors as each shipment month began (column as_of): only "
-          "documents dated before that month count. What the demand model, the rules and the "
-          "plans read, so no month sees a document written in or after it.")
-def customer_priors_by_month(customers: pl.DataFrame, document_extractions: pl.DataFrame,
-                             duckdb: DuckDBResource) -> dg.Output[pl.DataFrame]:
+          description="customer_priors as they stood when each month began (column as_of): "
+          "only documents dated before it count; a snapshot each month a document changes "
+          "them. What the demand model, the rules and the plans read, as of a row's month, "
+          "so no month sees a document written in or after it.")
+def customer_priors_by_month(customers: pl.DataFrame, document_extractions: pl.DataFrame
+                             ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
-    with duckdb.get_connection() as conn:
-        months = [r[0] for r in conn.execute(
-            "SELECT DISTINCT month FROM shipments ORDER BY month").fetchall()]
     df = aggregate.priors_by_month(customers["customer_id"].to_list(), document_extractions,
-                                   extracted_facts(document_extractions), months)
+                                   extracted_facts(document_extractions))
     with_documents = (df.group_by(aggregate.AS_OF)
                       .agg(customers_with_documents=(pl.col("n_extracted") > 0).sum())
                       .sort(aggregate.AS_OF))
+    months = with_documents[aggregate.AS_OF]
     return dg.Output(df, metadata=frame_metadata(
-        df, time.perf_counter() - started, months=len(months),
-        first_month=str(months[0]), last_month=str(months[-1]),
+        df, time.perf_counter() - started, snapshots=len(months),
+        first_snapshot=str(months.min()), last_snapshot=str(months.max()),
         customers_with_documents_by_month=dg.MetadataValue.md(table_markdown(with_documents)),
     ))
 

@@ -38,7 +38,7 @@ def main() -> int:
     documents = world.documents()
     facts = stated_facts(documents, world.document_facts())
     priors = priors_by_month(world.customers()["customer_id"].to_list(),
-                             perfect_extractions(documents), facts, list(world.spec.months))
+                             perfect_extractions(documents), facts)
     tables = replace(world_tables(world), customer_priors=priors)
     started = time.perf_counter()
     data = prepare(tables, 2, 2)

@@ -49,12 +49,13 @@ def with_document_columns(rows: pl.DataFrame, priors: pl.DataFrame,
     if missing:
         raise ValueError(f"rows need {missing} for document features")
     keys = ["_as_of"] if AS_OF in priors.columns else []
+    out = rows.with_row_index("_doc_row")
     if keys:
-        priors = _snapshots_for(rows, priors)
+        out = out.join(_snapshot_of_month(rows, priors), on="month", how="left")
+        priors = priors.rename({AS_OF: "_as_of"})
     brand = (skus.select("sku_id", pl.col("brand").cast(pl.String).alias("_brand"))
              if "brand" in skus.columns else skus.select("sku_id", _brand=pl.lit(None, pl.String)))
-    out = (rows.with_row_index("_doc_row").with_columns(_as_of=pl.col("month"))
-           .join(brand, on="sku_id", how="left")
+    out = (out.join(brand, on="sku_id", how="left")
            .join(_category_facts(priors, keys), on=[*keys, "customer_id", "primary_category"],
                  how="left")
            .join(_brand_facts(priors, keys), on=[*keys, "customer_id", "_brand"], how="left")
@@ -80,15 +81,11 @@ def with_document_columns(rows: pl.DataFrame, priors: pl.DataFrame,
     ).sort("_doc_row").select(*rows.columns, *DOC_COLUMNS)
 
 
-def _snapshots_for(rows: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
-    """The priors' snapshots renamed for joining; every row month must have one."""
-    have = set(priors[AS_OF].unique().to_list())
-    missing = sorted(m for m in rows["month"].unique().to_list() if m not in have)
-    if missing:
-        raise ValueError(f"customer priors have no snapshot (column {AS_OF!r}) for row months "
-                         f"{[str(m) for m in missing[:5]]}{' ...' if len(missing) > 5 else ''}: "
-                         "rematerialize customer_priors_by_month")
-    return priors.rename({AS_OF: "_as_of"})
+def _snapshot_of_month(rows: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
+    """Each row month and the snapshot it reads (`_as_of`: null before the first one)."""
+    months = rows.select(pl.col("month").unique().sort())
+    began = priors.select(pl.col(AS_OF).unique().sort().alias("_as_of"))
+    return months.join_asof(began, left_on="month", right_on="_as_of", strategy="backward")
 
 
 def document_inputs(columns: list[str]) -> list[str]:

@@ -92,18 +92,37 @@ def customer_priors(
 
 
 def priors_by_month(customer_ids: list[str], extractions: pl.DataFrame, facts: pl.DataFrame,
-                    months: list[date]) -> pl.DataFrame:
-    """`customer_priors` as each month began (column `as_of`): only documents dated before
-    it count, so a month's features never read a document written in or after that month."""
+                    months: list[date] | None = None) -> pl.DataFrame:
+    """`customer_priors` as each month in `months` began (column `as_of`): only documents
+    dated before it count, so a month never reads a document written in or after it.
+
+    By default the months are those where the priors can change: the first of the month
+    after each month a document is dated in. A month between two snapshots reads the
+    latest one before it (`snapshot_at`, and the as-of join of features/documents.py)."""
+    chosen = sorted(set(months if months is not None else change_months(extractions)))
     snapshots = [
         customer_priors(customer_ids, extractions.filter(pl.col("doc_date") < month),
                         facts.filter(pl.col("doc_date") < month))
         .with_columns(pl.lit(month, dtype=pl.Date).alias(AS_OF))
-        for month in sorted(set(months))
+        for month in chosen
     ]
     if not snapshots:
-        raise ValueError("priors_by_month needs at least one month")
+        return pl.DataFrame(schema={**PRIORS_SCHEMA, AS_OF: pl.Date()})
     return pl.concat(snapshots)
+
+
+def change_months(extractions: pl.DataFrame) -> list[date]:
+    """The first of the month after each month a document is dated in."""
+    return sorted(set(extractions.select(
+        pl.col("doc_date").dt.month_start().dt.offset_by("1mo")).to_series().drop_nulls()))
+
+
+def snapshot_at(priors: pl.DataFrame, month: date) -> pl.DataFrame:
+    """The latest snapshot that began on or before `month` (no rows if none did)."""
+    began = priors.filter(pl.col(AS_OF) <= month)
+    if began.is_empty():
+        return began
+    return began.filter(pl.col(AS_OF) == began[AS_OF].max())
 
 
 def _document_counts(extractions: pl.DataFrame) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from deeprule.priors.aggregate import AS_OF
+from deeprule.priors.aggregate import AS_OF, snapshot_at
 from deeprule.rules import Program, complexity, decide, parse_program
 from deeprule.rules.ir import feature_names
 from deeprule.search.objective import (
@@ -117,7 +117,7 @@ def _snapshot(priors: pl.DataFrame | None, cand: Candidates) -> pl.DataFrame | N
         return None
     if AS_OF not in priors.columns:
         return priors
-    return priors.filter(pl.col(AS_OF) == cand.rows["month"].max())
+    return snapshot_at(priors, cand.rows["month"].max())
 
 
 def source_documents(features: list[str], priors: pl.DataFrame | None) -> list[str]:

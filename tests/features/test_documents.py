@@ -9,7 +9,7 @@ import pytest
 from deeprule.features.documents import DOC_COLUMNS, with_document_columns
 from deeprule.models.frames import SourceTables
 from deeprule.models.matrix import fit_spec, training_frame
-from tests.helpers.document_priors import two_customer_priors
+from tests.helpers.document_priors import priors_frame, two_customer_priors
 
 JAN, FEB, MAR = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
 
@@ -77,17 +77,15 @@ def test_the_model_inputs_carry_standardized_document_features(tiny_tables, tiny
     assert not set(DOC_COLUMNS) & set(plain.high_columns)
 
 
-def test_point_in_time_priors_join_on_the_row_month_and_a_missing_month_is_an_error(
-        tiny_world) -> None:
+def test_point_in_time_priors_join_as_of_the_row_month(tiny_world) -> None:
     skus = tiny_world.skus()
     known = two_customer_priors(["C0001"]).with_columns(as_of=pl.lit(FEB))
-    unknown = (two_customer_priors(["C0001"]).with_columns(as_of=pl.lit(JAN))
-               .with_columns(pl.lit(0).cast(pl.Int64).alias("n_extracted"),
-                             pl.lit(None, pl.Float64).alias("discount_ceiling")))
+    unknown = priors_frame([{"customer_id": "C0001"}]).with_columns(as_of=pl.lit(JAN))
     snapshots = pl.concat([unknown, known])
-    rows = _rows(skus, [("C0001", "SKU0002", JAN), ("C0001", "SKU0002", FEB)])
+    december = date(2023, 12, 1)  # before the first snapshot: no document known yet
+    rows = _rows(skus, [("C0001", "SKU0002", JAN), ("C0001", "SKU0002", FEB),
+                        ("C0001", "SKU0002", MAR), ("C0001", "SKU0002", december)])
     out = with_document_columns(rows, snapshots, skus)
-    assert out["doc_has_documents"].to_list() == [0.0, 1.0]
-    assert out["doc_discount_ceiling"].to_list() == [0.0, 0.12]
-    with pytest.raises(ValueError, match="no snapshot.*2024-03-01"):
-        with_document_columns(_rows(skus, [("C0001", "SKU0002", MAR)]), snapshots, skus)
+    assert out["doc_has_documents"].to_list() == [0.0, 1.0, 1.0, 0.0]  # March reads February's
+    assert out["doc_discount_ceiling"].to_list() == [0.0, 0.12, 0.12, 0.0]
+    assert out["doc_locked"].to_list() == [0.0, 1.0, 1.0, 0.0]

@@ -133,3 +133,17 @@ def test_priors_by_month_read_only_documents_dated_before_each_month(docs, facts
     assert c1[date(2024, 2, 1)]["core_brands"] == ["Aurelle", "Dorian"]
     assert c1[date(2024, 4, 1)]["n_extracted"] == 5
     assert c1[date(2024, 4, 1)]["core_brands"] == ["Aurelle", "Calyxa", "Dorian"]
+
+
+def test_default_snapshots_follow_the_documents_and_snapshot_at_reads_the_latest(
+        docs, facts) -> None:
+    table = extracted(docs, facts)
+    snapshots = aggregate.priors_by_month(["C1", "C2"], table, extracted_facts(table))
+    # documents dated in January, February and March 2024
+    assert sorted(set(snapshots["as_of"])) == [date(2024, 2, 1), date(2024, 3, 1),
+                                                date(2024, 4, 1)]
+    june = aggregate.snapshot_at(snapshots, date(2024, 6, 1))
+    assert set(june["as_of"]) == {date(2024, 4, 1)} and june.height == 2
+    assert aggregate.snapshot_at(snapshots, date(2024, 1, 1)).is_empty()
+    empty = aggregate.priors_by_month(["C1"], table.head(0), extracted_facts(table.head(0)))
+    assert empty.is_empty() and "as_of" in empty.columns
