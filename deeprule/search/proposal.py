@@ -69,10 +69,13 @@ class ProposalContext:
 
     @property
     def kind(self) -> str:
-        """Which template asks: a first rule, a reflection or a restructure."""
-        if not self.current_rule:
-            return "construction"
-        return "restructure" if self.restructure else "reflection"
+        """Which template asks: a restructure, a reflection on results (failing segments,
+        examples, a reflection or memories to show), else a construction (from the current
+        rule, if any: the direct-LLM ablation sees only that)."""
+        if self.restructure:
+            return "restructure"
+        results = (self.failing, self.examples, self.reflection, self.memories)
+        return "reflection" if self.current_rule and any(results) else "construction"
 
 
 @dataclass(frozen=True)

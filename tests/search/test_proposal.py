@@ -75,6 +75,10 @@ def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
     assert proposal_prompt(other).system == prompt.system.replace(
         "maximize profit", "maximize profit without pricing above list price")
     assert proposal_prompt(other).user == prompt.user  # what changes is last
+    assert prompt.system.startswith("You are now tasked with building")  # nothing scored yet
+    failing = proposal_prompt(replace(context, failing=("wholesaler / small: loss 0.2",)))
+    assert failing.system.startswith("You are now tasked with improving")
+    assert "wholesaler / small: loss 0.2" in failing.user
 
 
 @pytest.mark.parametrize("bad", [
