@@ -17,6 +17,7 @@ from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import training_frame
 from deeprule.models.split import TimeSplit
 from deeprule.search.objective import Candidates, candidates
+from deeprule.search.segments import customer_segments
 from resources.mlflow import MlflowResource
 
 SOURCES = ("shipments", "skus", "customer_features", "sku_features",
@@ -68,8 +69,10 @@ def held_out_frame(duckdb: DuckDBResource, scorer: DemandScorer, split: TimeSpli
 def held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
                         demand_model: pl.DataFrame
                         ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
-    """The registered model's reference, its held-out rows and their candidates."""
+    """The registered model's reference, its held-out rows and their candidates, each
+    labeled with its customer's segment (type x scale band, from `customer_features`)."""
     ref, scorer, split = registered_demand(mlflow, demand_model)
     tables = sources(duckdb)
     test = held_out_frame(duckdb, scorer, split, tables)
-    return ref, test, candidates(test, scorer.response(test), tables.shipments)
+    return ref, test, candidates(test, scorer.response(test), tables.shipments,
+                                 customer_segments(tables.customer_features))

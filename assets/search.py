@@ -1,8 +1,10 @@
 """Group `search`: the LLM-guided rule search on the held-out months.
 
 `rule_search` loads the registered demand model, builds candidate rows
-(customer x SKU pairs of the held-out months) and runs the reflection loop
-(`deeprule.search.reflect`), then has the LLM write the run's phase summary
+(customer x SKU pairs of the held-out months, each labeled with its customer's
+segment) and runs the reflection loop (`deeprule.search.reflect`: segment losses,
+reflections, similar memories, restructures; metadata shows the best rule's loss
+per segment and every reflection), then has the LLM write the run's phase summary
 (`deeprule.search.summary`, the paper's third prompt). `evolved_rule_search` runs
 the paper's evolutionary baseline searcher (`deeprule.search.evolve`) on the same
 rows under the same Φ.
@@ -21,12 +23,13 @@ from dagster_duckdb import DuckDBResource
 
 from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, held_out_candidates
-from assets._metadata import frame_metadata
+from assets._metadata import frame_metadata, table_markdown
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
 from deeprule.search.checkpoint import Checkpoint, run_key
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
+from deeprule.search.prompts import VERSIONS
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, search
 from deeprule.search.summary import phase_summary, summary_markdown
 from resources.llm import LLMResource
@@ -54,16 +57,24 @@ class RuleSearchConfig(FitnessWeights):
     patience: int = from_domain(SearchConfig, "patience",
                                 "Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
+    tau: float = from_domain(SearchConfig, "tau", "A segment whose loss is above τ fails.")
+    epsilon: float = from_domain(SearchConfig, "epsilon",
+                                 "Stop once every segment's loss is below ε.")
+    xi: float = from_domain(SearchConfig, "xi",
+                            "A fitted proposal with loss above ξ is restructured next.")
+    top_k: int = from_domain(SearchConfig, "top_k", "Similar memories quoted per prompt (K).")
 
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
+                            tau=self.tau, epsilon=self.epsilon, xi=self.xi, top_k=self.top_k,
                             fitness=self.fitness())
 
 
 @dg.asset(
     group_name=GROUP, kinds={"polars", "duckdb"}, pool="duckdb", deps=SOURCE_DEPS,
     description="Every iteration of the LLM-guided rule search (expert rule first), with "
-    "fitness, predicted profit, violations, LLM tokens; the best rule marked.",
+    "fitness, predicted profit, violations, LLM tokens, the prompt template, the LLM's "
+    "reflection and the segment losses; the best rule marked.",
 )
 def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 llm: LLMResource, mlflow: MlflowResource, duckdb: DuckDBResource,
@@ -72,8 +83,8 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
     with llm.client("rule_proposal") as client:
         key = run_key(EXPERT_RULE, config.search(), ref.version, client.backend.model,
-                      client.backend.settings,
-                      cand.height, float(cand.columns["cost"].sum()))
+                      client.backend.settings, cand.height, float(cand.columns["cost"].sum()),
+                      VERSIONS, cand.rows.select("customer_id", "segment").hash_rows().sum())
         checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
         result = search(client, cand, config.search(), progress=context.log.info,
                         checkpoint=checkpoint)
@@ -85,8 +96,24 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
     written = dg.MetadataValue.md(summary_markdown(summary) if summary else why_not)
     who = Producer("llm_reflection", client.backend.name, client.backend.model, context.run_id)
     return _search_output(result, ref.version, cand.height, started,
-                          {**usage, **summary_usage, "phase_summary": written},
+                          {**usage, **summary_usage, "phase_summary": written,
+                           **_reflection_metadata(result)},
                           "Fitness of each proposal after its constants were fitted", who)
+
+
+def _reflection_metadata(result: SearchResult) -> dict[str, object]:
+    """The best rule's loss per segment, each iteration's reflection and why the loop ended."""
+    reflections = [f"{i.number}. [{i.template}, {i.status}] {i.reflection}"
+                   for i in result.iterations if i.reflection]
+    out: dict[str, object] = {
+        "stopped": result.stopped, "memory_entries": len(result.memory.entries),
+        "reflections": dg.MetadataValue.md("\n".join(reflections) or "(no reflection yet)")}
+    if result.segments is not None:
+        losses = result.segments.select("segment", "rows", "loss", "value", "attainable",
+                                        "profit")
+        out |= {"segment_losses": dg.MetadataValue.md(table_markdown(losses)),
+                "max_segment_loss": round(float(losses["loss"].max()), 4)}
+    return out
 
 
 class EvolvedSearchConfig(FitnessWeights):

@@ -35,6 +35,7 @@ from deeprule.models.demand import DemandConfig, fit_demand
 from deeprule.rules import render_program
 from deeprule.search.objective import candidates
 from deeprule.search.reflect import SearchConfig, search
+from deeprule.search.segments import customer_segments
 from deeprule.synth import build_world, resolve_spec
 from resources.llm import LLMResource
 
@@ -57,7 +58,8 @@ def main() -> int:
     tables = world_tables(world)
     data = prepare(tables, 2, 2)
     fit = fit_demand(data.train, data.valid, data.spec, DemandConfig(beta=0.3))
-    cand = candidates(data.test, fit.scorer.response(data.test), tables.shipments)
+    cand = candidates(data.test, fit.scorer.response(data.test), tables.shipments,
+                      customer_segments(world.customers()))
     print(f"candidates: {cand.height:,} customer x SKU rows of the held-out months; demand model "
           f"trained in {fit.seconds:.1f}s")
     config = SearchConfig(iterations=args.iterations)
@@ -71,10 +73,14 @@ def main() -> int:
                           iterations)
     with pl.Config(tbl_rows=-1, float_precision=4, tbl_width_chars=120):
         print(plans)
-        print(iterations.select("number", "status", "fitness", "profit", "violations", "delta",
-                                "completion_tokens", "seconds", "is_best"))
-    for line in result.memory:
-        print(f"memory: {line}")
+        print(iterations.select("number", "status", "template", "fitness", "loss",
+                                "max_segment_loss", "delta", "completion_tokens", "seconds",
+                                "is_best"))
+        print(iterations.select("number", "reflection"))
+    print(result.segments)
+    for entry in result.memory.entries:
+        print(f"memory: {entry.line()}")
+    print(f"stopped: {result.stopped}")
     print(f"best rule:\n{render_program(result.best)}")
     print(f"search {search_seconds:.0f}s for {len(result.iterations) - 1} iteration(s); total "
           f"{time.perf_counter() - started:.0f}s")

@@ -92,9 +92,10 @@ class Candidates:
 
 
 def candidates(frame: ScoringFrame, response: PriceResponse,
-               shipments: pl.DataFrame) -> Candidates:
+               shipments: pl.DataFrame, segments: pl.DataFrame | None = None) -> Candidates:
     """Rule features from a scoring frame, the demand model's response on it and the
-    shipments the market price averages (months before each row's)."""
+    shipments the market price averages (months before each row's); `segments`
+    (customer_id, segment; search/segments.py) labels each row's customer segment."""
     list_price = frame.column("list_price")
     usual = list_price * np.exp(frame.column("r_usual"))
     market = row_market_prices(frame.rows, shipments)
@@ -108,8 +109,20 @@ def candidates(frame: ScoringFrame, response: PriceResponse,
         "elasticity_market": -response.elasticity(market),
         **document_features(frame),
     }
-    return Candidates(frame.rows.select("customer_id", "sku_id", "month", "primary_category"),
+    rows = frame.rows.select("customer_id", "sku_id", "month", "primary_category")
+    return Candidates(with_segments(rows, segments) if segments is not None else rows,
                       columns, response)
+
+
+def with_segments(rows: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with their customer's segment, in the same order; a customer without one is
+    an error naming it (nothing silently dropped or lumped)."""
+    labeled = rows.join(segments.select("customer_id", "segment"), on="customer_id",
+                        how="left", maintain_order="left")
+    unknown = labeled.filter(pl.col("segment").is_null())["customer_id"].unique().sort()
+    if unknown.len():
+        raise ValueError(f"customer_features: no segment for customers {unknown.to_list()[:5]}")
+    return labeled
 
 
 def document_features(frame: ScoringFrame) -> dict[str, np.ndarray]:
@@ -144,6 +157,8 @@ class Outcome:
     stocked: int
     violations: int
     row_profit: np.ndarray
+    row_value: np.ndarray
+    """Each row's part of Φ: its profit minus η (p − p*)² (0 where not stocked)."""
 
 
 def plan_prices(decisions: Decisions, cand: Candidates) -> np.ndarray:
@@ -161,10 +176,11 @@ def outcome(program: Program, decisions: Decisions, cand: Candidates,
     units = np.where(stocked, cand.response.units(np.where(stocked, price, usual)), 0.0)
     row_profit = np.where(stocked, (price - cost) * units, 0.0)
     deviation = np.where(stocked, (price - usual) ** 2, 0.0)
+    row_value = row_profit - config.eta * deviation
     size = sum(complexity(root) for root in program.functions.values())
     outside = stocked & ((decisions.price < cost) | (decisions.price > cand.columns["list_price"])
                          | decisions.invalid_price)
     penalty = config.rho * float(outside.mean()) * cand.profit_scale
-    fitness = float(np.mean(row_profit - config.eta * deviation) - config.lam * size - penalty)
+    fitness = float(np.mean(row_value) - config.lam * size - penalty)
     return Outcome(fitness, float(row_profit.sum()), int(stocked.sum()), int(outside.sum()),
-                   row_profit)
+                   row_profit, row_value)

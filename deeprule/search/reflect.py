@@ -1,13 +1,19 @@
-"""The LLM-guided rule search: propose, fit constants, score, remember, reflect.
+"""The LLM-guided rule search: the paper's reflection loop (Section 3.3) with memory.
 
-The paper's loop (Section 3.3, "reflection with memory"): start from an
-expert rule; each iteration the LLM sees the best rule so far and the memory
-— triples (customer type, rule change, fitness change) — and proposes a
-changed rule; its constants are fitted with the structure fixed (phase 2 of
-the decoupled search); the result is scored by Φ on the candidate rows and
-kept if it beats the best. Customer types are the primary categories: the
-memory records where a change helped most and hurt most, so the next prompt
-can say which kind of customer a change is good for.
+Start from an expert rule, its constants fitted. Each iteration scores the best rule
+per customer segment — L_t(c), the share of the demand model's attainable profit it
+leaves behind (search/segments.py) — and asks the LLM for a changed rule, giving it
+the failing segments C_fail = {c | L_t(c) > τ} with their losses, the rows with the
+largest gap, the previous reflection and the top-K most similar memories
+(search/memory.py, MiniLM embeddings). The LLM answers a reflection and a rule; the
+rule's constants are fitted to Φ with the structure fixed (phase 2 of the decoupled
+search), it is scored, kept if Φ beats the best, and the memory gains the triple
+(customer type, rule change, loss change). When a fitted proposal's loss stays above
+ξ, the next iteration asks the LLM to restructure it instead, showing its syntax tree
+and the loss gradient in its constants (search/restructure.py). The search stops when
+max_c L_t(c) < ε, after `iterations` (T_max) or after `patience` iterations without
+a new best. Prompts come from versioned templates (search/prompts/); each iteration
+records the template it was asked with and the reflection it got.
 
 With a `Checkpoint`, the state (iterations, memory, best rule) is saved after every
 iteration; a killed search started again with the same checkpoint resumes after the
@@ -28,11 +34,14 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
+from deeprule.features.embedding import PackagedSentenceEncoder, TextEncoder
 from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import Program, decide, fit_constants, parse_program, render_program
+from deeprule.search import prompts
 from deeprule.search.check import CheckConfig, row_context, rule_problems
 from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.memory import MemoryBank, MemoryEntry
 from deeprule.search.objective import (
     RULE_FEATURES,
     Candidates,
@@ -40,7 +49,22 @@ from deeprule.search.objective import (
     Outcome,
     outcome,
 )
-from deeprule.search.proposal import ProposalContext, RuleRefused, propose
+from deeprule.search.proposal import (
+    ProposalContext,
+    Restructure,
+    RuleRefused,
+    propose,
+)
+from deeprule.search.restructure import gradient_lines, loss_gradient, syntax_tree
+from deeprule.search.segments import (
+    Attainable,
+    attainable,
+    failing,
+    loss_by_segment,
+    overall_loss,
+    segment_losses,
+    worst_examples,
+)
 
 EXPERT_RULE = """
 def stock(row):
@@ -52,6 +76,8 @@ def price(row):
 """The domain-expert starting point: keep what sold, at the usual price."""
 SAMPLES_PER_SEED = 100_000
 """Draw numbers reserved per seed: no two seeds' iterations share a cached answer."""
+REFUSED = "refused by the rule check"
+"""The outcome a memory records for a proposal never fitted."""
 OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked rows, stay near "
              "the usual price, keep the rule short; units fall as the price rises")
 
@@ -59,10 +85,21 @@ OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked r
 @dataclass(frozen=True)
 class SearchConfig:
     iterations: int = 5
+    """T_max: LLM proposals at most."""
     patience: int = 3
     """Stop after this many iterations without a new best."""
-    memory_size: int = 6
-    """Memory lines quoted in each prompt (the most recent)."""
+    tau: float = 0.05
+    """τ: a segment whose loss L(c) is above this fails (its share of attainable profit left)."""
+    epsilon: float = 0.01
+    """ε: stop once every segment's loss of the best rule is below this."""
+    xi: float = 0.10
+    """ξ: a fitted proposal whose loss stays above this is restructured next iteration."""
+    top_k: int = 3
+    """K: memories quoted in each prompt, the most similar to the failing segments."""
+    failing_shown: int = 3
+    """Failing segments quoted in each prompt, worst first."""
+    examples_shown: int = 4
+    """Rows with the largest profit gap quoted in each prompt."""
     fit_evaluations: int = 150
     min_gain: float = 1e-6
     """A proposal replaces the best only if Φ rises by more than this share of |Φ_best|:
@@ -70,6 +107,11 @@ class SearchConfig:
     depth: int = 2
     check_retries: int = 1
     """Asks again (with the reasons) after a proposal the rule check refused."""
+    hide_form_after_miss: bool = False
+    """Quote the current rule's JSON form only right after a new best. The embedded model
+    copies the form verbatim (every iteration `repeated`); without it it writes new rules,
+    but longer ones, often refused and re-asked: on make run's data 2-3x the seconds per
+    iteration (docs/search.md), so it is off by default."""
     seed: int = 0
     """Which draws the LLM makes: seed 0 asks greedily first, another seed samples
     different answers (each cached apart), so repeated runs are independent."""
@@ -82,7 +124,7 @@ class Iteration:
     number: int
     status: str
     """`expert`, `improved`, `kept` (no better than the best), `refused` (by the rule check),
-    `failed` or `budget`."""
+    `repeated` (a structure already fitted: not fitted again), `failed` or `budget`."""
     rule: str
     fitness: float | None
     profit: float | None
@@ -92,6 +134,14 @@ class Iteration:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    template: str = ""
+    """The prompt template it was asked with (`reflection_v1`, `restructure_v1`)."""
+    reflection: str = ""
+    """The LLM's reflection, quoted in the next prompt."""
+    loss: float | None = None
+    """The rule's relative profit shortfall over all rows (search/segments.py)."""
+    max_segment_loss: float | None = None
+    worst_segment: str = ""
 
 
 @dataclass
@@ -101,12 +151,33 @@ class SearchResult:
     best_number: int = 0
     """The iteration that produced `best` (0 = the expert rule)."""
     iterations: list[Iteration] = field(default_factory=list)
-    memory: list[str] = field(default_factory=list)
+    memory: MemoryBank = field(default_factory=MemoryBank)
+    segments: pl.DataFrame | None = None
+    """The best rule's loss per segment, worst first (the reflection loop sets it)."""
+    stopped: str = ""
+    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `budget`."""
 
     def table(self) -> pl.DataFrame:
         """One row per iteration; `is_best` marks the one that produced `best`."""
         return pl.DataFrame([vars(i) for i in self.iterations]).with_columns(
             is_best=pl.col("number") == self.best_number)
+
+
+@dataclass(frozen=True)
+class _Market:
+    """What every iteration scores against: the rows, the settings, the attainable profit."""
+
+    cand: Candidates
+    config: SearchConfig
+    upper: Attainable
+    """u_i: the best row value the demand model allows (the segment losses' reference)."""
+    encoder: TextEncoder
+
+    def score(self, program: Program) -> tuple[Outcome, pl.DataFrame, float]:
+        """Outcome, segment losses and overall loss of `program`."""
+        out = outcome(program, decide(program, self.cand.columns), self.cand,
+                      self.config.fitness)
+        return out, segment_losses(out, self.cand, self.upper), overall_loss(out, self.upper)
 
 
 def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Program, Outcome]:
@@ -120,65 +191,72 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
     return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
 
 
-def _segment_change(before: Outcome, after: Outcome, cand: Candidates) -> str:
-    """Which customer types gained most and least: mean profit change per primary category."""
-    frame = cand.rows.select("primary_category").with_columns(
-        delta=pl.Series(after.row_profit - before.row_profit))
-    means = frame.group_by("primary_category").agg(pl.col("delta").mean()).sort("delta")
-    worst, best = means.row(0), means.row(-1)
-    return (f"profit per row changed most for {best[0]} ({best[1]:+.1f}) and least for "
-            f"{worst[0]} ({worst[1]:+.1f})")
-
-
 def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchConfig(),
            start: str = EXPERT_RULE,
            progress: Callable[[str], None] = lambda _: None,
-           checkpoint: Checkpoint | None = None) -> SearchResult:
+           checkpoint: Checkpoint | None = None,
+           encoder: TextEncoder | None = None) -> SearchResult:
     """Run the reflection loop from `start` (or from `checkpoint`); every iteration is
-    recorded."""
-    result = _resumed(checkpoint, cand, config) if checkpoint else None
+    recorded. `encoder` embeds memories for retrieval (default: the packaged MiniLM,
+    loaded only once the memory holds more than K entries)."""
+    market = _Market(cand, config, attainable(cand, config.fitness.eta),
+                     encoder or PackagedSentenceEncoder())
+    result = _resumed(checkpoint, market) if checkpoint else None
     if result is None:
-        result = _started(start, cand, config)
+        result = _started(start, market)
     else:
         progress(f"resumed after iteration {result.iterations[-1].number}")
     _save(checkpoint, result)
-    stale = _stale(result)
     for number in range(len(result.iterations), config.iterations + 1):
-        if stale >= config.patience or result.iterations[-1].status == "budget":
+        result.stopped = _stop_reason(result, config)
+        if result.stopped:
             break
-        step = _iterate(client, cand, config, result, number)
+        step = _iterate(client, market, result, number)
         result.iterations.append(step)
         _save(checkpoint, result)
         progress(f"iteration {number}: {step.status} {step.note}")
-        stale = 0 if step.status == "improved" else stale + 1
+    result.stopped = result.stopped or _stop_reason(result, config) or "iterations"
     return result
 
 
-def _started(start: str, cand: Candidates, config: SearchConfig) -> SearchResult:
+def _stop_reason(result: SearchResult, config: SearchConfig) -> str:
+    """Why no further iteration runs ("" = go on)."""
+    if result.iterations[-1].status == "budget":
+        return "budget"
+    if result.segments is not None and result.segments["loss"].max() < config.epsilon:
+        return "converged"
+    if len(result.iterations) - 1 - result.best_number >= config.patience:
+        return "patience"
+    return ""
+
+
+def _started(start: str, market: _Market) -> SearchResult:
     started = time.perf_counter()
-    best, best_out = fitted(parse_program(start, RULE_FEATURES), cand, config)
-    result = SearchResult(best, best_out)
+    best, best_out = fitted(parse_program(start, RULE_FEATURES), market.cand, market.config)
+    _, losses, loss = market.score(best)
+    result = SearchResult(best, best_out, segments=losses)
     note = "expert rule, constants fitted" + "".join(
         f"; read {written!r} as {known!r}" for written, known in best.corrections)
     result.iterations.append(Iteration(0, "expert", render_program(best),
                                        best_out.fitness, best_out.profit, best_out.violations,
-                                       None, note, seconds=time.perf_counter() - started))
+                                       None, note, seconds=time.perf_counter() - started,
+                                       **_loss_fields(losses, loss)))
     return result
 
 
-def _stale(result: SearchResult) -> int:
-    """Iterations since the last new best (the expert rule counts as one)."""
-    return len(result.iterations) - 1 - result.best_number
+def _loss_fields(losses: pl.DataFrame, loss: float) -> dict:
+    return {"loss": loss, "max_segment_loss": float(losses["loss"][0]),
+            "worst_segment": str(losses["segment"][0])}
 
 
 def _save(checkpoint: Checkpoint | None, result: SearchResult) -> None:
     if checkpoint:
         checkpoint.save({"iterations": [asdict(i) for i in result.iterations],
-                         "memory": result.memory, "best_number": result.best_number})
+                         "memory": [asdict(e) for e in result.memory.entries],
+                         "best_number": result.best_number})
 
 
-def _resumed(checkpoint: Checkpoint, cand: Candidates, config: SearchConfig
-             ) -> SearchResult | None:
+def _resumed(checkpoint: Checkpoint, market: _Market) -> SearchResult | None:
     """The saved search, its best rule re-parsed from the exact audit text and re-scored."""
     state = checkpoint.load()
     if not state:
@@ -186,8 +264,9 @@ def _resumed(checkpoint: Checkpoint, cand: Candidates, config: SearchConfig
     iterations = [Iteration(**i) for i in state["iterations"]]
     best_text = next(i.rule for i in iterations if i.number == state["best_number"])
     best = parse_program(best_text, RULE_FEATURES)
-    out = outcome(best, decide(best, cand.columns), cand, config.fitness)
-    return SearchResult(best, out, state["best_number"], iterations, list(state["memory"]))
+    out, losses, _ = market.score(best)
+    memory = MemoryBank([MemoryEntry(**e) for e in state["memory"]])
+    return SearchResult(best, out, state["best_number"], iterations, memory, losses)
 
 
 def _sample(seed: int, number: int) -> int:
@@ -195,41 +274,130 @@ def _sample(seed: int, number: int) -> int:
     return seed * SAMPLES_PER_SEED + number - 1
 
 
-def _iterate(client: LLMClient, cand: Candidates, config: SearchConfig, result: SearchResult,
+def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
+             ) -> tuple[ProposalContext, list[str]]:
+    """The prompt's content and the segments it targets (C_fail, else the worst one): a
+    restructure of the last proposal when its fitted loss stayed above ξ, else a
+    reflection on the best rule's failing segments (`hide_form_after_miss`: the
+    current rule as text alone once an answer brought nothing new)."""
+    config = market.config
+    fails = failing(losses, config.tau, config.failing_shown)
+    targets = fails["segment"].to_list() or losses["segment"].head(1).to_list()
+    last = result.iterations[-1]
+    reflection = next((i.reflection for i in reversed(result.iterations) if i.reflection), "")
+    memories = [e.line() for e in result.memory.similar(targets, config.top_k, market.encoder)]
+    common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
+              "reflection": reflection, "memories": memories, "tau": config.tau,
+              "feedback": _last_refusal(last),
+              "answer_form": (not config.hide_form_after_miss
+                              or last.status in ("expert", "improved"))}
+    if _needs_restructure(last, config):
+        program = parse_program(last.rule, RULE_FEATURES)
+        gradient = loss_gradient(program, lambda p: market.score(p)[2])
+        return ProposalContext(current_rule=last.rule, restructure=Restructure(
+            syntax_tree(program), last.loss or 0.0, gradient_lines(program, gradient),
+            config.xi), **common), targets
+    examples = worst_examples(result.best, result.best_outcome, market.cand, market.upper,
+                              targets, config.examples_shown)
+    return ProposalContext(
+        current_rule=render_program(result.best), examples=examples,
+        failing=[f"{r['segment']}: loss {r['loss']:.3f} over {r['rows']:,} rows"
+                 for r in fails.iter_rows(named=True)], **common), targets
+
+
+def _last_refusal(last: Iteration) -> tuple[str, ...]:
+    """The previous answer, when it was refused or repeated, and why: said again at once."""
+    if last.status not in ("refused", "repeated"):
+        return ()
+    rule = f"{' '.join(last.rule.split())!r}: " if last.rule else ""
+    return (f"iteration {last.number}: {rule}{last.note}",)
+
+
+def _needs_restructure(last: Iteration, config: SearchConfig) -> bool:
+    """The last iteration fitted a reflected proposal whose loss stayed above ξ."""
+    return (last.status in ("improved", "kept") and last.template.startswith("reflection")
+            and last.loss is not None and last.loss > config.xi)
+
+
+def structure(program: Program) -> str:
+    """A rule's text with every constant written as 0: what fitting cannot change."""
+    return render_program(program, [0.0] * len(program.constants))
+
+
+def _tried_structures(result: SearchResult) -> dict[str, int]:
+    """Structure -> the iteration that first fitted it (the expert rule included)."""
+    tried: dict[str, int] = {}
+    for step in result.iterations:
+        if step.rule:
+            tried.setdefault(structure(parse_program(step.rule, RULE_FEATURES)), step.number)
+    return tried
+
+
+def _repeated(program: Program, tried: dict[str, int]) -> str:
+    """Why a structure already fitted is not fitted again ("" = new): its constants would
+    land where they did, so the answer is known. Not asked again at once (an extra call
+    per iteration); the next prompt quotes the reason."""
+    number = tried.get(structure(program))
+    if number is None:
+        return ""
+    return (f"not fitted: the same structure as the rule of iteration {number} (only the "
+            "constants differ, and they are tuned anyway); change features, conditions or "
+            "the form of the price")
+
+
+def _iterate(client: LLMClient, market: _Market, result: SearchResult,
              number: int) -> Iteration:
     started = time.perf_counter()
-    context = ProposalContext(RULE_FEATURES, OBJECTIVE,
-                              render_program(result.best),
-                              tuple(result.memory[-config.memory_size:]), config.depth)
+    config, cand, losses = market.config, market.cand, result.segments
+    if losses is None:
+        raise ValueError("the reflection loop needs the best rule's segment losses")
+    context, targets = _context(market, result, losses)
+    target, template = targets[0], prompts.template_name(context.kind)
+    before = loss_by_segment(losses)
     rows = row_context(cand)
+    tried = _tried_structures(result)
+
+    def memory(change: str, reflection: str, after: float | None, why: str) -> MemoryEntry:
+        return MemoryEntry(number, target, " ".join(change.split()), before[target], after,
+                           reflection, why)
+
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
                            check_retries=config.check_retries)
     except BudgetExhausted:
-        return Iteration(number, "budget", "", None, None, None, None, "token budget spent")
+        return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
+                         template=template)
     except LLMCallFailed as err:
         return Iteration(number, "failed", "", None, None, None, None, str(err)[:300],
                          err.record.prompt_tokens, err.record.completion_tokens,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, template)
     except RuleRefused as err:
-        result.memory.extend(f"iteration {number}: {line}" for line in err.refusals)
+        result.memory.add([memory(line, "", None, REFUSED) for line in err.refusals])
         return Iteration(number, "refused", "", None, None, None, None, str(err)[:300],
                          err.prompt_tokens, err.completion_tokens,
-                         time.perf_counter() - started)
-    result.memory.extend(f"iteration {number}: {line}" for line in proposal.refusals)
+                         time.perf_counter() - started, template)
+    result.memory.add([memory(line, "", None, REFUSED) for line in proposal.refusals])
+    repeat = _repeated(proposal.program, tried)
+    if repeat:
+        result.memory.add([memory(proposal.text, proposal.reflection, None, repeat)])
+        return Iteration(number, "repeated", proposal.text, None, None, None, None, repeat,
+                         proposal.prompt_tokens, proposal.completion_tokens,
+                         time.perf_counter() - started, proposal.template, proposal.reflection)
     program, out = fitted(proposal.program, cand, config)
+    _, scored, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness
-    where = _segment_change(result.best_outcome, out, cand)
-    text = render_program(program)
-    result.memory.append(f"iteration {number}: rule {' '.join(proposal.text.split())!r} "
-                         f"stocked {out.stocked:,} of {cand.height:,} rows, priced "
-                         f"{out.violations:,} outside [cost, list price], changed fitness by "
-                         f"{delta:+.1f}; {where}")
+    result.memory.add([memory(proposal.text, proposal.reflection,
+                              loss_by_segment(scored)[target], "fitted")])
     improved = delta > config.min_gain * abs(result.best_outcome.fitness)
-    status = "improved" if improved else "kept"
     if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
-    return Iteration(number, status, text, out.fitness, out.profit, out.violations,
-                     delta, where, proposal.prompt_tokens, proposal.completion_tokens,
-                     time.perf_counter() - started)
+        result.segments = scored
+    note = (f"stocked {out.stocked:,} of {cand.height:,} rows, {out.violations:,} priced "
+            f"outside [cost, list]; loss {loss:.3f}, in {target} {before[target]:.3f} -> "
+            f"{loss_by_segment(scored)[target]:.3f}")
+    return Iteration(number, "improved" if improved else "kept", render_program(program),
+                     out.fitness, out.profit, out.violations, delta, note,
+                     proposal.prompt_tokens, proposal.completion_tokens,
+                     time.perf_counter() - started, proposal.template, proposal.reflection,
+                     **_loss_fields(scored, loss))

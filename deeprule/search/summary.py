@@ -3,7 +3,8 @@
 After the reflection loop, the LLM reads the run's record — every iteration's rule,
 outcome and fitness change — and writes what an analyst would: the starting approach,
 the major improvements, the trend of the fitness, the final rule's performance, the
-features that mattered, limitations and next steps. It is stored with the run
+features that mattered, limitations and next steps, with the reflection each
+iteration recorded (template `prompts/summary_v1.txt`). It is stored with the run
 (`rule_search` metadata); nothing downstream acts on it, so a failed summary is
 reported, never fatal.
 """
@@ -14,16 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
+from deeprule.search import prompts
 from deeprule.search.reflect import SearchResult
 
-_TASK = (
-    "You review a completed search for an interpretable assortment-and-pricing rule "
-    "(`stock` decides which SKUs to recommend to a customer, `price` the unit price). Summarize "
-    "the iterative process: 1. the initial rule, 2. the major improvements in each iteration, "
-    "3. the trend of the fitness, 4. the final rule's performance, 5. the key features and "
-    "their importance, 6. its limitations and suggestions for the next search. Be concrete "
-    "and brief. Answer with the JSON record only."
-)
 MAX_RULE_CHARS = 300
 """Each iteration's rule is quoted up to this length (prompts stay small)."""
 
@@ -45,11 +39,10 @@ def summary_prompt(result: SearchResult) -> Prompt:
         rule = " ".join(step.rule.split())[:MAX_RULE_CHARS] or "(no rule)"
         fitness = "n/a" if step.fitness is None else f"{step.fitness:.2f}"
         delta = "" if step.delta is None else f", change {step.delta:+.2f}"
+        reflection = f" reflection: {step.reflection}" if step.reflection else ""
         lines.append(f"- iteration {step.number} [{step.status}] fitness {fitness}{delta}: "
-                     f"{rule} ({step.note[:200]})")
-    best = result.best_number
-    return Prompt(_TASK, "Search record:\n" + "\n".join(lines)
-                  + f"\nThe best rule came from iteration {best}.")
+                     f"{rule} ({step.note[:200]}){reflection}")
+    return prompts.render("summary", record="\n".join(lines), best=str(result.best_number))
 
 
 def phase_summary(client: LLMClient, result: SearchResult) -> tuple[PhaseSummary | None, str]:

@@ -5,9 +5,10 @@ import json
 
 from deeprule.rules import decide, parse_program
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, outcome
-from deeprule.search.toy import toy_market
+from deeprule.search.toy import TOY_SEGMENTS, toy_market
 
 ROWS = 300
+SEGMENTS = TOY_SEGMENTS
 SUMMARY = json.dumps({
     "initial_approach": "usual price everywhere", "improvements": "a 1.3 x cost markup",
     "fitness_trend": "rose once, then flat", "final_performance": "profit +20 %",
@@ -30,14 +31,18 @@ def toy_profit(text: str, cand: Candidates | None = None) -> float:
     return outcome(program, decide(program, cand.columns), cand, NO_PENALTY).profit
 
 
-def markup_rule(markup: float) -> str:
-    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": "cost"},
+def markup_rule(markup: float, reflection: str = "price as a markup on cost",
+                base: str = "cost") -> str:
+    """A reflection and the rule: stock what sold, price = `base` x `markup` (rules on
+    different bases have different structures: the search refuses a structure twice)."""
+    price = {"kind": "op", "op": "*", "left": {"kind": "feature", "name": base},
              "right": {"kind": "number", "value": markup}}
     stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
              "right": {"kind": "number", "value": 0.0}}
-    return json.dumps({"stock": stock, "price": price})
+    return json.dumps({"reflection": reflection, "stock": stock, "price": price})
 
 
-def toy_candidates(elasticity: float = 3.0) -> Candidates:
-    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost."""
-    return toy_market(ROWS, elasticity)
+def toy_candidates(elasticity: float = 3.0, wholesaler: float | None = None) -> Candidates:
+    """Constant elasticity e: the profit-maximizing price is cost * e / (e - 1) = 1.5 cost
+    (`wholesaler`: another e in the second segment, no single markup best in both)."""
+    return toy_market(ROWS, elasticity, wholesaler=wholesaler)

@@ -157,7 +157,15 @@ def test_only_scorers_vs_truth_reads_truth() -> None:
 
 def test_rule_search_plans_and_their_evaluation_against_truth(
         scored: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ScriptedBackend([markup_rule(1.1), markup_rule(1.05), markup_rule(1.2), SUMMARY])
+    rules = [markup_rule(1.1), markup_rule(1.05, base="market_price"),
+             markup_rule(1.2, base="list_price")]
+
+    def answer(prompt: object, schema: type) -> str:
+        """Three distinct rules, then the first again (a `repeated` iteration), the summary."""
+        return SUMMARY if schema.__name__ == "PhaseSummary" else (rules.pop(0) if rules
+                                                                  else markup_rule(1.3))
+
+    backend = ScriptedBackend(responder=answer)
     monkeypatch.setattr(LLMResource, "client", lambda self, _=None: LLMClient(backend, None))
     monkeypatch.setenv("DEEPRULE_DATA_HOME", str(scored["folder"] / "data"))  # checkpoints
     resources = tiny_resources(scored["database"])
@@ -168,14 +176,20 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
                              *downstream, no_hard_constraint_violation,
                              predicted_profit_near_realized], resources=resources,
                             instance=month_instance(), selection=downstream)
-    assert result.success and backend.calls == 4  # three proposals, then the summary
     iterations = _table(scored["database"], "rule_search")
+    assert result.success and backend.calls == iterations.height  # proposals, then the summary
     assert iterations["status"].to_list()[0] == "expert" and iterations["is_best"].sum() == 1
-    assert iterations.height == 4 and iterations["fitness"].is_not_null().all()
+    fitted = iterations.filter(pl.col("status").is_in(["expert", "improved", "kept"]))
+    assert fitted.height >= 4 and fitted["fitness"].is_not_null().all()
     meta = {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
     assert "def price(row)" in meta["rule_search"]["best_rule"].value
     assert "**Key features.** cost" in meta["rule_search"]["phase_summary"].value
+    segments = meta["rule_search"]["segment_losses"].value
+    assert "segment" in segments and " / large" in segments and " / small" in segments
+    assert "price as a markup on cost" in meta["rule_search"]["reflections"].value
+    assert iterations["template"].to_list()[1:] != [] and all(
+        t.endswith("_v1") for t in iterations["template"].to_list()[1:])
     embedded_png(meta["rule_search"]["fitness_plot"])
     _check_plans(scored["database"], meta, result)
     _check_cards(scored["database"], iterations)

@@ -88,10 +88,12 @@ def node(kind: str, **fields) -> dict:
 
 
 DEGENERATE = json.dumps({
+    "reflection": "stock nothing",
     "stock": {"left": node("feature", name="hist_units"), "cmp": "<",
               "right": node("feature", name="hist_units")},
     "price": node("feature", name="usual_price")})
 GOOD = json.dumps({
+    "reflection": "a small markup on what sold",
     "stock": {"left": node("feature", name="hist_units"), "cmp": ">",
               "right": node("number", value=1.0)},
     "price": node("op", op="*", left=node("feature", name="usual_price"),

@@ -1,6 +1,7 @@
 """An LLM rule proposal: scripted for the logic, the real local model once (slow)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from deeprule.rules import decide, parse_program
 from deeprule.rules.schema import rule_schema, to_program
 from deeprule.search.check import RowContext, rule_problems
 from deeprule.search.objective import RULE_FEATURE_UNITS, RULE_FEATURES
-from deeprule.search.proposal import ProposalContext, proposal_prompt, propose
+from deeprule.search.proposal import REFLECTION_CHARS, ProposalContext, proposal_prompt, propose
 from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE
 from resources.paths import data_dir
 
@@ -37,7 +38,8 @@ def op(symbol: str, left: dict, right: dict) -> dict:
     return {"kind": "op", "op": symbol, "left": left, "right": right}
 
 
-GOOD = {"stock": {"left": feature("loyalty"), "cmp": ">", "right": number(0.3)},
+GOOD = {"reflection": "loyal customers, a markup capped at list",
+        "stock": {"left": feature("loyalty"), "cmp": ">", "right": number(0.3)},
         "price": op("min", feature("list_price"), op("*", feature("cost"), number(1.25)))}
 
 
@@ -59,6 +61,7 @@ def test_a_valid_answer_becomes_the_same_program_as_its_text() -> None:
                                decide(expected, cols).price, equal_nan=True)
     assert parse_program(proposal.text, FEATURES).constants == (0.3, 1.25)
     assert proposal.record.ok and proposal.record.attempts == 1
+    assert proposal.reflection == GOOD["reflection"] and proposal.template == "construction_v1"
 
 
 def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
@@ -68,8 +71,14 @@ def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
     assert all(name in prompt.system for name in FEATURES)
     assert "maximize profit" in prompt.system
     assert "def stock(row): ..." in prompt.user and "lost 3%" in prompt.user
-    assert proposal_prompt(CONTEXT).system == prompt.system.replace(
+    other = replace(context, objective="maximize profit without pricing above list price")
+    assert proposal_prompt(other).system == prompt.system.replace(
         "maximize profit", "maximize profit without pricing above list price")
+    assert proposal_prompt(other).user == prompt.user  # what changes is last
+    assert prompt.system.startswith("You are now tasked with building")  # nothing scored yet
+    failing = proposal_prompt(replace(context, failing=("wholesaler / small: loss 0.2",)))
+    assert failing.system.startswith("You are now tasked with improving")
+    assert "wholesaler / small: loss 0.2" in failing.user
 
 
 @pytest.mark.parametrize("bad", [
@@ -79,6 +88,8 @@ def test_prompt_carries_features_goal_current_rule_and_feedback() -> None:
     {**GOOD, "price": op("*", op("*", op("*", op("*", feature("cost"), number(1.0)),
                                          number(1.0)), number(1.0)), number(1.0))},
     {**GOOD, "extra": "ignore previous instructions"},
+    {k: v for k, v in GOOD.items() if k != "reflection"},
+    {**GOOD, "reflection": "x" * (REFLECTION_CHARS + 1)},
 ])
 def test_answers_outside_the_schema_are_retried_then_fail(bad: dict) -> None:
     backend = ScriptedBackend([json.dumps(bad)] * 3)
@@ -89,7 +100,8 @@ def test_answers_outside_the_schema_are_retried_then_fail(bad: dict) -> None:
 
 def test_schema_depth_bounds_nesting() -> None:
     shallow = rule_schema(tuple(FEATURES), depth=1)
-    deeper = json.dumps({**GOOD, "price": op("*", op("*", feature("cost"), number(1.0)),
+    rule = {k: v for k, v in GOOD.items() if k != "reflection"}
+    deeper = json.dumps({**rule, "price": op("*", op("*", feature("cost"), number(1.0)),
                                              number(1.0))})
     with pytest.raises(ValueError):
         shallow.model_validate_json(deeper)

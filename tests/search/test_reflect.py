@@ -8,7 +8,10 @@ import pytest
 
 from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.plans import rule_profit
-from deeprule.llm import LLMClient
+from deeprule.llm import LLMClient, ResponseCache
+from deeprule.llm.factory import LLMSettings
+from deeprule.llm.local import LocalBackend
+from deeprule.llm.models import QWEN_CODER
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
@@ -23,7 +26,9 @@ from deeprule.search.objective import (
 )
 from deeprule.search.reflect import SearchConfig, search
 from deeprule.synth import build_world, resolve_spec
-from tests.helpers.rules import ROWS, markup_rule, toy_candidates
+from resources.paths import data_dir
+from tests.helpers.memory import WordEncoder
+from tests.helpers.rules import ROWS, SEGMENTS, markup_rule, toy_candidates
 
 
 def test_toy_response_has_the_textbook_optimum() -> None:
@@ -38,6 +43,7 @@ def test_toy_response_has_the_textbook_optimum() -> None:
 
 
 LIST_PRICE_RULE = json.dumps({
+    "reflection": "the markup is too low: price at list",
     "stock": {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
               "right": {"kind": "number", "value": 0.0}},
     "price": {"kind": "feature", "name": "list_price"}})
@@ -45,21 +51,80 @@ LIST_PRICE_RULE = json.dumps({
 USUAL_PRICE_START = ("def stock(row):\n    return True\n"
                      "def price(row):\n    return row.usual_price\n")
 """Price at usual (1.2 x cost), nothing to fit: 22% below the optimum's profit."""
+NEVER_CONVERGED = -1.0
+"""An ε no segment loss is below: the loop runs its iterations (the toy optimum is reachable)."""
 
 
 def test_search_keeps_the_better_rule_fits_its_markup_and_remembers() -> None:
     cand = toy_candidates()
-    backend = ScriptedBackend([markup_rule(1.3), LIST_PRICE_RULE])
-    config = SearchConfig(iterations=2, fitness=FitnessConfig(eta=0.0, lam=0.0))
-    result = search(LLMClient(backend, None), cand, config, start=USUAL_PRICE_START)
+    backend = ScriptedBackend([markup_rule(1.3, "usual prices leave profit: a markup"),
+                               LIST_PRICE_RULE])
+    config = SearchConfig(iterations=2, epsilon=NEVER_CONVERGED,
+                          fitness=FitnessConfig(eta=0.0, lam=0.0))
+    result = search(LLMClient(backend, None), cand, config, start=USUAL_PRICE_START,
+                    encoder=WordEncoder())
     assert [i.status for i in result.iterations] == ["expert", "improved", "kept"]
     assert result.best_number == 1
     assert result.best.constants[-1] == pytest.approx(1.5, abs=0.02)  # fitted, not 1.3
     assert result.best_outcome.profit > 1.2 * result.iterations[0].profit
-    assert len(result.memory) == 2 and "Laundry" in result.memory[0] + result.memory[1]
-    assert "Current rule" in backend.prompts[1].user and "iteration 1" in backend.prompts[1].user
+    first, second = result.memory.entries
+    assert first.segment in SEGMENTS and first.loss_change < -0.1  # closed most of the gap
+    assert first.reflection == "usual prices leave profit: a markup"
+    assert second.loss_change > 0.02  # the list price lost again
+    assert result.iterations[1].template == "reflection_v1"
+    assert result.iterations[1].reflection == "usual prices leave profit: a markup"
+    asked = backend.prompts[1].user
+    assert "Current rule" in asked and "usual prices leave profit: a markup" in asked
+    assert "iteration 1, segment" in asked  # the memory, quoted
     table = result.table()
     assert table.height == 3 and set(table["status"]) <= {"expert", "improved", "kept"}
+    assert result.segments["loss"].max() < 0.005 < result.iterations[0].max_segment_loss
+
+
+def test_the_first_prompt_names_the_failing_segments_and_their_worst_rows() -> None:
+    backend = ScriptedBackend([markup_rule(1.3)])
+    config = SearchConfig(iterations=1, tau=0.05, epsilon=NEVER_CONVERGED)
+    search(LLMClient(backend, None), toy_candidates(wholesaler=2.0), config,
+           start=USUAL_PRICE_START, encoder=WordEncoder())
+    expert = search(LLMClient(ScriptedBackend(), None), toy_candidates(wholesaler=2.0),
+                    SearchConfig(iterations=0), start=USUAL_PRICE_START).segments
+    losses = dict(zip(expert["segment"], expert["loss"], strict=True))
+    assert all(loss > 0.05 for loss in losses.values())  # both segments fail at usual prices
+    failing = backend.prompts[0].user.split("Segments whose loss is above 0.050:\n")[1]
+    worst = max(losses, key=losses.get)
+    assert failing.startswith(f"- {worst}: loss {losses[worst]:.3f}")
+    rows = failing.split("Rows with the largest gap:\n")[1].split("Reflection")[0]
+    assert rows.count("\n- ") + 1 == config.examples_shown and "the rule stocks at" in rows
+
+
+def test_the_search_stops_once_every_segment_is_within_epsilon() -> None:
+    backend = ScriptedBackend([markup_rule(1.3), LIST_PRICE_RULE])
+    result = search(LLMClient(backend, None), toy_candidates(),
+                    SearchConfig(iterations=5, epsilon=0.01,
+                                 fitness=FitnessConfig(eta=0.0, lam=0.0)),
+                    start=USUAL_PRICE_START, encoder=WordEncoder())
+    assert backend.calls == 1 and result.stopped == "converged"
+    assert result.segments["loss"].max() < 0.01
+
+
+def test_a_proposal_whose_fitted_loss_stays_above_xi_is_restructured_next() -> None:
+    flat = json.dumps({"reflection": "sell everything at cost plus a fixed amount",
+                       "stock": json.loads(markup_rule(1.0))["stock"],
+                       "price": {"kind": "op", "op": "+",
+                                 "left": {"kind": "feature", "name": "cost"},
+                                 "right": {"kind": "number", "value": 0.01}}})
+    backend = ScriptedBackend([flat, markup_rule(1.3)])
+    config = SearchConfig(iterations=2, xi=0.02, epsilon=NEVER_CONVERGED, patience=5,
+                          fitness=FitnessConfig(eta=0.0, lam=0.0, rho=0.0))
+    result = search(LLMClient(backend, None), toy_candidates(), config,
+                    start=USUAL_PRICE_START, encoder=WordEncoder())
+    assert result.iterations[1].loss > 0.02  # cost + a constant: tuning cannot get there
+    assert [i.template for i in result.iterations[1:]] == ["reflection_v1", "restructure_v1"]
+    asked = backend.prompts[1].user
+    assert "Its syntax tree:" in asked and "feature cost" in asked and "constant c0 =" in asked
+    assert "d loss / d c0" in asked and "sell everything at cost" in asked
+    assert backend.prompts[1].system.startswith("You are now tasked with changing the structure")
+    assert result.best_number == 2
 
 
 def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> None:
@@ -67,19 +132,21 @@ def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> N
     failing = ScriptedBackend([InvalidOutputError("not JSON", 10, 5)] * 3
                               + [markup_rule(1.4)])
     result = search(LLMClient(failing, None, max_retries=2, backoff_s=0.0), cand,
-                    SearchConfig(iterations=2))
+                    SearchConfig(iterations=2, epsilon=NEVER_CONVERGED), encoder=WordEncoder())
     assert [i.status for i in result.iterations][1] == "failed"
     assert result.iterations[1].prompt_tokens == 30
     budgeted = search(LLMClient(ScriptedBackend([markup_rule(1.4)] * 5), None,
-                                token_budget=150), cand, SearchConfig(iterations=5))
+                                token_budget=150), cand,
+                      SearchConfig(iterations=5, epsilon=NEVER_CONVERGED), encoder=WordEncoder())
     assert budgeted.iterations[-1].status == "budget" and len(budgeted.iterations) < 6
 
 
 def test_a_rule_equal_to_the_best_up_to_round_off_is_kept_not_improved() -> None:
     cand = toy_candidates()
-    config = SearchConfig(iterations=2, patience=5)
-    result = search(LLMClient(ScriptedBackend([markup_rule(1.3), markup_rule(1.1)]), None),
-                    cand, config, start=USUAL_PRICE_START)
+    config = SearchConfig(iterations=2, patience=5, epsilon=NEVER_CONVERGED)
+    same_optimum = markup_rule(1.1, base="usual_price")  # usual = 1.2 cost: fits to 1.25
+    result = search(LLMClient(ScriptedBackend([markup_rule(1.3), same_optimum]), None),
+                    cand, config, start=USUAL_PRICE_START, encoder=WordEncoder())
     assert [i.status for i in result.iterations] == ["expert", "improved", "kept"]
 
 
@@ -112,6 +179,20 @@ def test_candidates_from_a_trained_demand_model_on_the_tiny_world() -> None:
     assert expert.best_outcome.stocked > 0 and expert.best_outcome.profit > 0
 
 
+class RecordingBackend:
+    """A real backend that keeps every prompt it was sent."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend, self.prompts = backend, []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def generate(self, prompt, schema, timeout_s, attempt=0):
+        self.prompts.append(prompt)
+        return self.backend.generate(prompt, schema, timeout_s, attempt)
+
+
 class _Killed(BaseException):
     """Stands in for kill -9 between two iterations (not an Exception: nothing catches it)."""
 
@@ -119,8 +200,9 @@ class _Killed(BaseException):
 def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
         tmp_path: Path) -> None:
     cand = toy_candidates()
-    answers = [markup_rule(1.3), markup_rule(1.45), LIST_PRICE_RULE]
-    config = SearchConfig(iterations=3, patience=3, fitness=FitnessConfig(eta=0.0, lam=0.0))
+    answers = [markup_rule(1.3), markup_rule(1.2, base="usual_price"), LIST_PRICE_RULE]
+    config = SearchConfig(iterations=3, patience=3, epsilon=NEVER_CONVERGED,
+                          fitness=FitnessConfig(eta=0.0, lam=0.0))
     whole = search(LLMClient(ScriptedBackend(list(answers)), None), cand, config,
                    start=USUAL_PRICE_START)
 
@@ -149,3 +231,42 @@ def test_a_killed_search_resumes_from_its_checkpoint_without_repeating_work(
     fresh = ScriptedBackend(list(answers))
     search(LLMClient(fresh, None), cand, config, start=USUAL_PRICE_START, checkpoint=other)
     assert fresh.calls == 3
+
+
+@pytest.mark.slow
+def test_the_real_local_model_drives_two_reflection_iterations(tmp_path: Path) -> None:
+    """Qwen2.5-Coder (the rule model) answers the reflection template under the grammar:
+    each iteration is asked, its answer carries a reflection and a rule over the offered
+    features, and the second prompt quotes the first reflection and the memory."""
+    backend = LocalBackend(data_dir() / "models", QWEN_CODER,
+                           max_tokens=LLMSettings.rule_max_new_tokens)
+    recorded = RecordingBackend(backend)
+    client = LLMClient(recorded, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=600)
+    config = SearchConfig(iterations=2, patience=2, epsilon=NEVER_CONVERGED, check_retries=1)
+    result = search(client, toy_candidates(wholesaler=2.0), config, encoder=WordEncoder())
+    assert len(result.iterations) == 3
+    assert all(i.template == "reflection_v1" or i.template == "restructure_v1"
+               for i in result.iterations[1:])
+    answered = [i for i in result.iterations[1:] if i.status in ("improved", "kept", "repeated")]
+    assert answered and all(i.reflection.strip() for i in answered)
+    first = result.iterations[1]
+    if first.reflection:
+        assert first.reflection in recorded.prompts[-1].user
+    assert result.best_outcome.fitness >= result.iterations[0].fitness
+
+
+def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says_so() -> None:
+    """The model copies the current rule (as the embedded one does): the iteration is
+    `repeated` (no fit, no extra call) and the next prompt quotes why (and, asked to,
+    leaves out the JSON form that was copied)."""
+    backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7), LIST_PRICE_RULE])
+    config = SearchConfig(iterations=3, epsilon=NEVER_CONVERGED, hide_form_after_miss=True,
+                          fitness=FitnessConfig(eta=0.0, lam=0.0))
+    result = search(LLMClient(backend, None), toy_candidates(), config,
+                    start=USUAL_PRICE_START, encoder=WordEncoder())
+    assert backend.calls == 3
+    assert [i.status for i in result.iterations] == ["expert", "improved", "repeated", "kept"]
+    assert "same structure as the rule of iteration 1" in backend.prompts[2].user
+    assert "JSON form" in backend.prompts[1].user and "JSON form" not in backend.prompts[2].user
+    assert result.iterations[2].fitness is None and "list_price" in result.iterations[3].rule
+    assert any(e.outcome.startswith("not fitted") for e in result.memory.entries)
