@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, held_out_candidates
+from assets._iterations import IterationRecorder
 from assets._metadata import frame_metadata, table_markdown
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
@@ -86,8 +87,11 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                       client.backend.settings, cand.height, float(cand.columns["cost"].sum()),
                       VERSIONS, cand.rows.select("customer_id", "segment").hash_rows().sum())
         checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
-        result = search(client, cand, config.search(), progress=context.log.info,
-                        checkpoint=checkpoint)
+        with mlflow.run(context, "rule_search") as tracked:
+            result = search(client, cand, config.search(), progress=context.log.info,
+                            checkpoint=checkpoint,
+                            on_iteration=IterationRecorder(duckdb, tracked, "llm_reflection",
+                                                           key))
         usage = client.usage.summary()
     with llm.client("reflection_summary") as writer:
         summary, why_not = phase_summary(writer, result)
@@ -97,7 +101,8 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
     who = Producer("llm_reflection", client.backend.name, client.backend.model, context.run_id)
     return _search_output(result, ref.version, cand.height, started,
                           {**usage, **summary_usage, "phase_summary": written,
-                           **_reflection_metadata(result)},
+                           **_reflection_metadata(result),
+                           "mlflow_run": mlflow.run_url(tracked.run_id)},
                           "Fitness of each proposal after its constants were fitted", who)
 
 
@@ -139,7 +144,12 @@ def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearch
     started = time.perf_counter()
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
     result = evolve(cand, config.evolve(), progress=context.log.info)
-    return _search_output(result, ref.version, cand.height, started, {},
+    with mlflow.run(context, "evolved_rule_search") as tracked:  # seconds long: recorded after
+        record = IterationRecorder(duckdb, tracked, "evolution", context.run_id)
+        for generation in result.iterations:
+            record(generation)
+    return _search_output(result, ref.version, cand.height, started,
+                          {"mlflow_run": mlflow.run_url(tracked.run_id)},
                           "Best fitness so far, by generation",
                           Producer("evolution", "", "", context.run_id))
 

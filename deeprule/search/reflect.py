@@ -195,15 +195,18 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
            start: str = EXPERT_RULE,
            progress: Callable[[str], None] = lambda _: None,
            checkpoint: Checkpoint | None = None,
-           encoder: TextEncoder | None = None) -> SearchResult:
+           encoder: TextEncoder | None = None,
+           on_iteration: Callable[[Iteration], None] = lambda _: None) -> SearchResult:
     """Run the reflection loop from `start` (or from `checkpoint`); every iteration is
-    recorded. `encoder` embeds memories for retrieval (default: the packaged MiniLM,
-    loaded only once the memory holds more than K entries)."""
+    recorded, and handed to `on_iteration` the moment it finishes (the expert rule's
+    too on a fresh start). `encoder` embeds memories for retrieval (default: the
+    packaged MiniLM, loaded only once the memory holds more than K entries)."""
     market = _Market(cand, config, attainable(cand, config.fitness.eta),
                      encoder or PackagedSentenceEncoder())
     result = _resumed(checkpoint, market) if checkpoint else None
     if result is None:
         result = _started(start, market)
+        on_iteration(result.iterations[0])
     else:
         progress(f"resumed after iteration {result.iterations[-1].number}")
     _save(checkpoint, result)
@@ -214,6 +217,7 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
         step = _iterate(client, market, result, number)
         result.iterations.append(step)
         _save(checkpoint, result)
+        on_iteration(step)
         progress(f"iteration {number}: {step.status} {step.note}")
     result.stopped = result.stopped or _stop_reason(result, config) or "iterations"
     return result

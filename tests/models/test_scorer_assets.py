@@ -193,6 +193,12 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     embedded_png(meta["rule_search"]["fitness_plot"])
     _check_plans(scored["database"], meta, result)
     _check_cards(scored["database"], iterations)
+    recorded = _table(scored["database"], "search_iterations")
+    ours = recorded.filter(pl.col("searcher") == "llm_reflection")
+    assert sorted(ours["number"]) == iterations["number"].to_list()  # each once, as they ran
+    generations = _table(scored["database"], "evolved_rule_search").height
+    assert recorded.filter(pl.col("searcher") == "evolution").height == generations
+    assert "mlflow_run" in meta["rule_search"] and "mlflow_run" in meta["evolved_rule_search"]
     plans = _table(scored["database"], "rule_plans_vs_truth")
     assert plans["plan"].to_list() == [
         "logged policy", "expert rule + appendix_e", "expert rule + milp",
