@@ -26,9 +26,9 @@ GROUP = "search"
     "id, the documents behind the facts it reads. card_id = the plans' rule_version.",
 )
 def rule_cards(context: dg.AssetExecutionContext, mlflow: MlflowResource,
-                     duckdb: DuckDBResource, demand_model: pl.DataFrame,
-                     rule_search: pl.DataFrame, evolved_rule_search: pl.DataFrame
-                     ) -> dg.Output[pl.DataFrame]:
+               duckdb: DuckDBResource, demand_model: pl.DataFrame,
+               rule_search: pl.DataFrame, evolved_rule_search: pl.DataFrame
+               ) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     _, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
     priors = read_table_or_none(duckdb, "customer_priors_by_month")

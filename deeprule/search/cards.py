@@ -11,20 +11,18 @@ document fact it reads. The card's id is the rule text's hash, the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from deeprule.priors.aggregate import AS_OF, snapshot_at
-from deeprule.rules import Program, complexity, decide, parse_program
+from deeprule.rules import complexity, decide, parse_program
 from deeprule.rules.ir import feature_names
 from deeprule.search.objective import (
     DOCUMENT_RULE_FEATURES,
     RULE_FEATURES,
     SENSITIVITY_INDICATORS,
     Candidates,
-    plan_prices,
+    outcome,
 )
 
 SEARCH_TABLE_COLUMNS = ("number", "rule", "fitness", "profit", "violations", "is_best",
@@ -54,22 +52,6 @@ def card_id(rule_text: str) -> str:
     return hashlib.sha256(rule_text.encode()).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class Prediction:
-    profit: float
-    units: float
-    stocked: int
-
-
-def predicted(program: Program, cand: Candidates) -> Prediction:
-    """What the demand model predicts the rule's decisions sell, priced as plans price them."""
-    decisions = decide(program, cand.columns)
-    price = np.where(decisions.stock, plan_prices(decisions, cand), cand.columns["usual_price"])
-    units = np.where(decisions.stock, cand.response.units(price), 0.0)
-    profit = np.where(decisions.stock, (price - cand.columns["cost"]) * units, 0.0)
-    return Prediction(float(profit.sum()), float(units.sum()), int(decisions.stock.sum()))
-
-
 def rule_card(table: pl.DataFrame, cand: Candidates, priors: pl.DataFrame | None
               ) -> dict[str, object]:
     """The card of a search table's best rule (`priors`: the snapshots the rule read)."""
@@ -81,7 +63,7 @@ def rule_card(table: pl.DataFrame, cand: Candidates, priors: pl.DataFrame | None
     read = sorted(set().union(*(feature_names(f) for f in program.functions.values())))
     from_documents = [f for f in read if f in DOCUMENT_RULE_FEATURES
                       or f in SENSITIVITY_INDICATORS]
-    prediction = predicted(program, cand)
+    prediction = outcome(program, decide(program, cand.columns), cand)
     return {
         "card_id": card_id(best["rule"]), "searcher": best["searcher"],
         "source_iteration": best["number"], "rule": best["rule"],

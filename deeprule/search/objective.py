@@ -159,6 +159,8 @@ class Outcome:
     row_profit: np.ndarray
     row_value: np.ndarray
     """Each row's part of Φ: its profit minus η (p − p*)² (0 where not stocked)."""
+    units: float
+    """Units the demand model predicts the stocked rows sell at their plan prices."""
 
 
 def plan_prices(decisions: Decisions, cand: Candidates) -> np.ndarray:
@@ -183,4 +185,4 @@ def outcome(program: Program, decisions: Decisions, cand: Candidates,
     penalty = config.rho * float(outside.mean()) * cand.profit_scale
     fitness = float(np.mean(row_value) - config.lam * size - penalty)
     return Outcome(fitness, float(row_profit.sum()), int(stocked.sum()), int(outside.sum()),
-                   row_profit, row_value)
+                   row_profit, row_value, float(units.sum()))

@@ -3,9 +3,9 @@
 import polars as pl
 import pytest
 
-from deeprule.rules import Program, parse_program
-from deeprule.search.cards import card_id, predicted, rule_card, source_documents
-from deeprule.search.objective import RULE_FEATURES
+from deeprule.rules import Program, decide, parse_program
+from deeprule.search.cards import card_id, rule_card, source_documents
+from deeprule.search.objective import RULE_FEATURES, Outcome, outcome
 from tests.helpers.document_priors import two_customer_priors
 from tests.helpers.rules import toy_candidates
 
@@ -34,7 +34,7 @@ def test_a_card_names_the_documents_behind_the_facts_its_rule_reads() -> None:
 
 def test_predicted_units_and_profit_follow_the_rules_prices() -> None:
     cand = toy_candidates()
-    low, high = (predicted(_program(m), cand) for m in (1.2, 1.8))
+    low, high = (_predicted(m, cand) for m in (1.2, 1.8))
     assert low.stocked == high.stocked == cand.height
     assert low.units > 1.5 * high.units  # elasticity 3: 50% higher price, far fewer units
     card = rule_card(_table(markup_rule_text(1.5)), cand, None)
@@ -52,6 +52,11 @@ def test_sources_of_features_without_documents_are_empty() -> None:
 
 def markup_rule_text(markup: float) -> str:
     return f"def stock(row):\n    return True\ndef price(row):\n    return row.cost * {markup}\n"
+
+
+def _predicted(markup: float, cand) -> Outcome:
+    program = _program(markup)
+    return outcome(program, decide(program, cand.columns), cand)
 
 
 def _program(markup: float) -> Program:
