@@ -457,19 +457,22 @@ def component_losses(rows: pl.DataFrame) -> pl.DataFrame:
 def headline(rows: pl.DataFrame) -> pl.DataFrame:
     """The issue's targets per documents setting, mean over seeds: the deployed plan (the
     best-fitness rule + MILP) against the best baseline (≥ 1.05) and the oracle (≥ 0.97),
-    and its violations (0)."""
+    and its violations (0); against the logged policy too (what the seller already earns)."""
     best = _best_rule_rows(rows).filter(pl.col("optimizer") == "milp").select(
         "documents", "seed", "method", deployed="profit", deployed_violations="violations")
     baseline = (rows.filter(pl.col("kind") == "baseline").group_by("documents", "seed")
                 .agg(best_baseline=pl.col("profit").max()))
     oracle = rows.filter(pl.col("kind") == "oracle").select("documents", "seed",
                                                             oracle="profit")
+    logged = rows.filter(pl.col("kind") == "logged").select("documents", "seed",
+                                                            logged="profit")
     per_seed = (best.join(baseline, on=["documents", "seed"])
-                .join(oracle, on=["documents", "seed"]))
+                .join(oracle, on=["documents", "seed"]).join(logged, on=["documents", "seed"]))
     return per_seed.group_by("documents").agg(
         pl.len().alias("seeds"), pl.col("method").unique().sort().str.join("; "),
         (pl.col("deployed") / pl.col("best_baseline")).mean().alias("vs_best_baseline"),
         (pl.col("deployed") / pl.col("oracle")).mean().alias("share_of_oracle"),
+        (pl.col("deployed") / pl.col("logged")).mean().alias("vs_logged_policy"),
         pl.col("deployed_violations").sum().alias("violations")).sort("documents")
 
 

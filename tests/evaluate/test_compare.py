@@ -119,6 +119,7 @@ def test_convergence_is_monotone_and_tables_summarize_the_seeds(
     assert losses.height == 5 and losses["seeds"][0] == 2
     top = headline(rows).row(0, named=True)
     assert top["seeds"] == 2 and 0 < top["share_of_oracle"] <= 1.0 + 1e-9
+    assert top["vs_logged_policy"] > 0
     assert top["violations"] == 0 and top["vs_best_baseline"] > 0
 
 
