@@ -142,6 +142,9 @@ class Iteration:
     """The rule's relative profit shortfall over all rows (search/segments.py)."""
     max_segment_loss: float | None = None
     worst_segment: str = ""
+    llm_calls: int = 0
+    """LLM requests this iteration made (re-asks included; a cached answer counts too, so
+    a rerun is the same run): what the budget N counts for the LLM searchers."""
 
 
 @dataclass
