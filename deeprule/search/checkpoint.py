@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from deeprule.search.objective import Candidates
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -74,3 +78,16 @@ class Checkpoint:
 def run_key(*parts: object) -> str:
     """A short digest of what a search's outcome depends on."""
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
+
+
+def candidates_key(cand: Candidates) -> str:
+    """A digest of the candidate rows a search scores against: every rule feature, the
+    demand model's price response and the rows' identities and segments. A search on
+    other rows, or under another demand model, never resumes this one's state."""
+    digest = hashlib.sha256(cand.rows.hash_rows().to_numpy().tobytes())
+    arrays = [cand.columns[name] for name in sorted(cand.columns)]
+    arrays += [cand.response.level, cand.response.slopes, cand.response.r_usual,
+               cand.response.list_price]
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
