@@ -56,7 +56,8 @@ class FitnessWeights(dg.Config):
 class RuleSearchConfig(FitnessWeights):
     """Search length and the fitness weights (docs/search.md)."""
 
-    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
+    iterations: int = from_domain(SearchConfig, "iterations",
+                                  "N: iterations and LLM requests (re-asks included) at most.")
     patience: int = from_domain(SearchConfig, "patience",
                                 "Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import parse_program
-from deeprule.search.checkpoint import Checkpoint
+from deeprule.search import prompts
+from deeprule.search.checkpoint import Checkpoint, llm_identity
 from deeprule.search.database import (
     ProgramDatabase,
     plain_scorer,
@@ -53,8 +54,8 @@ def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectCon
     """Ask for `config.budget` rules, score each as written, keep the best. `checkpoint`:
     resume the run saved there under the same settings and LLM, save after each proposal."""
     started = time.perf_counter()
-    checkpoint = checkpoint.within("direct_llm", config, start, *llm_identity(client)) \
-        if checkpoint else None
+    checkpoint = checkpoint.within("direct_llm", config, start, prompts.VERSIONS,
+                                   *llm_identity(client)) if checkpoint else None
     scorer = plain_scorer(cand, config.fitness)
     saved = checkpoint.load() if checkpoint else None
     if saved:
@@ -77,11 +78,6 @@ def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectCon
         step = result.iterations[-1]
         progress(f"proposal {asked}: {step.status}, best Φ {step.fitness:.2f}")
     return result
-
-
-def llm_identity(client: LLMClient) -> tuple[str, str, str]:
-    """What names the answers a client gives (a checkpoint of its run is keyed by it)."""
-    return client.backend.name, client.backend.model, client.backend.settings
 
 
 def _ask(client: LLMClient, context: ProposalContext, db: ProgramDatabase,

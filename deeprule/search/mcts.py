@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import parse_program
-from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.checkpoint import Checkpoint, llm_identity
 from deeprule.search.database import (
     Entry,
     ProgramDatabase,
@@ -52,7 +52,6 @@ from deeprule.search.database import (
     resumed_result,
     started_result,
 )
-from deeprule.search.direct_llm import llm_identity
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE, SAMPLES_PER_SEED, SearchResult
 from deeprule.search.tokens import Grammar, Partial, relative_reward

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from deeprule.llm import LLMClient
-from deeprule.search.checkpoint import Checkpoint
-from deeprule.search.direct_llm import DirectConfig, direct, llm_identity
+from deeprule.search.checkpoint import Checkpoint, llm_identity
+from deeprule.search.direct_llm import DirectConfig, direct
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.mcts import MCTSConfig, tree_search
 from deeprule.search.objective import Candidates, FitnessConfig
+from deeprule.search.prompts import VERSIONS
 from deeprule.search.reflect import SearchConfig, SearchResult, search
 from deeprule.search.rl import RLConfig, reinforce
 
@@ -51,8 +52,8 @@ def _reflection(cand: Candidates, request: SearchRequest, client: LLMClient | No
     config = SearchConfig(iterations=request.budget, patience=request.budget,
                           seed=request.seed, fitness=request.fitness)
     client = _needs(client, "llm_reflection")
-    checkpoint = request.checkpoint.within("llm_reflection", config, *llm_identity(client)) \
-        if request.checkpoint else None
+    checkpoint = request.checkpoint.within("llm_reflection", config, VERSIONS,
+                                           *llm_identity(client)) if request.checkpoint else None
     return search(client, cand, config, progress=progress, checkpoint=checkpoint)
 
 
