@@ -31,7 +31,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class SearchRequest:
     budget: int = 10
-    """N: LLM proposals (LLM searchers) or distinct rules scored (the others)."""
+    """N: LLM requests (reflection, direct LLM) or distinct rules scored (the others)."""
     seed: int = 0
     fitness: FitnessConfig = FitnessConfig()
     checkpoint: Checkpoint | None = None
