@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ class Checkpoint:
 
         try:
             saved = torch.load(self.tensor_path, weights_only=True)
-        except (FileNotFoundError, RuntimeError, EOFError):
+        except (FileNotFoundError, RuntimeError, EOFError, pickle.UnpicklingError):
             return None
         return saved["state"] if saved.get("key") == self.key else None
 
