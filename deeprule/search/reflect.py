@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
@@ -85,7 +85,8 @@ OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked r
 @dataclass(frozen=True)
 class SearchConfig:
     iterations: int = 5
-    """T_max: LLM proposals at most."""
+    """T_max, the budget N: iterations at most, and LLM requests at most (a check's re-asks
+    count: the last iterations ask fewer re-asks, or none, rather than overrun N)."""
     patience: int = 3
     """Stop after this many iterations without a new best."""
     tau: float = 0.05
@@ -142,6 +143,9 @@ class Iteration:
     """The rule's relative profit shortfall over all rows (search/segments.py)."""
     max_segment_loss: float | None = None
     worst_segment: str = ""
+    llm_calls: int = 0
+    """LLM requests this iteration made (re-asks included; a cached answer counts too, so
+    a rerun is the same run): what the budget N counts for the LLM searchers."""
 
 
 @dataclass
@@ -155,7 +159,8 @@ class SearchResult:
     segments: pl.DataFrame | None = None
     """The best rule's loss per segment, worst first (the reflection loop sets it)."""
     stopped: str = ""
-    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `budget`."""
+    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `calls` (N
+    LLM requests made), `budget` (tokens)."""
 
     def table(self) -> pl.DataFrame:
         """One row per iteration; `is_best` marks the one that produced `best`."""
@@ -214,7 +219,9 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
         result.stopped = _stop_reason(result, config)
         if result.stopped:
             break
+        asked = len(client.usage.records)
         step = _iterate(client, market, result, number)
+        step = replace(step, llm_calls=len(client.usage.records) - asked)
         result.iterations.append(step)
         _save(checkpoint, result)
         on_iteration(step)
@@ -223,10 +230,16 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
     return result
 
 
+def _calls(result: SearchResult) -> int:
+    return sum(i.llm_calls for i in result.iterations)
+
+
 def _stop_reason(result: SearchResult, config: SearchConfig) -> str:
     """Why no further iteration runs ("" = go on)."""
     if result.iterations[-1].status == "budget":
         return "budget"
+    if _calls(result) >= config.iterations:
+        return "calls"
     if result.segments is not None and result.segments["loss"].max() < config.epsilon:
         return "converged"
     if len(result.iterations) - 1 - result.best_number >= config.patience:
@@ -368,7 +381,8 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
-                           check_retries=config.check_retries)
+                           check_retries=min(config.check_retries,
+                                             config.iterations - _calls(result) - 1))
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
                          template=template)
