@@ -31,9 +31,11 @@ class WorldSpec:
     n_extra_customer_attrs: int = 12
     skus_per_customer: int = 25
     docs_per_customer: int = 5
-    doc_max_words: int = 150
+    doc_max_words: int = 90
     """Documents are padded with distractors to a word count drawn up to this: the length
-    the extraction model reads, so the main lever of `make run`'s extraction time."""
+    the extraction model reads, the lever of `make run`'s extraction time (90: 94 words and
+    320 prompt tokens a document against 118 and 352 at 150, extraction quality the same
+    within the sample's noise: `benchmarks/bench_doc_length.py`)."""
 
     @property
     def start(self) -> date:
