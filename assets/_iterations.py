@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
@@ -47,6 +48,7 @@ class IterationRecorder:
             conn.register("finished", row.to_arrow())
             if not table_exists(conn, TABLE):
                 conn.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM finished WHERE false")
+            _add_new_columns(conn)
             conn.execute(f"DELETE FROM {TABLE} WHERE search_key = ? AND searcher = ? "
                          "AND number = ?",
                          [self.keys["search_key"], self.keys["searcher"], iteration.number])
@@ -60,3 +62,12 @@ class IterationRecorder:
             if value is not None:
                 self.tracked.client.log_metric(self.tracked.run_id, name, float(value),
                                                step=iteration.number)
+
+
+def _add_new_columns(conn: duckdb.DuckDBPyConnection) -> None:
+    """Give a table an older run created the columns of fields added to `Iteration` since
+    (its earlier rows read NULL there)."""
+    have = {row[0] for row in conn.execute(f"DESCRIBE {TABLE}").fetchall()}
+    for name, kind, *_ in conn.execute("DESCRIBE finished").fetchall():
+        if name not in have:
+            conn.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{name}" {kind}')
