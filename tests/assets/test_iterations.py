@@ -35,3 +35,19 @@ def test_iterations_land_in_duckdb_once_and_in_mlflow_by_step(tmp_path: Path) ->
     assert sorted({m.step for m in history}) == [0, 1, 2, 3]
     fitness = client.get_metric_history(tracked.run_id, "fitness")
     assert sorted(m.step for m in fitness) == [0, 1, 2, 2]  # none for the failed one
+
+
+def test_a_table_an_older_run_made_gains_the_new_fields(tmp_path: Path) -> None:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(str(database)) as conn:  # as a run before llm_model existed left it
+        conn.execute(f"CREATE TABLE {TABLE} (search_key VARCHAR, searcher VARCHAR, "
+                     "mlflow_run_id VARCHAR, number BIGINT, status VARCHAR)")
+        conn.execute(f"INSERT INTO {TABLE} VALUES ('k0', 'llm', 'r0', 0, 'expert')")
+    client = tracking_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracked = TrackedRun(client, client.create_run(client.create_experiment("s")).info.run_id)
+    record = IterationRecorder(DuckDBResource(database=str(database)), tracked, "llm", "k1")
+    record(_iteration(0, "expert", 1.0))
+    with duckdb.connect(str(database), read_only=True) as conn:
+        rows = conn.execute(f"SELECT search_key, llm_model, fitness FROM {TABLE} "
+                            "ORDER BY search_key").fetchall()
+    assert rows == [("k0", None, None), ("k1", "", 1.0)]
