@@ -205,7 +205,6 @@ def load_candidates(folder: Path) -> Candidates:
 
 def demo_candidates(preset: str) -> Candidates:
     from deeprule.evaluate.experiment import world_tables
-
     from deeprule.models.dataset import prepare
     from deeprule.models.demand import DemandConfig, fit_demand
     from deeprule.search.objective import candidates
