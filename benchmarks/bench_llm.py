@@ -8,7 +8,7 @@ is fitted once here and handed to the children as arrays). Prints tables, and th
 load average before each model, since other work on the 2 cores slows decoding:
 
     python benchmarks/bench_llm.py [--docs 20] [--proposals 4] [--server-docs 10] [--skip-speed]
-                                   [--rule-forms tree,text]
+                                   [--rule-forms tree,text] [--rule-contexts expert,scratch]
 """
 
 from __future__ import annotations
@@ -110,13 +110,26 @@ def extraction(backend: LocalBackend, docs: pl.DataFrame, truth: pl.DataFrame,
     }, quality.select("doc_type", "field", "metric", "value", "n_docs").to_dicts()
 
 
-def proposals(backend: LocalBackend, cand: Candidates, n: int, rule_form: str) -> dict:
-    """n proposals from the expert rule (greedy, then sampled) written as `rule_form` (a JSON
-    tree or grammar-held text): parse, pass, improve Φ."""
+RULE_CONTEXTS = {
+    "expert": {"current_rule": EXPERT_RULE},
+    "scratch": {},
+    "reflection": {"current_rule": EXPERT_RULE,
+                   "reflection": "the usual price ignores price sensitivity and elasticity",
+                   "failing": ("wholesaler / large: loss 0.123 over 800 rows",
+                               "pharmacy_chain / mid: loss 0.081 over 700 rows")},
+}
+"""What a proposal is asked from: the expert rule (construction), nothing, or a reflection
+on (made-up) failing segments."""
+
+
+def proposals(backend: LocalBackend, cand: Candidates, n: int, rule_form: str,
+              asked: str) -> dict:
+    """n proposals (greedy, then sampled) from the `asked` context of RULE_CONTEXTS written
+    as `rule_form` (a JSON tree or grammar-held text): parse, pass, improve Φ."""
     config = SearchConfig()
     _, expert_out = fitted(parse_program(EXPERT_RULE, RULE_FEATURES), cand, config)
-    context = ProposalContext(RULE_FEATURES, OBJECTIVE, EXPERT_RULE, (), config.depth,
-                              rule_form=rule_form)
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE, depth=config.depth,
+                              rule_form=rule_form, **RULE_CONTEXTS[asked])
     rows = row_context(cand)
     client = LLMClient(backend, None, timeout_s=900)
     parsed = passed = improved = 0
@@ -140,7 +153,8 @@ def proposals(backend: LocalBackend, cand: Candidates, n: int, rule_form: str) -
         improved += phi > expert_out.fitness
         best = max(best, phi)
     usage = client.usage.summary()
-    return {"form": rule_form, "proposals": n, "parsed": parsed, "passed_check": passed,
+    return {"form": rule_form, "context": asked, "proposals": n, "parsed": parsed,
+            "passed_check": passed,
             "improved_phi": improved, "best_phi_gain": best - expert_out.fitness,
             "s_per_proposal": (time.perf_counter() - started) / n,
             "completion_tok_per_proposal": usage["llm_completion_tokens"] / n,
@@ -170,7 +184,8 @@ def one_model(name: str, args: argparse.Namespace) -> None:
         rule_backend = LocalBackend(models, spec, n_threads=args.threads,
                                     max_tokens=LLMSettings.rule_max_new_tokens)
         cand = load_candidates(Path(args.candidates))
-        result["rules"] = [proposals(rule_backend, cand, args.proposals, form)
+        result["rules"] = [proposals(rule_backend, cand, args.proposals, form, asked)
+                           for asked in args.rule_contexts.split(",")
                            for form in args.rule_forms.split(",")]
         save(result, args.out)
     if args.docs:
@@ -268,13 +283,13 @@ def print_tables(results: list[dict], server: dict | None) -> None:
         rules = [{"model": r["model"], **{k: v for k, v in form.items() if k != "examples"}}
                  for r in results for form in r.get("rules", [])]
         if rules:
-            print("rule proposals from the expert rule on the demo candidates "
-                  "(parse / pass the check / improve Φ after fitting):")
+            print("rule proposals on the demo candidates (parse / pass the check / improve Φ "
+                  "over the fitted expert rule after fitting):")
             print(pl.DataFrame(rules))
             for r in results:
                 for form in r.get("rules", []):
                     for line in form["examples"]:
-                        print(f"  {r['model']} {form['form']}: {line}")
+                        print(f"  {r['model']} {form['form']} {form['context']}: {line}")
 
 
 def main() -> int:
@@ -286,6 +301,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rule-forms", default="tree,text",
                         help="how proposals are written: tree (JSON) and/or text (grammar)")
+    parser.add_argument("--rule-contexts", default="expert",
+                        help=f"what proposals are asked from: {','.join(RULE_CONTEXTS)}")
     parser.add_argument("--models", default=",".join(LOCAL_MODELS))
     parser.add_argument("--skip-speed", action="store_true",
                         help="no tokens/s stage (meaningless on a busy machine)")
@@ -311,7 +328,8 @@ def main() -> int:
                                     "--candidates", str(folder), "--preset", args.preset,
                                     "--docs", str(args.docs), "--proposals",
                                     str(args.proposals), "--threads", str(args.threads),
-                                    "--rule-forms", args.rule_forms]
+                                    "--rule-forms", args.rule_forms,
+                                    "--rule-contexts", args.rule_contexts]
                                    + ["--skip-speed"] * args.skip_speed)
             if code:
                 print(f"{name}: exit {code}", file=sys.stderr)

@@ -259,8 +259,8 @@ def propose(client: LLMClient, context: ProposalContext, sample: int = 0,
         tokens[1] += result.record.completion_tokens
         try:
             program = _program(result.value, context)
-        except RuleSyntaxError as err:
-            refusals.append(syntax_line(result.value.rule, err))
+        except RuleSyntaxError as err:  # text outside the language, or a tree too large
+            refusals.append(syntax_line(getattr(result.value, "rule", ""), err))
             continue
         text = render_program(program)
         problems = check(program) if check else []
