@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from deeprule.io.warehouse import table_exists
+from deeprule.io.warehouse import add_new_columns, table_exists
 from deeprule.models.registry import TrackedRun
 from deeprule.search.reflect import Iteration
 
 TABLE = "search_iterations"
 METRICS = ("fitness", "profit", "violations", "delta", "prompt_tokens", "completion_tokens",
-           "seconds")
+           "seconds", "llm_calls")
 """Iteration fields logged to MLflow (those with a value)."""
 
 
@@ -48,7 +47,7 @@ class IterationRecorder:
             conn.register("finished", row.to_arrow())
             if not table_exists(conn, TABLE):
                 conn.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM finished WHERE false")
-            _add_new_columns(conn)
+            add_new_columns(conn, TABLE, "finished")  # a table of an older version
             conn.execute(f"DELETE FROM {TABLE} WHERE search_key = ? AND searcher = ? "
                          "AND number = ?",
                          [self.keys["search_key"], self.keys["searcher"], iteration.number])
@@ -63,11 +62,3 @@ class IterationRecorder:
                 self.tracked.client.log_metric(self.tracked.run_id, name, float(value),
                                                step=iteration.number)
 
-
-def _add_new_columns(conn: duckdb.DuckDBPyConnection) -> None:
-    """Give a table an older run created the columns of fields added to `Iteration` since
-    (its earlier rows read NULL there)."""
-    have = {row[0] for row in conn.execute(f"DESCRIBE {TABLE}").fetchall()}
-    for name, kind, *_ in conn.execute("DESCRIBE finished").fetchall():
-        if name not in have:
-            conn.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{name}" {kind}')

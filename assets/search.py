@@ -7,7 +7,9 @@ reflections, similar memories, restructures; metadata shows the best rule's loss
 per segment and every reflection), then has the LLM write the run's phase summary
 (`deeprule.search.summary`, the paper's third prompt). `evolved_rule_search` runs
 the paper's evolutionary baseline searcher (`deeprule.search.evolve`) on the same
-rows under the same Φ.
+rows under the same Φ. Both checkpoint every iteration (generation) under a key of
+their settings and rows: a killed materialization resumes, an unchanged one reruns
+nothing.
 Each table is every iteration (a generation for evolution), the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
 reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
@@ -28,7 +30,7 @@ from assets._iterations import IterationRecorder
 from assets._metadata import frame_metadata, table_markdown
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
-from deeprule.search.checkpoint import Checkpoint, run_key
+from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
 from deeprule.search.prompts import VERSIONS
@@ -55,7 +57,8 @@ class FitnessWeights(dg.Config):
 class RuleSearchConfig(FitnessWeights):
     """Search length and the fitness weights (docs/search.md)."""
 
-    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
+    iterations: int = from_domain(SearchConfig, "iterations",
+                                  "N: iterations and LLM requests (re-asks included) at most.")
     patience: int = from_domain(SearchConfig, "patience",
                                 "Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
@@ -91,8 +94,7 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
         backends = [c.backend for c in clients]
         key = run_key(EXPERT_RULE, config.search(), ref.version,
                       ",".join(b.model for b in backends), ",".join(b.settings for b in backends),
-                      cand.height, float(cand.columns["cost"].sum()),
-                      VERSIONS, cand.rows.select("customer_id", "segment").hash_rows().sum())
+                      VERSIONS, candidates_key(cand))
         checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
         with mlflow.run(context, "rule_search") as tracked:
             result = search(clients, cand, config.search(), progress=context.log.info,
@@ -150,9 +152,12 @@ def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearch
                         demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
-    result = evolve(cand, config.evolve(), progress=context.log.info)
+    key = run_key(ref.version, candidates_key(cand))  # evolve adds its settings
+    checkpoint = Checkpoint(data_dir() / "checkpoints" / "evolved_rule_search.json", key)
+    result = evolve(cand, config.evolve(), progress=context.log.info, checkpoint=checkpoint)
     with mlflow.run(context, "evolved_rule_search") as tracked:  # seconds long: recorded after
-        record = IterationRecorder(duckdb, tracked, "evolution", context.run_id)
+        record = IterationRecorder(duckdb, tracked, "evolution",
+                                   checkpoint.within("evolution", config.evolve()).key)
         for generation in result.iterations:
             record(generation)
     return _search_output(result, ref.version, cand.height, started,

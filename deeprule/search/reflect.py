@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
@@ -86,7 +86,8 @@ OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked r
 @dataclass(frozen=True)
 class SearchConfig:
     iterations: int = 5
-    """T_max: LLM proposals at most."""
+    """T_max, the budget N: iterations at most, and LLM requests at most (a check's re-asks
+    count: the last iterations ask fewer re-asks, or none, rather than overrun N)."""
     patience: int = 3
     """Stop after this many iterations without a new best."""
     tau: float = 0.05
@@ -146,6 +147,9 @@ class Iteration:
     """The rule's relative profit shortfall over all rows (search/segments.py)."""
     max_segment_loss: float | None = None
     worst_segment: str = ""
+    llm_calls: int = 0
+    """LLM requests this iteration made (re-asks included; a cached answer counts too, so
+    a rerun is the same run): what the budget N counts for the LLM searchers."""
     llm_backend: str = ""
     llm_model: str = ""
     """Who wrote the proposal ("" = no LLM: the expert rule)."""
@@ -164,7 +168,8 @@ class SearchResult:
     segments: pl.DataFrame | None = None
     """The best rule's loss per segment, worst first (the reflection loop sets it)."""
     stopped: str = ""
-    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `budget`."""
+    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `calls` (N
+    LLM requests made), `budget` (tokens)."""
 
     def table(self) -> pl.DataFrame:
         """One row per iteration; `is_best` marks the one that produced `best`."""
@@ -236,7 +241,10 @@ def search(client: Writers, cand: Candidates, config: SearchConfig = SearchConfi
         result.stopped = _stop_reason(result, config)
         if result.stopped:
             break
-        step = _iterate(writer(client, number), market, result, number)
+        writing = writer(client, number)
+        asked = len(writing.usage.records)
+        step = _iterate(writing, market, result, number)
+        step = replace(step, llm_calls=len(writing.usage.records) - asked)
         result.iterations.append(step)
         _save(checkpoint, result)
         on_iteration(step)
@@ -245,10 +253,16 @@ def search(client: Writers, cand: Candidates, config: SearchConfig = SearchConfi
     return result
 
 
+def _calls(result: SearchResult) -> int:
+    return sum(i.llm_calls for i in result.iterations)
+
+
 def _stop_reason(result: SearchResult, config: SearchConfig) -> str:
     """Why no further iteration runs ("" = go on)."""
     if result.iterations[-1].status == "budget":
         return "budget"
+    if _calls(result) >= config.iterations:
+        return "calls"
     if result.segments is not None and result.segments["loss"].max() < config.epsilon:
         return "converged"
     if len(result.iterations) - 1 - result.best_number >= config.patience:
@@ -391,7 +405,8 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
-                           check_retries=config.check_retries)
+                           check_retries=min(config.check_retries,
+                                             config.iterations - _calls(result) - 1))
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
                          template=template, **author)
