@@ -61,4 +61,3 @@ class IterationRecorder:
             if value is not None:
                 self.tracked.client.log_metric(self.tracked.run_id, name, float(value),
                                                step=iteration.number)
-
