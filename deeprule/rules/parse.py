@@ -46,8 +46,12 @@ _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
 class RuleSyntaxError(ValueError):
     """Rule text outside the language, with where it happened."""
 
-    def __init__(self, message: str, node: ast.AST | None = None) -> None:
-        line, col = getattr(node, "lineno", None), getattr(node, "col_offset", None)
+    def __init__(self, message: str, node: ast.AST | None = None, *,
+                 line: int | None = None, col: int | None = None) -> None:
+        """Where: `node`'s position, else `line` and the 0-based `col` (a Python syntax
+        error has no node)."""
+        line = getattr(node, "lineno", line)
+        col = getattr(node, "col_offset", col)
         where = f"line {line}, column {col + 1}: " if line is not None and col is not None else ""
         super().__init__(where + message)
         self.line, self.column = line, col
@@ -206,7 +210,8 @@ def parse_program(source: str, features: Iterable[str],
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
-        raise RuleSyntaxError(f"not valid Python syntax: {err.msg} (line {err.lineno})") from err
+        raise RuleSyntaxError(f"not valid Python syntax: {err.msg}", line=err.lineno,
+                              col=max((err.offset or 1) - 1, 0)) from err
     parser = _Parser(frozenset(features), [])
     functions: dict[str, ir.Node] = {}
     for stmt in tree.body:

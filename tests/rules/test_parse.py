@@ -148,6 +148,11 @@ def test_errors_name_line_and_column() -> None:
     with pytest.raises(RuleSyntaxError, match=r"line 2, column 12: unknown feature 'secret'"):
         parse_program("def stock(row):\n    return row.secret > 0\n"
                       "def price(row):\n    return 1.0\n", FEATURES)
+    with pytest.raises(RuleSyntaxError, match=r"line 2, column 19: not valid Python syntax") \
+            as err:
+        parse_program("def stock(row):\n    return row.x >\ndef price(row):\n    return 1.0\n",
+                      FEATURES)
+    assert (err.value.line, err.value.column) == (2, 18)
 
 
 def test_size_limits_count_substituted_locals() -> None:

@@ -196,7 +196,8 @@ def test_text_that_does_not_parse_is_fed_back_with_line_and_column() -> None:
     proposal = propose(LLMClient(backend, None), TEXT, check_retries=2)
     assert proposal.program.constants == (0.3, 1.25) and backend.calls == 3
     first, second = proposal.refusals
-    assert first.startswith("not parsed: not valid Python syntax") and "line 2" in first
+    assert first.startswith("not parsed: line 2, column ") and "not valid Python syntax" in first
+    assert "(that line reads " in first
     assert "line 5, column 32: unknown feature 'margin'" in second
     assert "'return min(row.list_price, row.margin * 1.25)'" in second
     assert first in backend.prompts[1].user and second in backend.prompts[2].user
