@@ -156,14 +156,14 @@ def pair_prior(shipments: pl.DataFrame, rows: pl.DataFrame, config: CalibrationC
     validation months ship too few genuinely new pairs.
     """
     out = np.full(rows.height, np.nan)
-    fold = _pair_fold(rows, folds)
-    past_fold = _pair_fold(shipments, folds)
-    for month in rows["month"].unique().to_list():
+    fold, past_fold = _pair_fold(rows, folds), _pair_fold(shipments, folds)
+    row_month, past_month = rows["month"].to_numpy(), shipments["month"].to_numpy()
+    for month in np.unique(row_month):
         for k in range(folds):
-            mask = (rows["month"] == month).to_numpy() & (fold == k)
-            past = shipments.filter((pl.col("month") < month) & pl.Series(past_fold != k)
-                                    if folds > 1 else pl.col("month") < month)
-            out[mask] = _prior_from(past, rows.filter(pl.Series(mask)), config)
+            mask = (row_month == month) & (fold == k)
+            left_out = (past_fold == k) if folds > 1 else np.zeros(len(past_fold), dtype=bool)
+            past = shipments.filter((past_month < month) & ~left_out)
+            out[mask] = _prior_from(past, rows.filter(mask), config)
     return out
 
 

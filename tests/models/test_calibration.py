@@ -143,3 +143,18 @@ def test_ratio_quantile_weights_rows_by_predicted_units():
     observed = np.array([0.0, 0.0, 5.0, 15.0])
     assert ratio_quantile(predicted, observed, 0.5) == 0.5
     assert ratio_quantile(np.zeros(2), np.ones(2), 0.5) == 1.0
+
+
+def test_pseudo_new_prior_leaves_the_pairs_own_history_out():
+    """A pair that sold 50x what its customer and SKU suggest: its in-sample prior reads its
+    own history, its prior with folds (scored as a new pair) does not."""
+    customers, skus = [f"c{i}" for i in range(6)], [f"s{j}" for j in range(6)]
+    ship = pl.DataFrame([{"customer_id": c, "sku_id": s, "month": date(2024, m, 1),
+                          "units": 1000 if (c, s) == ("c0", "s0") else 20}
+                         for c in customers for s in skus for m in range(1, 4)])
+    rows = pl.DataFrame({"customer_id": ["c0"], "sku_id": ["s0"], "month": [MONTH]})
+    config = replace(CalibrationConfig(), prior_ridge=0.1)
+    in_sample = pair_prior(ship, rows, config)[0]
+    as_new = pair_prior(ship, rows, config, folds=2)[0]
+    assert in_sample > 2 * as_new
+    assert as_new < 60.0
