@@ -10,8 +10,8 @@ when it is > 0 (the paper's h(x) > tau with tau = 0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import reduce
 
 import numpy as np
@@ -72,8 +72,17 @@ _CALLS = {
 class _Evaluator:
     columns: Columns
     params: Sequence[float] | None
+    memo: dict[int, np.ndarray] = field(default_factory=dict)
+    """Results by node identity: a local name the parser substituted in several places is
+    one shared node, computed once per chunk."""
 
     def run(self, node: ir.Node) -> np.ndarray:
+        key = id(node)
+        if key not in self.memo:
+            self.memo[key] = self._compute(node)
+        return self.memo[key]
+
+    def _compute(self, node: ir.Node) -> np.ndarray:
         if isinstance(node, ir.Const):  # a 0-d array: numpy broadcasts it, no column built
             value = node.value if self.params is None else self.params[node.index]
             return np.asarray(float(value))
@@ -103,25 +112,35 @@ class _Evaluator:
         raise TypeError(f"not a rule node: {node!r}")
 
 
+Finish = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
 def evaluate(node: ir.Node, columns: Columns, params: Sequence[float] | None = None) -> np.ndarray:
     """One value per row (bool or float64). `params` replaces the program's constants."""
-    missing = sorted(n for n in ir.feature_names(node) if n not in columns)
+    return _chunked({"value": node}, columns, params, lambda values: values)["value"]
+
+
+def _chunked(nodes: Mapping[str, ir.Node], columns: Columns, params: Sequence[float] | None,
+             finish: Finish) -> dict[str, np.ndarray]:
+    """`finish` of the nodes' values on every row, CHUNK_ROWS rows at a time, written into
+    one output array per name (no concatenation; shared subtrees computed once a chunk)."""
+    missing = sorted({n for node in nodes.values() for n in ir.feature_names(node)}
+                     - set(columns))
     if missing:
         raise KeyError(f"rule needs columns the candidate rows lack: {', '.join(missing)}")
     rows = len(next(iter(columns.values()))) if columns else 1
-    if rows <= CHUNK_ROWS:
-        return _run(node, columns, params, rows)
-    parts = [_run(node, {k: v[start:start + CHUNK_ROWS] for k, v in columns.items()}, params,
-                  min(CHUNK_ROWS, rows - start))
-             for start in range(0, rows, CHUNK_ROWS)]
-    return np.concatenate(parts)
-
-
-def _run(node: ir.Node, columns: Columns, params: Sequence[float] | None,
-         rows: int) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        value = _Evaluator(columns, params).run(node)
-    return np.full(rows, value) if value.ndim == 0 else value
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, max(rows, 1), CHUNK_ROWS):  # an empty frame: one empty chunk
+        stop = min(start + CHUNK_ROWS, rows)
+        chunk = {k: v[start:stop] for k, v in columns.items()} if rows > CHUNK_ROWS else columns
+        evaluator = _Evaluator(chunk, params)
+        with np.errstate(all="ignore"):
+            values = finish({name: evaluator.run(node) for name, node in nodes.items()})
+        for name, value in values.items():
+            if name not in out:
+                out[name] = np.empty(rows, dtype=value.dtype)
+            out[name][start:stop] = value  # a 0-d value broadcasts over the chunk
+    return out
 
 
 @dataclass(frozen=True)
@@ -143,7 +162,12 @@ def decide(program: ir.Program, columns: Columns,
     Without `params`, the program's own constants (fitted ones, once replaced) are used.
     """
     params = program.constants if params is None else params
-    stock = _as_bool(evaluate(program["stock"], columns, params))
-    price = _as_float(evaluate(program["price"], columns, params))
+    values = _chunked({"stock": program["stock"], "price": program["price"]}, columns, params,
+                      _decisions)
+    return Decisions(values["stock"], values["price"], values["invalid"])
+
+
+def _decisions(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    stock, price = _as_bool(values["stock"]), _as_float(values["price"])
     invalid = stock & ~(np.isfinite(price) & (price > 0))
-    return Decisions(stock, np.where(stock, price, np.nan), invalid)
+    return {"stock": stock, "price": np.where(stock, price, np.nan), "invalid": invalid}

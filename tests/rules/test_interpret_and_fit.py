@@ -104,3 +104,14 @@ def test_columns_longer_than_a_chunk_give_the_rows_one_chunk_would() -> None:
     assert whole.stock.shape == whole.price.shape == (rows,)
     constant = parse_program(rule("True", "3.0"), FEATURES)
     assert decide(constant, cols).price.shape == (rows,)
+
+
+def test_a_local_name_used_twice_is_one_shared_value_and_empty_frames_decide_nothing() -> None:
+    text = ("def stock(row):\n    share = row.x * 2.0\n    return share > 0.5 and share < 3.0\n"
+            "def price(row):\n    return row.cost\n")
+    program = parse_program(text, FEATURES)
+    cols = {"cost": np.array([1.0, 2.0, 3.0]), "demand": np.zeros(3),
+            "x": np.array([0.1, 1.0, 2.0])}
+    assert decide(program, cols).stock.tolist() == [False, True, False]
+    empty = decide(program, {k: v[:0] for k, v in cols.items()})
+    assert empty.stock.shape == empty.price.shape == empty.invalid_price.shape == (0,)
