@@ -130,7 +130,8 @@ def test_pseudo_new_pairs_give_the_spread_but_not_the_level():
     skew = np.where(rng.random(3000) < 0.6, 0.5, 1.75)
     frame, response = frame_and_response(truth * skew, bias=1.0,
                                          traded=np.ones(3000, dtype=bool))
-    calibration = fit_calibration(frame, response, None, CalibrationConfig(), 0.5 * truth)
+    config = replace(CalibrationConfig(), new_pair_quantile=0.5)
+    calibration = fit_calibration(frame, response, None, config, 0.5 * truth)
     new = calibration.segments["new pair"]
     assert new.source == SOURCE_PSEUDO
     assert 0.4 < new.spread < 0.6
