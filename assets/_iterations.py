@@ -14,13 +14,13 @@ from dataclasses import asdict
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from deeprule.io.warehouse import table_exists
+from deeprule.io.warehouse import add_new_columns, table_exists
 from deeprule.models.registry import TrackedRun
 from deeprule.search.reflect import Iteration
 
 TABLE = "search_iterations"
 METRICS = ("fitness", "profit", "violations", "delta", "prompt_tokens", "completion_tokens",
-           "seconds")
+           "seconds", "llm_calls")
 """Iteration fields logged to MLflow (those with a value)."""
 
 
@@ -47,6 +47,7 @@ class IterationRecorder:
             conn.register("finished", row.to_arrow())
             if not table_exists(conn, TABLE):
                 conn.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM finished WHERE false")
+            add_new_columns(conn, TABLE, "finished")  # a table of an older version
             conn.execute(f"DELETE FROM {TABLE} WHERE search_key = ? AND searcher = ? "
                          "AND number = ?",
                          [self.keys["search_key"], self.keys["searcher"], iteration.number])

@@ -7,7 +7,9 @@ reflections, similar memories, restructures; metadata shows the best rule's loss
 per segment and every reflection), then has the LLM write the run's phase summary
 (`deeprule.search.summary`, the paper's third prompt). `evolved_rule_search` runs
 the paper's evolutionary baseline searcher (`deeprule.search.evolve`) on the same
-rows under the same Φ.
+rows under the same Φ. Both checkpoint every iteration (generation) under a key of
+their settings and rows: a killed materialization resumes, an unchanged one reruns
+nothing.
 Each table is every iteration (a generation for evolution), the best rule
 marked, the rule text rendered with its fitted constants (what an auditor
 reads; `rule_plans_vs_truth` in assets/evaluation.py re-parses it and prices
@@ -15,6 +17,7 @@ the plans under the simulator's true demand).
 """
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import dagster as dg
@@ -27,7 +30,7 @@ from assets._iterations import IterationRecorder
 from assets._metadata import frame_metadata, table_markdown
 from assets._plots import plot_metadata
 from deeprule.plots import fitness_trace
-from deeprule.search.checkpoint import Checkpoint, run_key
+from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.objective import FitnessConfig
 from deeprule.search.prompts import VERSIONS
@@ -54,10 +57,13 @@ class FitnessWeights(dg.Config):
 class RuleSearchConfig(FitnessWeights):
     """Search length and the fitness weights (docs/search.md)."""
 
-    iterations: int = from_domain(SearchConfig, "iterations", "LLM proposals at most.")
+    iterations: int = from_domain(SearchConfig, "iterations",
+                                  "N: iterations and LLM requests (re-asks included) at most.")
     patience: int = from_domain(SearchConfig, "patience",
                                 "Stop after this many without a new best.")
     depth: int = from_domain(SearchConfig, "depth", "Nesting depth of proposed rule trees.")
+    rule_form: str = from_domain(SearchConfig, "rule_form",
+                                 "tree (JSON rule trees) | text (def stock(row) text)")
     tau: float = from_domain(SearchConfig, "tau", "A segment whose loss is above τ fails.")
     epsilon: float = from_domain(SearchConfig, "epsilon",
                                  "Stop once every segment's loss is below ε.")
@@ -67,6 +73,7 @@ class RuleSearchConfig(FitnessWeights):
 
     def search(self) -> SearchConfig:
         return SearchConfig(iterations=self.iterations, patience=self.patience, depth=self.depth,
+                            rule_form=self.rule_form,
                             tau=self.tau, epsilon=self.epsilon, xi=self.xi, top_k=self.top_k,
                             fitness=self.fitness())
 
@@ -82,23 +89,25 @@ def rule_search(context: dg.AssetExecutionContext, config: RuleSearchConfig,
                 demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
-    with llm.client("rule_proposal") as client:
-        key = run_key(EXPERT_RULE, config.search(), ref.version, client.backend.model,
-                      client.backend.settings, cand.height, float(cand.columns["cost"].sum()),
-                      VERSIONS, cand.rows.select("customer_id", "segment").hash_rows().sum())
+    with ExitStack() as stack:
+        clients = [stack.enter_context(c) for c in llm.clients("rule_proposal")]
+        backends = [c.backend for c in clients]
+        key = run_key(EXPERT_RULE, config.search(), ref.version,
+                      ",".join(b.model for b in backends), ",".join(b.settings for b in backends),
+                      VERSIONS, candidates_key(cand))
         checkpoint = Checkpoint(data_dir() / "checkpoints" / "rule_search.json", key)
         with mlflow.run(context, "rule_search") as tracked:
-            result = search(client, cand, config.search(), progress=context.log.info,
+            result = search(clients, cand, config.search(), progress=context.log.info,
                             checkpoint=checkpoint,
                             on_iteration=IterationRecorder(duckdb, tracked, "llm_reflection",
                                                            key))
-        usage = client.usage.summary()
+        usage = clients[0].usage.summary()  # shared by the clients
     with llm.client("reflection_summary") as writer:
         summary, why_not = phase_summary(writer, result)
         summary_usage = {f"summary_{k}": v for k, v in writer.usage.summary().items()
                          if k.endswith("tokens")}
     written = dg.MetadataValue.md(summary_markdown(summary) if summary else why_not)
-    who = Producer("llm_reflection", client.backend.name, client.backend.model, context.run_id)
+    who = Producer("llm_reflection", context.run_id)
     return _search_output(result, ref.version, cand.height, started,
                           {**usage, **summary_usage, "phase_summary": written,
                            **_reflection_metadata(result),
@@ -143,24 +152,26 @@ def evolved_rule_search(context: dg.AssetExecutionContext, config: EvolvedSearch
                         demand_model: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     started = time.perf_counter()
     ref, _, cand = held_out_candidates(mlflow, duckdb, demand_model)
-    result = evolve(cand, config.evolve(), progress=context.log.info)
+    key = run_key(ref.version, candidates_key(cand))  # evolve adds its settings
+    checkpoint = Checkpoint(data_dir() / "checkpoints" / "evolved_rule_search.json", key)
+    result = evolve(cand, config.evolve(), progress=context.log.info, checkpoint=checkpoint)
     with mlflow.run(context, "evolved_rule_search") as tracked:  # seconds long: recorded after
-        record = IterationRecorder(duckdb, tracked, "evolution", context.run_id)
+        record = IterationRecorder(duckdb, tracked, "evolution",
+                                   checkpoint.within("evolution", config.evolve()).key)
         for generation in result.iterations:
             record(generation)
     return _search_output(result, ref.version, cand.height, started,
                           {"mlflow_run": mlflow.run_url(tracked.run_id)},
                           "Best fitness so far, by generation",
-                          Producer("evolution", "", "", context.run_id))
+                          Producer("evolution", context.run_id))
 
 
 @dataclass(frozen=True)
 class Producer:
-    """Who made a search table's rules: the searcher, its LLM ("" = none) and the run."""
+    """Who made a search table's rules: the searcher and the run (each iteration names the
+    LLM backend and model that wrote its proposal)."""
 
     searcher: str
-    llm_backend: str
-    llm_model: str
     run_id: str
 
 

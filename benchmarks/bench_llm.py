@@ -8,6 +8,7 @@ is fitted once here and handed to the children as arrays). Prints tables, and th
 load average before each model, since other work on the 2 cores slows decoding:
 
     python benchmarks/bench_llm.py [--docs 20] [--proposals 4] [--server-docs 10] [--skip-speed]
+                                   [--rule-forms tree,text] [--rule-contexts expert,scratch]
 """
 
 from __future__ import annotations
@@ -109,14 +110,30 @@ def extraction(backend: LocalBackend, docs: pl.DataFrame, truth: pl.DataFrame,
     }, quality.select("doc_type", "field", "metric", "value", "n_docs").to_dicts()
 
 
-def proposals(backend: LocalBackend, cand: Candidates, n: int) -> dict:
-    """n proposals from the expert rule (greedy, then sampled): parse, pass, improve Φ."""
+RULE_CONTEXTS = {
+    "expert": {"current_rule": EXPERT_RULE},
+    "scratch": {},
+    "reflection": {"current_rule": EXPERT_RULE,
+                   "reflection": "the usual price ignores price sensitivity and elasticity",
+                   "failing": ("wholesaler / large: loss 0.123 over 800 rows",
+                               "pharmacy_chain / mid: loss 0.081 over 700 rows")},
+}
+"""What a proposal is asked from: the expert rule (construction), nothing, or a reflection
+on (made-up) failing segments."""
+
+
+def proposals(backend: LocalBackend, cand: Candidates, n: int, rule_form: str,
+              asked: str) -> dict:
+    """n proposals (greedy, then sampled) from the `asked` context of RULE_CONTEXTS written
+    as `rule_form` (a JSON tree or grammar-held text): parse, pass, improve Φ."""
     config = SearchConfig()
     _, expert_out = fitted(parse_program(EXPERT_RULE, RULE_FEATURES), cand, config)
-    context = ProposalContext(RULE_FEATURES, OBJECTIVE, EXPERT_RULE, (), config.depth)
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE, depth=config.depth,
+                              rule_form=rule_form, **RULE_CONTEXTS[asked])
     rows = row_context(cand)
     client = LLMClient(backend, None, timeout_s=900)
     parsed = passed = improved = 0
+    best = expert_out.fitness
     started = time.perf_counter()
     examples = []
     for number in range(n):
@@ -132,9 +149,15 @@ def proposals(backend: LocalBackend, cand: Candidates, n: int) -> dict:
         if problems:
             continue
         passed += 1
-        improved += fitted(proposal.program, cand, config)[1].fitness > expert_out.fitness
-    return {"proposals": n, "parsed": parsed, "passed_check": passed,
-            "improved_phi": improved, "s_per_proposal": (time.perf_counter() - started) / n,
+        phi = fitted(proposal.program, cand, config)[1].fitness
+        improved += phi > expert_out.fitness
+        best = max(best, phi)
+    usage = client.usage.summary()
+    return {"form": rule_form, "context": asked, "proposals": n, "parsed": parsed,
+            "passed_check": passed,
+            "improved_phi": improved, "best_phi_gain": best - expert_out.fitness,
+            "s_per_proposal": (time.perf_counter() - started) / n,
+            "completion_tok_per_proposal": usage["llm_completion_tokens"] / n,
             "examples": examples}
 
 
@@ -160,8 +183,10 @@ def one_model(name: str, args: argparse.Namespace) -> None:
     if args.proposals:
         rule_backend = LocalBackend(models, spec, n_threads=args.threads,
                                     max_tokens=LLMSettings.rule_max_new_tokens)
-        result["rules"] = proposals(rule_backend, load_candidates(Path(args.candidates)),
-                                    args.proposals)
+        cand = load_candidates(Path(args.candidates))
+        result["rules"] = [proposals(rule_backend, cand, args.proposals, form, asked)
+                           for asked in args.rule_contexts.split(",")
+                           for form in args.rule_forms.split(",")]
         save(result, args.out)
     if args.docs:
         summary, quality = extraction(backend, docs, world.document_facts(), vocab)
@@ -194,8 +219,7 @@ def load_candidates(folder: Path) -> Candidates:
 
 
 def demo_candidates(preset: str) -> Candidates:
-    from deeprule.models.experiment import world_tables
-
+    from deeprule.evaluate.experiment import world_tables
     from deeprule.models.dataset import prepare
     from deeprule.models.demand import DemandConfig, fit_demand
     from deeprule.search.objective import candidates
@@ -256,16 +280,16 @@ def print_tables(results: list[dict], server: dict | None) -> None:
             print("extraction quality vs document truth:")
             print(pl.concat(scored).pivot("model", index=["doc_type", "field", "metric"],
                                           values=["value", "n_docs"]))
-        rules = [{"model": r["model"], **{k: v for k, v in r["rules"].items()
-                                           if k != "examples"}}
-                 for r in results if "rules" in r]
+        rules = [{"model": r["model"], **{k: v for k, v in form.items() if k != "examples"}}
+                 for r in results for form in r.get("rules", [])]
         if rules:
-            print("rule proposals from the expert rule on the demo candidates "
-                  "(parse / pass the check / improve Φ after fitting):")
+            print("rule proposals on the demo candidates (parse / pass the check / improve Φ "
+                  "over the fitted expert rule after fitting):")
             print(pl.DataFrame(rules))
             for r in results:
-                for line in r.get("rules", {}).get("examples", []):
-                    print(f"  {r['model']}: {line}")
+                for form in r.get("rules", []):
+                    for line in form["examples"]:
+                        print(f"  {r['model']} {form['form']} {form['context']}: {line}")
 
 
 def main() -> int:
@@ -275,6 +299,10 @@ def main() -> int:
     parser.add_argument("--proposals", type=int, default=4)
     parser.add_argument("--server-docs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rule-forms", default="tree,text",
+                        help="how proposals are written: tree (JSON) and/or text (grammar)")
+    parser.add_argument("--rule-contexts", default="expert",
+                        help=f"what proposals are asked from: {','.join(RULE_CONTEXTS)}")
     parser.add_argument("--models", default=",".join(LOCAL_MODELS))
     parser.add_argument("--skip-speed", action="store_true",
                         help="no tokens/s stage (meaningless on a busy machine)")
@@ -299,7 +327,9 @@ def main() -> int:
             code = subprocess.call([sys.executable, str(HERE), "--one", name, "--out", str(out),
                                     "--candidates", str(folder), "--preset", args.preset,
                                     "--docs", str(args.docs), "--proposals",
-                                    str(args.proposals), "--threads", str(args.threads)]
+                                    str(args.proposals), "--threads", str(args.threads),
+                                    "--rule-forms", args.rule_forms,
+                                    "--rule-contexts", args.rule_contexts]
                                    + ["--skip-speed"] * args.skip_speed)
             if code:
                 print(f"{name}: exit {code}", file=sys.stderr)

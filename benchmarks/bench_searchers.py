@@ -55,7 +55,7 @@ def random_llm(seed: int) -> LLMClient:
                  "right": {"kind": "number", "value": round(float(rng.uniform(0.8, 2.0)), 2)}}
         stock = {"left": {"kind": "feature", "name": "hist_units"}, "cmp": ">",
                  "right": {"kind": "number", "value": 0.0}}
-        return json.dumps({"stock": stock, "price": price})
+        return json.dumps({"reflection": "a random draw", "stock": stock, "price": price})
 
     return LLMClient(ScriptedBackend(responder=answer, model="random"), None)
 

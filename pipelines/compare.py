@@ -10,7 +10,8 @@ warehouse (`full_comparison`, `full_comparison_convergence`, `full_comparison_ru
 with the wall time), where the `method_comparison` asset shows them (mean ± sd) on its
 next materialization. A rerun replaces the rows of the same preset, documents setting
 and seeds; the LLM's answers come from the response cache (docs/llm.md), so rerunning
-costs no LLM call. See docs/baselines.md.
+costs no LLM call. Each search checkpoints every iteration (`--checkpoints`): a killed
+comparison, run again, resumes its searches where they stopped. See docs/baselines.md.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ from deeprule.evaluate.compare import (
     searcher_table,
     summary_display,
 )
-from deeprule.io.warehouse import table_exists
+from deeprule.io.warehouse import add_new_columns, table_exists
 from deeprule.search.searchers import SEARCHERS
 from resources.llm import LLMResource
-from resources.paths import duckdb_path
+from resources.paths import data_dir, duckdb_path
 
 ROWS, CONVERGENCE, RUNS = COMPARISON_ROWS, COMPARISON_CONVERGENCE, COMPARISON_RUNS
 
@@ -65,11 +66,14 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
     parser.add_argument("--no-calibration", action="store_true",
                         help="plans read the demand model's units uncalibrated (the ablation)")
     parser.add_argument("--database", default="", help="DuckDB file (default: the warehouse)")
+    parser.add_argument("--checkpoints", default=str(data_dir() / "checkpoints" / "compare"),
+                        help="folder of the searches' checkpoints: a killed comparison run "
+                        "again resumes its searches ('' = none)")
     args = parser.parse_args(argv)
     settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
                        searchers=tuple(s for s in args.searchers.split(",") if s),
-                       documents=args.documents)
+                       documents=args.documents, checkpoints=args.checkpoints)
     if args.no_calibration:
         plan = default.plan
         settings = replace(settings, plan=replace(
@@ -135,22 +139,13 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
             conn.register("frame", frame)
             if not table_exists(conn, name):
                 conn.execute(f"CREATE TABLE {name} AS SELECT * FROM frame LIMIT 0")
-            _add_new_columns(conn, name)
+            add_new_columns(conn, name)
             if name != RUNS:
                 conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
                              "AND list_contains(?, seed)",
                              [settings.preset, settings.documents, seeds])
             conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
         conn.execute("COMMIT")
-
-
-def _add_new_columns(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Columns a newer version added to the registered `frame` join the stored table (older
-    rows read null there), so a run of this version appends to an older run's table."""
-    stored = {r[0] for r in conn.execute(f"DESCRIBE {name}").fetchall()}
-    for column, kind, *_ in conn.execute("DESCRIBE frame").fetchall():
-        if column not in stored:
-            conn.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {kind}')
 
 
 def report(rows: pl.DataFrame, echo=print) -> None:

@@ -7,7 +7,13 @@ from pydantic import Field
 
 from deeprule.llm import LLMClient
 from deeprule.llm.client import Backend
-from deeprule.llm.factory import LLMSettings, TaskModels, TaskTimeouts, make_client
+from deeprule.llm.factory import (
+    LLMSettings,
+    TaskModels,
+    TaskTimeouts,
+    make_client,
+    make_clients,
+)
 from resources.paths import data_dir
 
 DEFAULT_TOKEN_BUDGET = 500_000
@@ -31,7 +37,8 @@ class LLMResource(dg.ConfigurableResource):
         description="Document extraction: gemma-3-270m | qwen-coder-1.5b | openai")
     rule_model: str = Field(
         default=TaskModels.rule_proposal,
-        description="Rule proposals: qwen-coder-1.5b | gemma-3-270m | openai")
+        description="Rule proposals: qwen-coder-1.5b | gemma-3-270m | openai; several, "
+        "comma-separated, write one search's proposals in turn")
     quality_model: str = Field(
         default=TaskModels.data_quality,
         description="Data-quality judgments: gemma-3-270m | qwen-coder-1.5b | openai")
@@ -106,3 +113,11 @@ class LLMResource(dg.ConfigurableResource):
         `backend` replaces the configured one (tests pass a scripted backend).
         """
         return make_client(self.settings(), task, backend)
+
+    def clients(self, task: str) -> tuple[LLMClient, ...]:
+        """The task's client, or one per model when several are configured (comma-separated),
+        sharing one usage record and token budget."""
+        settings = self.settings()
+        if len(settings.models_for(task)) == 1:
+            return (self.client(task),)
+        return make_clients(settings, task)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -60,6 +61,7 @@ from deeprule.optimize.plans import (
     priors_locks,
 )
 from deeprule.rules import Program, decide, parse_program
+from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, candidates
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, fitted
 from deeprule.search.searchers import SEARCHERS, SearchRequest
@@ -125,6 +127,9 @@ class CompareSettings:
     plan: PlanConfig = field(default_factory=lambda: PlanConfig(method="milp"))
     fitness: FitnessConfig = FitnessConfig()
     baselines: BaselineSettings = field(default_factory=BaselineSettings)
+    checkpoints: str = ""
+    """Folder of the searches' checkpoints ("" = none): a killed comparison run again
+    resumes each search after its last finished iteration; a finished one costs nothing."""
 
     def chosen_searchers(self) -> list[str]:
         names = list(self.searchers or SEARCHERS)
@@ -256,12 +261,25 @@ def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
     backend = client.backend.model if client is not None else NO_BACKEND
     started = time.perf_counter()
     try:
-        result = spec.run(sw.search_rows, SearchRequest(budget, sw.seed, settings.fitness),
-                          client, progress)
+        request = SearchRequest(budget, sw.seed, settings.fitness,
+                                search_checkpoint(sw, name, budget, settings))
+        result = spec.run(sw.search_rows, request, client, progress)
     finally:
         if client is not None:
             client.close()
     return result, backend, time.perf_counter() - started
+
+
+def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSettings
+                      ) -> Checkpoint | None:
+    """Where one search of the comparison saves its state, keyed by its rows (the searcher
+    adds its settings and LLM)."""
+    if not settings.checkpoints:
+        return None
+    path = (Path(settings.checkpoints) / f"{settings.preset}-{settings.documents}-seed{sw.seed}"
+            f"-{name}-N{budget}.json")
+    return Checkpoint(path, run_key(settings.preset, settings.documents, sw.seed,
+                                    candidates_key(sw.search_rows)))
 
 
 def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
@@ -299,8 +317,8 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients
         if SEARCHERS[name].uses_llm and clients is None:
             continue
         result, backend, seconds = run_search(sw, name, budget, settings, clients, progress)
-        run_key = {**key, "searcher": name, "budget": budget, "backend": backend}
-        out.convergence += convergence(sw, result, run_key)
+        search_key = {**key, "searcher": name, "budget": budget, "backend": backend}
+        out.convergence += convergence(sw, result, search_key)
         fitness = result.best_outcome.fitness
         extra = {"kind": "searcher", "searcher": name, "budget": budget, "backend": backend,
                  "fitness": fitness, "iterations": len(result.iterations) - 1}
@@ -462,19 +480,22 @@ def component_losses(rows: pl.DataFrame) -> pl.DataFrame:
 def headline(rows: pl.DataFrame) -> pl.DataFrame:
     """The issue's targets per documents setting, mean over seeds: the deployed plan (the
     best-fitness rule + MILP) against the best baseline (≥ 1.05) and the oracle (≥ 0.97),
-    and its violations (0)."""
+    and its violations (0); against the logged policy too (what the seller already earns)."""
     best = _best_rule_rows(rows).filter(pl.col("optimizer") == "milp").select(
         "documents", "seed", "method", deployed="profit", deployed_violations="violations")
     baseline = (rows.filter(pl.col("kind") == "baseline").group_by("documents", "seed")
                 .agg(best_baseline=pl.col("profit").max()))
     oracle = rows.filter(pl.col("kind") == "oracle").select("documents", "seed",
                                                             oracle="profit")
+    logged = rows.filter(pl.col("kind") == "logged").select("documents", "seed",
+                                                            logged="profit")
     per_seed = (best.join(baseline, on=["documents", "seed"])
-                .join(oracle, on=["documents", "seed"]))
+                .join(oracle, on=["documents", "seed"]).join(logged, on=["documents", "seed"]))
     return per_seed.group_by("documents").agg(
         pl.len().alias("seeds"), pl.col("method").unique().sort().str.join("; "),
         (pl.col("deployed") / pl.col("best_baseline")).mean().alias("vs_best_baseline"),
         (pl.col("deployed") / pl.col("oracle")).mean().alias("share_of_oracle"),
+        (pl.col("deployed") / pl.col("logged")).mean().alias("vs_logged_policy"),
         pl.col("deployed_violations").sum().alias("violations")).sort("documents")
 
 

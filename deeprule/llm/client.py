@@ -88,6 +88,7 @@ class LLMClient:
         token_budget: int = 0,
         breaker_after: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        usage: Usage | None = None,
     ) -> None:
         self.backend = backend
         self.cache = cache
@@ -97,7 +98,8 @@ class LLMClient:
         self.max_retry_after_s = max_retry_after_s
         self.token_budget = token_budget
         self.breaker_after = breaker_after
-        self.usage = Usage()
+        self.usage = usage or Usage()
+        """Every call's record; clients sharing one also share the token budget."""
         self._sleep = sleep
         self._memo: dict[str, CachedResponse] = {}
         self._streak: tuple[str, int] = ("", 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deeprule.llm.cache import ResponseCache
 from deeprule.llm.client import MAX_RETRY_AFTER_S, Backend, LLMClient
-from deeprule.llm.types import LLMConfigError
+from deeprule.llm.types import LLMConfigError, Usage
 
 BACKENDS = ("local", "openai")
 OPENAI = "openai"
@@ -30,6 +30,7 @@ class TaskModels:
     reflection_summary: str = "gemma-3-270m"
 
     def for_task(self, task: str) -> str:
+        """The task's model; several, comma-separated, share its calls (`make_clients`)."""
         if task not in TASKS:
             raise LLMConfigError(f"unknown LLM task {task!r}; choose one of {TASKS}")
         return getattr(self, task)
@@ -94,11 +95,21 @@ class LLMSettings:
     models: TaskModels = field(default_factory=TaskModels)
 
     def model_for(self, task: str) -> str:
-        """`openai` or the embedded model's name that answers `task`."""
+        """`openai` or the embedded model's name that answers `task` (the first, when
+        several share it)."""
+        return self.models_for(task)[0]
+
+    def models_for(self, task: str) -> tuple[str, ...]:
+        """Every model configured for `task`: `openai` or embedded models' names."""
         if self.backend not in BACKENDS:
             raise LLMConfigError(
                 f"unknown LLM backend {self.backend!r}; choose one of {BACKENDS}")
-        return OPENAI if self.backend == OPENAI else self.models.for_task(task)
+        if self.backend == OPENAI:
+            return (OPENAI,)
+        names = tuple(n.strip() for n in self.models.for_task(task).split(",") if n.strip())
+        if not names:
+            raise LLMConfigError(f"no model configured for the LLM task {task!r}")
+        return names
 
     def timeout_for(self, task: str) -> float:
         """Seconds per attempt of `task`: the global override, else the task's own."""
@@ -106,9 +117,11 @@ class LLMSettings:
         return self.timeout_s if self.timeout_s > 0 else own
 
 
-def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
-    """The backend configured for `task`; imports its runtime only when chosen."""
-    choice = settings.model_for(task)
+def make_backend(settings: LLMSettings, task: str = "extraction",
+                 choice: str = "") -> Backend:
+    """The backend of model `choice` (default: the one configured for `task`) with the
+    task's limits; imports its runtime only when chosen."""
+    choice = choice or settings.model_for(task)
     max_tokens = (settings.rule_max_new_tokens if task in LONG_ANSWERS
                   else settings.max_new_tokens)
     if choice == OPENAI:
@@ -124,12 +137,23 @@ def make_backend(settings: LLMSettings, task: str = "extraction") -> Backend:
 
 
 def make_client(settings: LLMSettings, task: str = "extraction",
-                backend: Backend | None = None) -> LLMClient:
-    """A client for `task` over `backend` (default: the configured one), with cache and limits."""
+                backend: Backend | None = None, usage: Usage | None = None) -> LLMClient:
+    """A client for `task` over `backend` (default: the configured one), with cache and
+    limits; clients given one `usage` share its record and token budget."""
     cache = ResponseCache(settings.cache_path) if settings.cache_path else None
     return LLMClient(
         backend or make_backend(settings, task), cache, max_retries=settings.max_retries,
         timeout_s=settings.timeout_for(task), backoff_s=settings.backoff_s,
         max_retry_after_s=settings.max_retry_after_s,
-        token_budget=settings.token_budget,
+        token_budget=settings.token_budget, usage=usage,
     )
+
+
+def make_clients(settings: LLMSettings, task: str,
+                 backends: tuple[Backend, ...] = ()) -> tuple[LLMClient, ...]:
+    """One client per model configured for `task` (or per given backend), sharing one
+    usage record and token budget: several backends writing one run."""
+    usage = Usage()
+    chosen = backends or tuple(make_backend(settings, task, name)
+                               for name in settings.models_for(task))
+    return tuple(make_client(settings, task, backend, usage) for backend in chosen)

@@ -2,7 +2,9 @@
 in-process by llama.cpp.
 
 Generation is constrained to the pydantic schema's JSON schema by llguidance,
-so the output always parses; it is then validated again by pydantic. The tokens
+so the output always parses; it is then validated again by pydantic. A schema that
+carries a Lark grammar (`GrammarAnswer`: rule text) is generated in that grammar
+instead, and its named captures become the instance. The tokens
 the schema forces (keys, quotes, braces) are evaluated in one batch instead of
 one forward pass each (`deeprule.llm.decode`). Greedy decoding with a repeat
 penalty and bounded lengths keeps a small model from looping. Nothing is downloaded at run time:
@@ -36,6 +38,7 @@ from deeprule.llm.types import (
     ModelPackageMissing,
     Prompt,
     TransientLLMError,
+    answer_grammar,
     validation_summary,
 )
 
@@ -137,22 +140,40 @@ class LocalBackend:
         if out.finish_reason == "timeout":
             raise TransientLLMError(f"local generation exceeded {timeout_s:.0f}s", *tokens)
         try:
-            value = schema.model_validate_json(out.text)
-        except ValidationError as err:
+            value = _instance(schema, out.text, matcher)
+        except (ValidationError, InvalidOutputError) as err:
+            why = validation_summary(err) if isinstance(err, ValidationError) else str(err)
             raise InvalidOutputError(
-                f"{schema.__name__}: {validation_summary(err)} "
+                f"{schema.__name__}: {why} "
                 f"(finish_reason={out.finish_reason}, {tokens[1]} tokens)", *tokens,
             ) from err
-        return Generation(value, out.text, *tokens)
+        return Generation(value, value.model_dump_json() if answer_grammar(schema) else out.text,
+                          *tokens)
 
     def _grammar(self, schema: type[BaseModel]) -> str:
-        """llguidance grammar of `schema`: its fields in declared order, compact JSON."""
+        """llguidance grammar of `schema`: its Lark grammar if it has one, else its fields in
+        declared order, compact JSON."""
         if schema not in self._grammars:
             from llguidance import LLMatcher
 
-            self._grammars[schema] = LLMatcher.grammar_from_json_schema(
-                {**schema.model_json_schema(), "x-guidance": COMPACT_JSON})
+            lark = answer_grammar(schema)
+            self._grammars[schema] = (LLMatcher.grammar_from_lark(lark) if lark else
+                                      LLMatcher.grammar_from_json_schema(
+                                          {**schema.model_json_schema(),
+                                           "x-guidance": COMPACT_JSON}))
         return self._grammars[schema]
+
+
+def _instance(schema: type[T], text: str, matcher: Any) -> T:
+    """The answer as `schema`: JSON text validated, or a grammar's named captures (the text
+    must have completed the grammar: one cut at max_tokens is invalid)."""
+    if not answer_grammar(schema):
+        return schema.model_validate_json(text)
+    if not matcher.is_accepting():
+        raise InvalidOutputError("the text stopped before its grammar was complete")
+    captures = {name: value.decode("utf-8", errors="replace")
+                for name, value in matcher.get_captures() if name in schema.model_fields}
+    return schema.model_validate(captures)
 
 
 _TEMPLATE_NAMES = {"gemma": "gemma-turns", "chatml": "chatml"}

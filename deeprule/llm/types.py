@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -138,10 +138,29 @@ class ModelPackageMissing(LLMConfigError):
     """The local model's weights or runtime package is not installed."""
 
 
+class GrammarAnswer(BaseModel):
+    """An answer a local model writes as text in a grammar instead of as JSON.
+
+    `lark` (llguidance's Lark dialect) holds the local backend's generation to that
+    grammar, and its captures named like the model's fields become the instance (a rule
+    as `def stock(row): ...` text, not as a JSON tree). Remote backends answer the JSON
+    schema as usual, with the same fields as free text: the caller checks those.
+    """
+
+    lark: ClassVar[str] = ""
+
+
+def answer_grammar(schema: type[BaseModel]) -> str:
+    """The Lark grammar a local model answers `schema` in ("" = its JSON schema)."""
+    return schema.lark if issubclass(schema, GrammarAnswer) else ""
+
+
 def schema_fingerprint(schema: type[BaseModel]) -> str:
-    """Stable hash of a pydantic model's JSON schema (enums and bounds included)."""
+    """Stable hash of a pydantic model's JSON schema (enums and bounds included) and of the
+    grammar its text is written in, if any."""
     text = json.dumps(schema.model_json_schema(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    grammar = answer_grammar(schema)
+    return hashlib.sha256((text + (f"\x1f{grammar}" if grammar else "")).encode()).hexdigest()
 
 
 def cache_key(

@@ -25,7 +25,7 @@ How a searcher uses it (reflect.py can adopt it the same way):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
@@ -166,6 +166,16 @@ class ProgramDatabase:
             for entry in leader:
                 entry.islands.add((i + 1) % self.islands)
 
+    def keep_only(self, island: int, kept: list[Entry]) -> None:
+        """Make `kept` the island's whole membership (an evolving population's survivors);
+        the others stay in the database, still known, still free if proposed again."""
+        chosen = {e.key for e in kept}
+        for entry in self.entries.values():
+            if entry.key in chosen:
+                entry.islands.add(island)
+            else:
+                entry.islands.discard(island)
+
     def authors(self) -> dict[str, int]:
         """How many scored rules each author wrote."""
         counts: dict[str, int] = {}
@@ -190,14 +200,16 @@ class ProgramDatabase:
         return {"entries": [{"key": e.key, "text": e.text, "author": e.author,
                              "parent": e.parent, "islands": sorted(e.islands)}
                             for e in self.entries.values()],
-                "next_island": self._next_island}
+                "next_island": self._next_island, "rng": self.rng.bit_generator.state}
 
     @classmethod
     def restored(cls, state: dict, cand: Candidates, fitness: FitnessConfig, scorer: Scorer,
-                 budget: int, islands: int = 1, seed: int = 0) -> ProgramDatabase:
+                 budget: int, islands: int = 1, seed: int = 0, tournament: int = 3
+                 ) -> ProgramDatabase:
         """A database from `state()`: each scored rule re-parsed from its exact text and
-        re-scored as written (its fitted constants are in the text: no refitting)."""
-        db = cls(scorer, budget, islands, seed)
+        re-scored as written (its fitted constants are in the text: no refitting, no
+        budget), its random draws continuing where they stopped."""
+        db = cls(scorer, budget, islands, seed, tournament)
         rescore = plain_scorer(cand, fitness)
         for number, saved in enumerate(state["entries"]):
             program, result = rescore(parse_program(saved["text"], RULE_FEATURES))
@@ -205,6 +217,8 @@ class ProgramDatabase:
                                              number, saved["author"], saved["parent"],
                                              set(saved["islands"]))
         db._next_island = state["next_island"]
+        if "rng" in state:
+            db.rng.bit_generator.state = state["rng"]
         return db
 
 
@@ -218,7 +232,7 @@ def started_result(expert: Entry, seconds: float) -> SearchResult:
 
 
 def record(result: SearchResult, entry: Entry | None, status: str, note: str, seconds: float,
-           tokens: tuple[int, int] = (0, 0)) -> Iteration:
+           tokens: tuple[int, int] = (0, 0), llm_calls: int = 0) -> Iteration:
     """Append one iteration carrying the best rule so far (a convergence curve reads
     `fitness` row by row); `entry` becomes the best when it beats it by more than
     SearchConfig.min_gain (relative), and the status is then `improved`."""
@@ -231,6 +245,21 @@ def record(result: SearchResult, entry: Entry | None, status: str, note: str, se
     best = result.best_outcome
     step = Iteration(number, "improved" if improved else status, render_program(result.best),
                      best.fitness, best.profit, best.violations, gain if improved else None,
-                     note, tokens[0], tokens[1], seconds)
+                     note, tokens[0], tokens[1], seconds, llm_calls=llm_calls)
     result.iterations.append(step)
     return step
+
+
+def result_state(result: SearchResult) -> dict:
+    """A search result as checkpoint JSON: its iterations and which one holds the best rule."""
+    return {"iterations": [asdict(i) for i in result.iterations],
+            "best_number": result.best_number}
+
+
+def resumed_result(state: dict, cand: Candidates, fitness: FitnessConfig) -> SearchResult:
+    """The result of `result_state`: the best rule re-parsed from its iteration's exact text
+    (fitted constants included) and re-scored as written."""
+    iterations = [Iteration(**i) for i in state["iterations"]]
+    best = iterations[state["best_number"]]
+    program, scored = plain_scorer(cand, fitness)(parse_program(best.rule, RULE_FEATURES))
+    return SearchResult(program, scored, state["best_number"], iterations)

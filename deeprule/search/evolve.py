@@ -10,9 +10,20 @@ replacement, feature replacement), subtree crossover, top-10% elitism and tourna
 selection over parents and children (the paper's environmental selection).
 Complexity is penalized inside Φ (λ ℓ(f)), as for the LLM searcher.
 
-A rule whose canonical text was already scored is not scored again: the budget counts
-distinct rules. The expert rule joins the first population (every searcher starts from
-the same expert knowledge). Nothing is executed: trees are IR, evaluated by numpy.
+Every scored rule lives in the program database (search/database.py) by canonical
+form: a rule already scored is not scored again (the budget counts distinct rules), a
+child larger than `max_nodes` is discarded before it costs anything, and each entry
+records its parent. The population of an island is its membership in the database:
+parents are drawn from it by tournament (`sample_parent`), and environmental selection
+(elites, then tournaments over parents and children) sets who stays (`keep_only`).
+Appendix G evolves one population (`islands` = 1); with more, the population is split
+across islands and each island's best joins the next after every generation.
+The expert rule joins the first population (every searcher starts from the same expert
+knowledge). Nothing is executed: trees are IR, evaluated by numpy.
+
+With a `Checkpoint`, the database (islands = populations), the records, the generation
+and both random streams are saved after every generation: a killed run resumes after
+its last finished generation and ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -23,8 +34,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprule.rules import Program, decide, ir, parse_program, render_program
-from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, Outcome, outcome
+from deeprule.rules import Program, ir, parse_program
+from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.database import (
+    Entry,
+    ProgramDatabase,
+    plain_scorer,
+    result_state,
+    resumed_result,
+)
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, Iteration, SearchResult
 
 BINARY_OPS = ("+", "-", "*", "/", "**")
@@ -49,7 +68,10 @@ class EvolveConfig:
     perturbation_sigma: float = 0.1
     """Relative Gaussian noise of a perturbed constant."""
     max_nodes: int = 40
-    """Children larger than this (per function) are discarded: rules stay auditable."""
+    """Children larger than this (per function) are discarded unscored: rules stay auditable."""
+    islands: int = 1
+    """Populations evolving apart (the population split among them), ring migration each
+    generation; Appendix G's single population is 1."""
     seed: int = 0
     fitness: FitnessConfig = FitnessConfig()
 
@@ -65,6 +87,10 @@ class Individual:
         roots = {"stock": _numbered(self.stock, constants),
                  "price": _numbered(self.price, constants)}
         return Program(roots, tuple(constants))
+
+    @classmethod
+    def of(cls, program: Program) -> Individual:
+        return cls(program.functions["stock"], program.functions["price"])
 
 
 def _numbered(node: ir.Node, constants: list[float]) -> ir.Node:
@@ -119,7 +145,7 @@ class _Forge:
     """Random trees, mutations and crossover over the features' value scales."""
 
     def __init__(self, cand: Candidates, config: EvolveConfig) -> None:
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = np.random.default_rng((config.seed, 1))  # apart from the database's draws
         self.config = config
         self.features = tuple(RULE_FEATURES)
         self.scale = {f: float(np.nanmedian(np.abs(cand.columns[f])) or 1.0)
@@ -198,77 +224,116 @@ class _Forge:
 
 
 @dataclass
-class _Scored:
-    individual: Individual
-    program: Program
-    text: str
-    outcome: Outcome
+class _Run:
+    """What a generation changes and a checkpoint keeps."""
+
+    db: ProgramDatabase
+    result: SearchResult
+    best: Entry
+    generation: int = 0
+    finished: bool = False
 
 
 def evolve(cand: Candidates, config: EvolveConfig = EvolveConfig(), start: str = EXPERT_RULE,
-           progress: Callable[[str], None] = lambda _: None) -> SearchResult:
+           progress: Callable[[str], None] = lambda _: None,
+           checkpoint: Checkpoint | None = None) -> SearchResult:
     """Evolve rules until `config.budget` distinct rules were scored; one record per
-    generation (the best so far, whether the generation improved it, its seconds)."""
-    started = time.perf_counter()
+    generation (the best so far, whether the generation improved it, its seconds).
+    `checkpoint`: resume the run saved there under the same settings, save each generation."""
+    if config.population < 2 * config.islands:
+        raise ValueError(f"a population of {config.population} cannot fill "
+                         f"{config.islands} islands of at least 2")
+    checkpoint = checkpoint.within("evolution", config, start) if checkpoint else None
     forge = _Forge(cand, config)
-    seen: dict[str, _Scored | None] = {}
+    run = _resumed(checkpoint, cand, config, forge) if checkpoint else None
+    if run is None:
+        run = _first_generation(cand, config, start, forge)
+        _save(checkpoint, run, forge)
+    else:
+        progress(f"resumed after generation {run.generation}")
+    while not run.finished:
+        began, before = time.perf_counter(), run.db.spent
+        run.generation += 1
+        for island in range(config.islands):
+            _breed(forge, run.db, island, config)
+        run.db.migrate()
+        _advance(run, time.perf_counter() - began)
+        # nothing new could be bred: the population has converged
+        run.finished = run.db.exhausted or run.db.spent == before
+        _save(checkpoint, run, forge)
+        progress(f"generation {run.generation}: {run.result.iterations[-1].status}, best Φ "
+                 f"{run.best.fitness:.2f}, {run.db.spent}/{config.budget} rules scored")
+    return run.result
 
-    def score(individual: Individual, any_size: bool = False) -> _Scored | None:
-        program = individual.program()
-        text = render_program(program)
-        if text not in seen and len(seen) < config.budget:
-            too_big = not any_size and any(_size(r) > config.max_nodes
-                                           for r in program.functions.values())
-            seen[text] = None if too_big else _Scored(
-                individual, program, text,
-                outcome(program, decide(program, cand.columns), cand, config.fitness))
-        return seen.get(text)
 
-    expert = parse_program(start, RULE_FEATURES)
-    first = [Individual(_numbered(expert["stock"], []), _numbered(expert["price"], []))]
-    best = score(first[0], any_size=True)  # the expert rule is kept whatever its size
-    result = SearchResult(best.program, best.outcome)
-    result.iterations.append(_record(0, "expert", best, None, len(seen), started))
-    began = time.perf_counter()
-    first += [forge.random() for _ in range(config.population - 1)]
-    population = _ranked(s for s in map(score, first) if s)
-    generation = 1
-    best = _advance(result, best, population[0], generation, len(seen), began)
-    while len(seen) < config.budget:
-        generation += 1
-        before, began = len(seen), time.perf_counter()
-        children = [score(_child(forge, population, config)) for _ in range(config.population)]
-        population = _select(forge, population, [c for c in children if c], config)
-        best = _advance(result, best, population[0], generation, len(seen), began)
-        progress(f"generation {generation}: {result.iterations[-1].status}, best Φ "
-                 f"{best.outcome.fitness:.2f}, {len(seen)}/{config.budget} rules scored")
-        if len(seen) == before:  # nothing new can be bred: the population has converged
+def _first_generation(cand: Candidates, config: EvolveConfig, start: str,
+                      forge: _Forge) -> _Run:
+    """Generation 0, the expert rule (kept whatever its size); generation 1, the random
+    initial population around it, spread over the islands."""
+    started = time.perf_counter()
+    db = ProgramDatabase(plain_scorer(cand, config.fitness), config.budget, config.islands,
+                         config.seed, config.tournament)
+    expert = db.add(parse_program(start, RULE_FEATURES), author="expert", island=0)
+    if expert is None:
+        raise ValueError("the evolution's budget must allow the expert rule")
+    result = SearchResult(expert.program, expert.outcome)
+    result.iterations.append(_record(0, "expert", expert, None, db.spent,
+                                     time.perf_counter() - started))
+    run, began = _Run(db, result, expert, 1), time.perf_counter()
+    for number in range(config.population - 1):
+        _add(db, forge.random(), config, (number + 1) % config.islands, None)
+    _advance(run, time.perf_counter() - began)
+    run.finished = db.exhausted
+    return run
+
+
+def _add(db: ProgramDatabase, child: Individual, config: EvolveConfig, island: int,
+         parent: Entry | None) -> Entry | None:
+    """The child's database entry (scored if new and the budget allows); a child larger than
+    `max_nodes` is discarded before it costs anything."""
+    program = child.program()
+    if any(_size(root) > config.max_nodes for root in program.functions.values()):
+        return None
+    return db.add(program, author="evolution", parent=parent.key if parent else None,
+                  island=island)
+
+
+def _breed(forge: _Forge, db: ProgramDatabase, island: int, config: EvolveConfig) -> None:
+    """One generation of an island: children of tournament-drawn parents, then selection."""
+    size = _island_size(config, island)
+    for _ in range(size):
+        if db.exhausted:
             break
-    return result
+        parent = db.sample_parent(island)
+        _add(db, _child(forge, db, island, parent, config), config, island, parent)
+    db.keep_only(island, _select(forge, db.members(island), size, config))
 
 
-def _advance(result: SearchResult, best: _Scored, leader: _Scored, generation: int,
-             scored: int, began: float) -> _Scored:
-    """Record a generation (1 = the initial population); the new best if `leader` beats it."""
-    gain = leader.outcome.fitness - best.outcome.fitness
+def _island_size(config: EvolveConfig, island: int) -> int:
+    share, extra = divmod(config.population, config.islands)
+    return share + (island < extra)
+
+
+def _advance(run: _Run, seconds: float) -> None:
+    """Record a generation (1 = the initial population); the database's best is the new best
+    when it beats the old one."""
+    leader = run.db.best()
+    gain = leader.fitness - run.best.fitness
     if gain > 0:
-        best = leader
-        result.best, result.best_outcome, result.best_number = (best.program, best.outcome,
-                                                                generation)
-    result.iterations.append(_record(generation, "improved" if gain > 0 else "kept", best,
-                                     gain if gain > 0 else None, scored, began))
-    return best
+        run.best = leader
+        run.result.best, run.result.best_outcome = leader.program, leader.outcome
+        run.result.best_number = run.generation
+    run.result.iterations.append(_record(run.generation, "improved" if gain > 0 else "kept",
+                                         run.best, gain if gain > 0 else None, run.db.spent,
+                                         seconds))
 
 
-def _ranked(scored) -> list[_Scored]:
-    return sorted(scored, key=lambda s: -s.outcome.fitness)
-
-
-def _child(forge: _Forge, population: list[_Scored], config: EvolveConfig) -> Individual:
-    a = _tournament(forge, population, config).individual
+def _child(forge: _Forge, db: ProgramDatabase, island: int, parent: Entry,
+           config: EvolveConfig) -> Individual:
+    a = Individual.of(parent.program)
     stock, price = a.stock, a.price
     if forge.rng.random() < config.crossover_rate:
-        b = _tournament(forge, population, config).individual
+        b = Individual.of(db.sample_parent(island).program)
         stock, price = (forge.crossover(stock, b.stock), price) if forge.rng.random() < 0.5 \
             else (stock, forge.crossover(price, b.price))
     if forge.rng.random() < config.mutation_rate:
@@ -278,26 +343,45 @@ def _child(forge: _Forge, population: list[_Scored], config: EvolveConfig) -> In
     return Individual(stock, price)
 
 
-def _tournament(forge: _Forge, pool: list[_Scored], config: EvolveConfig) -> _Scored:
-    picks = forge.rng.choice(len(pool), size=min(config.tournament, len(pool)), replace=False)
-    return pool[int(min(picks))]  # pools are ranked: the lowest index is the fittest
-
-
-def _select(forge: _Forge, parents: list[_Scored], children: list[_Scored],
-            config: EvolveConfig) -> list[_Scored]:
-    """Elites (top share of parents and children), the rest by tournament from the merge."""
-    merged = _ranked({s.text: s for s in [*parents, *children]}.values())
-    n_elite = max(1, round(config.elite_share * config.population))
+def _select(forge: _Forge, merged: list[Entry], size: int, config: EvolveConfig
+            ) -> list[Entry]:
+    """Elites (the top share of parents and children, `merged` ranked), the rest by
+    tournament from the others (the paper's environmental selection)."""
+    n_elite = max(1, round(config.elite_share * size))
     chosen, rest = merged[:n_elite], merged[n_elite:]
-    while rest and len(chosen) < config.population:
-        winner = _tournament(forge, rest, config)
-        chosen.append(winner)
-        rest.remove(winner)
-    return _ranked(chosen)
+    while rest and len(chosen) < size:
+        picks = forge.rng.choice(len(rest), size=min(config.tournament, len(rest)),
+                                 replace=False)
+        chosen.append(rest.pop(int(min(picks))))  # `rest` is ranked: lowest index fittest
+    return chosen
 
 
-def _record(number: int, status: str, best: _Scored, delta: float | None, scored: int,
-            started: float) -> Iteration:
-    return Iteration(number, status, best.text, best.outcome.fitness, best.outcome.profit,
+def _record(number: int, status: str, best: Entry, delta: float | None, scored: int,
+            seconds: float) -> Iteration:
+    return Iteration(number, status, best.text, best.fitness, best.outcome.profit,
                      best.outcome.violations, delta, f"{scored} distinct rules scored",
-                     seconds=time.perf_counter() - started)
+                     seconds=seconds)
+
+
+def _save(checkpoint: Checkpoint | None, run: _Run, forge: _Forge) -> None:
+    if checkpoint:
+        checkpoint.save({**result_state(run.result), "database": run.db.state(),
+                         "best": run.best.key, "generation": run.generation,
+                         "finished": run.finished, "forge_rng": forge.rng.bit_generator.state})
+
+
+def _resumed(checkpoint: Checkpoint, cand: Candidates, config: EvolveConfig,
+             forge: _Forge) -> _Run | None:
+    """The run saved after its last finished generation (rules re-scored as written, no
+    budget spent), or None."""
+    state = checkpoint.load()
+    if not state:
+        return None
+    db = ProgramDatabase.restored(state["database"], cand, config.fitness,
+                                  plain_scorer(cand, config.fitness), config.budget,
+                                  config.islands, config.seed, config.tournament)
+    forge.rng.bit_generator.state = state["forge_rng"]
+    result = resumed_result(state, cand, config.fitness)
+    best = db.entries[state["best"]]
+    result.best, result.best_outcome = best.program, best.outcome
+    return _Run(db, result, best, state["generation"], state["finished"])

@@ -19,7 +19,12 @@ the budget N), later ones use the kind-balanced prior and the rollout alone; eve
 through the LLM client's cache, keyed by the node's prompt, so re-running a search
 costs no LLM call. The budget N counts distinct rules scored (program database): a
 simulation that ends at an already scored rule reuses its reward for free.
-Simulations are capped at `simulations_per_rule` x N so a converged tree stops.
+Simulations are capped at `simulations_per_rule` x N so a converged tree stops. Each
+iteration (a newly scored rule) records the LLM calls made since the previous one.
+
+With a `Checkpoint`, the tree (priors, visits, values, authors), the random stream, the
+database, the LLM calls spent and the records are saved after every newly scored rule: a
+killed run resumes there and ends where an uninterrupted one would, asking nothing twice.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import parse_program
+from deeprule.search.checkpoint import Checkpoint, llm_identity
 from deeprule.search.database import (
     Entry,
     ProgramDatabase,
     fitting_scorer,
     record,
+    result_state,
+    resumed_result,
     started_result,
 )
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
@@ -128,23 +136,42 @@ class _Node:
     def expanded(self) -> bool:
         return bool(self.prior)
 
+    def snapshot(self) -> dict:
+        """The node's statistics and its subtree, as JSON (the partial rule is the path)."""
+        return {"prior": self.prior, "visits": self.visits, "best_reward": self.best_reward,
+                "llm_values": self.llm_values, "author": self.author,
+                "children": {t: c.snapshot() for t, c in self.children.items()}}
+
+    @classmethod
+    def restored(cls, state: dict, partial: Partial) -> _Node:
+        return cls(partial, state["prior"],
+                   {t: cls.restored(c, partial.then(t)) for t, c in state["children"].items()},
+                   state["visits"], state["best_reward"], state["llm_values"], state["author"])
+
 
 class _Search:
     """One tree, its program database and the LLM calls it may still make."""
 
     def __init__(self, client: LLMClient, cand: Candidates, config: MCTSConfig,
                  start: str) -> None:
-        self.client, self.config = client, config
+        self.client, self.config, self.cand = client, config, cand
         self.rng = np.random.default_rng(config.seed)
         self.grammar = Grammar(tuple(RULE_FEATURES), config.max_stock_tokens,
                                config.max_price_tokens)
         self.db = ProgramDatabase(fitting_scorer(cand, config.fitness, config.fit_evaluations),
                                   config.budget, seed=config.seed)
-        self.expert = self.db.add(parse_program(start, RULE_FEATURES), author="expert")
+        self.start = start
         self.max_calls = config.budget if config.max_llm_calls is None else config.max_llm_calls
         self.calls = 0
+        self.recorded_calls = 0
+        """LLM calls already counted by a recorded iteration."""
         self.tokens = [0, 0]
         self.root = _Node(Partial(self.grammar))
+
+    @property
+    def expert(self) -> Entry:
+        """The first rule scored: the start (expert) rule."""
+        return next(iter(self.db.entries.values()))
 
     def select(self, node: _Node) -> str:
         root_visits = math.sqrt(max(node.visits, 1))
@@ -170,6 +197,7 @@ class _Search:
                                           advice_schema(legal),
                                           self.config.seed * SAMPLES_PER_SEED)
         except BudgetExhausted:
+            self.calls -= 1  # refused before it was made
             self.max_calls = self.calls
             return None
         except LLMCallFailed as err:
@@ -221,10 +249,20 @@ class _Search:
                 visited.llm_values.append(llm_value)
         return entry, new, True
 
-    def run(self, progress: Callable[[str], None], started: float) -> SearchResult:
-        result = started_result(self.expert, time.perf_counter() - started)
+    def run(self, progress: Callable[[str], None], started: float,
+            checkpoint: Checkpoint | None) -> SearchResult:
+        saved = checkpoint.load() if checkpoint else None
+        if saved:
+            result, first, finished = self.restore(saved), saved["simulation"] + 1, \
+                saved["finished"]
+            progress(f"resumed after simulation {saved['simulation']}")
+        else:
+            self.db.add(parse_program(self.start, RULE_FEATURES), author="expert")
+            result = started_result(self.expert, time.perf_counter() - started)
+            first, finished = 1, False
         began = time.perf_counter()
-        for simulation in range(1, self.config.simulations_per_rule * self.config.budget + 1):
+        last = self.config.simulations_per_rule * self.config.budget
+        for simulation in range(first, 0 if finished else last + 1):
             entry, new, go_on = self.simulate()
             if not go_on:
                 break
@@ -233,17 +271,43 @@ class _Search:
                               f"simulation {simulation}: {entry.summary()}, "
                               f"{self.db.spent}/{self.db.budget} rules scored, "
                               f"{self.calls} LLM calls",
-                              time.perf_counter() - began, (self.tokens[0], self.tokens[1]))
-                self.tokens, began = [0, 0], time.perf_counter()
+                              time.perf_counter() - began, (self.tokens[0], self.tokens[1]),
+                              self.calls - self.recorded_calls)
+                self.tokens, self.recorded_calls = [0, 0], self.calls
+                self.save(checkpoint, result, simulation, False)
+                began = time.perf_counter()
                 progress(f"rule {self.db.spent}: {step.status}, best Φ {step.fitness:.2f}")
+        if not finished:
+            self.save(checkpoint, result, last, True)  # a rerun returns at once
         return result
+
+    def save(self, checkpoint: Checkpoint | None, result: SearchResult, simulation: int,
+             finished: bool) -> None:
+        if checkpoint:
+            checkpoint.save({**result_state(result), "database": self.db.state(),
+                             "tree": self.root.snapshot(), "rng": self.rng.bit_generator.state,
+                             "calls": self.calls, "max_calls": self.max_calls,
+                             "simulation": simulation, "finished": finished})
+
+    def restore(self, saved: dict) -> SearchResult:
+        """The search as saved after a recorded iteration (no LLM call, no new scoring)."""
+        c = self.config
+        self.db = ProgramDatabase.restored(saved["database"], self.cand, c.fitness,
+                                           self.db.scorer, c.budget, seed=c.seed)
+        self.root = _Node.restored(saved["tree"], Partial(self.grammar))
+        self.rng.bit_generator.state = saved["rng"]
+        self.calls = self.recorded_calls = saved["calls"]
+        self.max_calls = saved["max_calls"]
+        return resumed_result(saved, self.cand, c.fitness)
 
 
 def tree_search(client: LLMClient, cand: Candidates, config: MCTSConfig = MCTSConfig(),
-                start: str = EXPERT_RULE, progress: Callable[[str], None] = lambda _: None
-                ) -> SearchResult:
+                start: str = EXPERT_RULE, progress: Callable[[str], None] = lambda _: None,
+                checkpoint: Checkpoint | None = None) -> SearchResult:
     """Search until `config.budget` distinct rules were scored (or the simulation cap); one
-    iteration per newly scored rule, each carrying the best rule so far."""
+    iteration per newly scored rule, each carrying the best rule so far. `checkpoint`:
+    resume the run saved there under the same settings and LLM, save as it goes."""
     started = time.perf_counter()
-    return _Search(client, cand, config, start).run(progress, started)
-
+    checkpoint = checkpoint.within("mcts", config, start, *llm_identity(client)) \
+        if checkpoint else None
+    return _Search(client, cand, config, start).run(progress, started, checkpoint)

@@ -29,8 +29,8 @@ the reason; refused twice, the iteration is `refused`; refusals stay in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
@@ -53,6 +53,7 @@ from deeprule.search.proposal import (
     ProposalContext,
     Restructure,
     RuleRefused,
+    correction_note,
     propose,
 )
 from deeprule.search.restructure import gradient_lines, loss_gradient, syntax_tree
@@ -85,7 +86,8 @@ OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked r
 @dataclass(frozen=True)
 class SearchConfig:
     iterations: int = 5
-    """T_max: LLM proposals at most."""
+    """T_max, the budget N: iterations at most, and LLM requests at most (a check's re-asks
+    count: the last iterations ask fewer re-asks, or none, rather than overrun N)."""
     patience: int = 3
     """Stop after this many iterations without a new best."""
     tau: float = 0.05
@@ -115,6 +117,9 @@ class SearchConfig:
     seed: int = 0
     """Which draws the LLM makes: seed 0 asks greedily first, another seed samples
     different answers (each cached apart), so repeated runs are independent."""
+    rule_form: str = "tree"
+    """How the LLM writes rules: `tree` (JSON in a schema) or `text` (`def stock(row)`
+    text, grammar-constrained on the local model; docs/search.md)."""
     fitness: FitnessConfig = FitnessConfig()
     check: CheckConfig = CheckConfig()
 
@@ -142,6 +147,14 @@ class Iteration:
     """The rule's relative profit shortfall over all rows (search/segments.py)."""
     max_segment_loss: float | None = None
     worst_segment: str = ""
+    llm_calls: int = 0
+    """LLM requests this iteration made (re-asks included; a cached answer counts too, so
+    a rerun is the same run): what the budget N counts for the LLM searchers."""
+    llm_backend: str = ""
+    llm_model: str = ""
+    """Who wrote the proposal ("" = no LLM: the expert rule)."""
+    corrections: str = ""
+    """Near-miss feature names of the proposal read as known ones."""
 
 
 @dataclass
@@ -155,7 +168,8 @@ class SearchResult:
     segments: pl.DataFrame | None = None
     """The best rule's loss per segment, worst first (the reflection loop sets it)."""
     stopped: str = ""
-    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `budget`."""
+    """Why the loop ended: `converged` (max L(c) < ε), `patience`, `iterations`, `calls` (N
+    LLM requests made), `budget` (tokens)."""
 
     def table(self) -> pl.DataFrame:
         """One row per iteration; `is_best` marks the one that produced `best`."""
@@ -191,16 +205,29 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
     return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
 
 
-def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchConfig(),
+Writers = LLMClient | Sequence[LLMClient]
+"""Who proposes: one client, or several sharing the run."""
+
+
+def writer(clients: Writers, number: int) -> LLMClient:
+    """The client that writes proposal `number` (1-based): round-robin over several, so a
+    resumed run asks each proposal of the same backend as before (and hits its cache)."""
+    if isinstance(clients, LLMClient):
+        return clients
+    return clients[(number - 1) % len(clients)]
+
+
+def search(client: Writers, cand: Candidates, config: SearchConfig = SearchConfig(),
            start: str = EXPERT_RULE,
            progress: Callable[[str], None] = lambda _: None,
            checkpoint: Checkpoint | None = None,
            encoder: TextEncoder | None = None,
            on_iteration: Callable[[Iteration], None] = lambda _: None) -> SearchResult:
-    """Run the reflection loop from `start` (or from `checkpoint`); every iteration is
-    recorded, and handed to `on_iteration` the moment it finishes (the expert rule's
-    too on a fresh start). `encoder` embeds memories for retrieval (default: the
-    packaged MiniLM, loaded only once the memory holds more than K entries)."""
+    """Run the reflection loop from `start` (or from `checkpoint`), proposals written by
+    `client` (or by several in turn, `writer`); every iteration is recorded, and handed
+    to `on_iteration` the moment it finishes (the expert rule's too on a fresh start).
+    `encoder` embeds memories for retrieval (default: the packaged MiniLM, loaded only once
+    the memory holds more than K entries)."""
     market = _Market(cand, config, attainable(cand, config.fitness.eta),
                      encoder or PackagedSentenceEncoder())
     result = _resumed(checkpoint, market) if checkpoint else None
@@ -214,7 +241,10 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
         result.stopped = _stop_reason(result, config)
         if result.stopped:
             break
-        step = _iterate(client, market, result, number)
+        writing = writer(client, number)
+        asked = len(writing.usage.records)
+        step = _iterate(writing, market, result, number)
+        step = replace(step, llm_calls=len(writing.usage.records) - asked)
         result.iterations.append(step)
         _save(checkpoint, result)
         on_iteration(step)
@@ -223,10 +253,16 @@ def search(client: LLMClient, cand: Candidates, config: SearchConfig = SearchCon
     return result
 
 
+def _calls(result: SearchResult) -> int:
+    return sum(i.llm_calls for i in result.iterations)
+
+
 def _stop_reason(result: SearchResult, config: SearchConfig) -> str:
     """Why no further iteration runs ("" = go on)."""
     if result.iterations[-1].status == "budget":
         return "budget"
+    if _calls(result) >= config.iterations:
+        return "calls"
     if result.segments is not None and result.segments["loss"].max() < config.epsilon:
         return "converged"
     if len(result.iterations) - 1 - result.best_number >= config.patience:
@@ -239,11 +275,11 @@ def _started(start: str, market: _Market) -> SearchResult:
     best, best_out = fitted(parse_program(start, RULE_FEATURES), market.cand, market.config)
     _, losses, loss = market.score(best)
     result = SearchResult(best, best_out, segments=losses)
-    note = "expert rule, constants fitted" + "".join(
-        f"; read {written!r} as {known!r}" for written, known in best.corrections)
     result.iterations.append(Iteration(0, "expert", render_program(best),
                                        best_out.fitness, best_out.profit, best_out.violations,
-                                       None, note, seconds=time.perf_counter() - started,
+                                       None, "expert rule, constants fitted",
+                                       seconds=time.perf_counter() - started,
+                                       corrections=correction_note(best),
                                        **_loss_fields(losses, loss)))
     return result
 
@@ -292,7 +328,7 @@ def _context(market: _Market, result: SearchResult, losses: pl.DataFrame
     memories = [e.line() for e in result.memory.similar(targets, config.top_k, market.encoder)]
     common = {"features": RULE_FEATURES, "objective": OBJECTIVE, "depth": config.depth,
               "reflection": reflection, "memories": memories, "tau": config.tau,
-              "feedback": _last_refusal(last),
+              "feedback": _last_refusal(last), "rule_form": config.rule_form,
               "answer_form": (not config.hide_form_after_miss
                               or last.status in ("expert", "improved"))}
     if _needs_restructure(last, config):
@@ -365,29 +401,34 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
         return MemoryEntry(number, target, " ".join(change.split()), before[target], after,
                            reflection, why)
 
+    author = {"llm_backend": client.backend.name, "llm_model": client.backend.model}
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
-                           check_retries=config.check_retries)
+                           check_retries=min(config.check_retries,
+                                             config.iterations - _calls(result) - 1))
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
-                         template=template)
+                         template=template, **author)
     except LLMCallFailed as err:
         return Iteration(number, "failed", "", None, None, None, None, str(err)[:300],
                          err.record.prompt_tokens, err.record.completion_tokens,
-                         time.perf_counter() - started, template)
+                         time.perf_counter() - started, template, **author)
     except RuleRefused as err:
         result.memory.add([memory(line, "", None, REFUSED) for line in err.refusals])
         return Iteration(number, "refused", "", None, None, None, None, str(err)[:300],
                          err.prompt_tokens, err.completion_tokens,
-                         time.perf_counter() - started, template)
+                         time.perf_counter() - started, template, **author)
     result.memory.add([memory(line, "", None, REFUSED) for line in proposal.refusals])
+    author |= {"llm_backend": proposal.record.backend, "llm_model": proposal.record.model,
+               "corrections": proposal.corrections}
     repeat = _repeated(proposal.program, tried)
     if repeat:
         result.memory.add([memory(proposal.text, proposal.reflection, None, repeat)])
         return Iteration(number, "repeated", proposal.text, None, None, None, None, repeat,
                          proposal.prompt_tokens, proposal.completion_tokens,
-                         time.perf_counter() - started, proposal.template, proposal.reflection)
+                         time.perf_counter() - started, proposal.template, proposal.reflection,
+                         **author)
     program, out = fitted(proposal.program, cand, config)
     _, scored, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness
@@ -404,4 +445,4 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
                      out.fitness, out.profit, out.violations, delta, note,
                      proposal.prompt_tokens, proposal.completion_tokens,
                      time.perf_counter() - started, proposal.template, proposal.reflection,
-                     **_loss_fields(scored, loss))
+                     **_loss_fields(scored, loss), **author)

@@ -21,6 +21,11 @@ instead of 128, uniform rather than prioritized replay, no separate policy netwo
 The budget N counts distinct rules scored (program database, search/database.py):
 an episode that rebuilds a known rule gets its stored reward for free. Episodes are
 capped at `episodes_per_rule` x N, so a converged policy stops the run.
+
+With a `Checkpoint`, everything the rest of the run depends on — Q-network, target
+network, optimizer state, replay buffer, ε, the random streams, the database and the
+records — is saved (`torch.save`, one file renamed into place) after every episode that
+scored a new rule: a killed run resumes there and ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -36,10 +41,13 @@ import torch
 from torch import nn
 
 from deeprule.rules import parse_program
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.database import (
     ProgramDatabase,
     fitting_scorer,
     record,
+    result_state,
+    resumed_result,
     started_result,
 )
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
@@ -174,6 +182,34 @@ class _Agent:
             while len(self.replay) > self.config.replay_capacity:
                 self.replay.popitem(last=False)
 
+    def state(self) -> dict:
+        """Networks, optimizer, replay buffer (as tensors, in order), ε and random stream."""
+        replay = list(self.replay.values())
+        stacked = {
+            "state": torch.from_numpy(np.stack([t.state for t in replay])),
+            "action": torch.tensor([t.action for t in replay]),
+            "reward": torch.tensor([t.reward for t in replay], dtype=torch.float64),
+            "following": torch.from_numpy(np.stack([t.following for t in replay])),
+            "mask": torch.from_numpy(np.stack([t.following_mask for t in replay])),
+            "done": torch.tensor([t.done for t in replay])} if replay else {}
+        return {"q": self.q.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "epsilon": self.epsilon,
+                "updates": self.updates, "rng": self.rng.bit_generator.state,
+                "replay_keys": list(self.replay), "replay": stacked}
+
+    def restore(self, state: dict) -> None:
+        self.q.load_state_dict(state["q"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epsilon, self.updates = state["epsilon"], state["updates"]
+        self.rng.bit_generator.state = state["rng"]
+        r = state["replay"]
+        self.replay = OrderedDict(
+            (key, _Transition(r["state"][i].numpy(), int(r["action"][i]), float(r["reward"][i]),
+                              r["following"][i].numpy(), r["mask"][i].numpy(),
+                              bool(r["done"][i])))
+            for i, key in enumerate(state["replay_keys"]))
+
     def learn(self) -> None:
         c = self.config
         if len(self.replay) < c.batch_size:
@@ -209,29 +245,51 @@ class _Agent:
 
 
 def reinforce(cand: Candidates, config: RLConfig = RLConfig(), start: str = EXPERT_RULE,
-              progress: Callable[[str], None] = lambda _: None) -> SearchResult:
+              progress: Callable[[str], None] = lambda _: None,
+              checkpoint: Checkpoint | None = None) -> SearchResult:
     """Train the agent until `config.budget` distinct rules were scored (or the episode
-    cap); one iteration per newly scored rule, each carrying the best rule so far."""
+    cap); one iteration per newly scored rule, each carrying the best rule so far.
+    `checkpoint`: resume the run saved there under the same settings, save as it goes."""
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            return _train(cand, config, start, progress)
+            return _train(cand, config, start, progress,
+                          checkpoint.within("rl", config, start) if checkpoint else None)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(cand: Candidates, config: RLConfig, start: str,
-           progress: Callable[[str], None]) -> SearchResult:
+def _train(cand: Candidates, config: RLConfig, start: str, progress: Callable[[str], None],
+           checkpoint: Checkpoint | None) -> SearchResult:
     started = time.perf_counter()
     grammar = Grammar(tuple(RULE_FEATURES), config.max_stock_tokens, config.max_price_tokens)
-    db = ProgramDatabase(fitting_scorer(cand, config.fitness, config.fit_evaluations),
-                         config.budget, seed=config.seed)
-    expert = db.add(parse_program(start, RULE_FEATURES), author="expert")
-    result = started_result(expert, time.perf_counter() - started)
+    scorer = fitting_scorer(cand, config.fitness, config.fit_evaluations)
     agent = _Agent(_Encoder(grammar), config, np.random.default_rng(config.seed))
-    for episode in range(1, config.episodes_per_rule * config.budget + 1):
+    saved = checkpoint.load_tensors() if checkpoint else None
+    if saved:
+        db = ProgramDatabase.restored(saved["database"], cand, config.fitness, scorer,
+                                      config.budget, seed=config.seed)
+        result = resumed_result(saved, cand, config.fitness)
+        agent.restore(saved["agent"])
+        done, first = saved["finished"], saved["episode"] + 1
+        progress(f"resumed after episode {saved['episode']}, {db.spent} rules scored")
+    else:
+        db = ProgramDatabase(scorer, config.budget, seed=config.seed)
+        db.add(parse_program(start, RULE_FEATURES), author="expert")
+        result = started_result(db.best(), time.perf_counter() - started)
+        done, first = False, 1
+    expert = next(iter(db.entries.values()))
+
+    def save(episode: int, finished: bool) -> None:
+        if checkpoint:
+            checkpoint.save_tensors({**result_state(result), "database": db.state(),
+                                     "agent": agent.state(), "episode": episode,
+                                     "finished": finished})
+
+    last = config.episodes_per_rule * config.budget
+    for episode in range(first, 0 if done else last + 1):
         began = time.perf_counter()
         states, actions = [Partial(grammar)], []
         while not states[-1].done:
@@ -240,13 +298,16 @@ def _train(cand: Candidates, config: RLConfig, start: str,
         program = states[-1].program()
         new = not db.knows(program)
         entry = db.add(program, author="rl")
-        if entry is None:
-            break  # a new rule and no budget left
+        if entry is None:  # a new rule and no budget left
+            break
         agent.remember(states[:-1], actions, relative_reward(entry.fitness, expert.fitness))
         agent.learn()
         if new:
             note = (f"episode {episode}, ε {agent.epsilon:.2f}: {entry.summary()}, "
                     f"{db.spent}/{db.budget} rules scored")
             step = record(result, entry, "kept", note, time.perf_counter() - began)
+            save(episode, False)
             progress(f"rule {db.spent}: {step.status}, best Φ {step.fitness:.2f}")
+    if not done:
+        save(last, True)  # a rerun returns at once
     return result

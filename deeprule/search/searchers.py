@@ -3,9 +3,11 @@
 A searcher takes the candidate rows, a `SearchRequest` (the evaluation budget N, a
 seed, the fitness weights) and, when it uses one, an LLM client; it returns a
 `SearchResult` (every iteration recorded, the best rule marked). N counts what costs:
-LLM proposals for the reflection and direct-LLM searchers, distinct rules scored for
-the others (the LLM-guided tree search also makes at most N LLM calls) — the paper's
-"N iterations" in its Table 2.
+LLM requests for the reflection and direct-LLM searchers (re-asks included), distinct
+rules scored for the others (the LLM-guided tree search also makes at most N LLM calls)
+— the paper's "N iterations" in its Table 2. With a `checkpoint` in the request, each
+searcher saves its state after every iteration under the request's key extended by its
+own settings (and LLM), so a killed run resumes and a finished one costs nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from deeprule.llm import LLMClient
+from deeprule.search.checkpoint import Checkpoint, llm_identity
 from deeprule.search.direct_llm import DirectConfig, direct
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.mcts import MCTSConfig, tree_search
 from deeprule.search.objective import Candidates, FitnessConfig
+from deeprule.search.prompts import VERSIONS
 from deeprule.search.reflect import SearchConfig, SearchResult, search
 from deeprule.search.rl import RLConfig, reinforce
 
@@ -27,9 +31,12 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class SearchRequest:
     budget: int = 10
-    """N: LLM proposals (LLM searchers) or distinct rules scored (the others)."""
+    """N: LLM requests (reflection, direct LLM) or distinct rules scored (the others)."""
     seed: int = 0
     fitness: FitnessConfig = FitnessConfig()
+    checkpoint: Checkpoint | None = None
+    """Where the run's state is saved, keyed by what the rows and the caller fix (the
+    searcher adds its settings); None = not saved."""
 
 
 @dataclass(frozen=True)
@@ -44,35 +51,40 @@ def _reflection(cand: Candidates, request: SearchRequest, client: LLMClient | No
                 progress: Progress) -> SearchResult:
     config = SearchConfig(iterations=request.budget, patience=request.budget,
                           seed=request.seed, fitness=request.fitness)
-    return search(_needs(client, "llm_reflection"), cand, config, progress=progress)
+    client = _needs(client, "llm_reflection")
+    checkpoint = request.checkpoint.within("llm_reflection", config, VERSIONS,
+                                           *llm_identity(client)) if request.checkpoint else None
+    return search(client, cand, config, progress=progress, checkpoint=checkpoint)
 
 
 def _evolution(cand: Candidates, request: SearchRequest, client: LLMClient | None,
                progress: Progress) -> SearchResult:
     config = replace(EvolveConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
-    return evolve(cand, config, progress=progress)
+    return evolve(cand, config, progress=progress, checkpoint=request.checkpoint)
 
 
 def _reinforcement(cand: Candidates, request: SearchRequest, client: LLMClient | None,
                    progress: Progress) -> SearchResult:
     config = replace(RLConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
-    return reinforce(cand, config, progress=progress)
+    return reinforce(cand, config, progress=progress, checkpoint=request.checkpoint)
 
 
 def _tree_search(cand: Candidates, request: SearchRequest, client: LLMClient | None,
                  progress: Progress) -> SearchResult:
     config = replace(MCTSConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
-    return tree_search(_needs(client, "mcts"), cand, config, progress=progress)
+    return tree_search(_needs(client, "mcts"), cand, config, progress=progress,
+                       checkpoint=request.checkpoint)
 
 
 def _direct(cand: Candidates, request: SearchRequest, client: LLMClient | None,
             progress: Progress) -> SearchResult:
     config = replace(DirectConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
-    return direct(_needs(client, "direct_llm"), cand, config, progress=progress)
+    return direct(_needs(client, "direct_llm"), cand, config, progress=progress,
+                  checkpoint=request.checkpoint)
 
 
 def _needs(client: LLMClient | None, name: str) -> LLMClient:

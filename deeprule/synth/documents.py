@@ -22,10 +22,9 @@ from deeprule.synth import phrases
 from deeprule.synth.customers import Customers
 from deeprule.synth.rng import stream
 from deeprule.synth.skus import Skus
-from deeprule.synth.spec import WorldSpec
+from deeprule.synth.spec import MAX_DOC_WORDS, MIN_DOC_WORDS, WorldSpec
 from deeprule.synth.vocab import COMPETITOR_BRANDS, PRICE_SENSITIVITY_LEVELS, SENTIMENTS
 
-MIN_WORDS, MAX_WORDS = 60, 250
 OUTDATED_ANNOUNCEMENT = 0.2
 """Chance a profile gives an old start month for the announced category."""
 OUTDATED_CEILING = 0.15
@@ -93,6 +92,7 @@ class Writer:
     def __init__(self, spec: WorldSpec, skus: Skus, cities: list[str]) -> None:
         self.rnd = random.Random(int(stream(spec.seed, "documents").integers(2**62)))
         self.months = spec.months
+        self.max_words = spec.doc_max_words
         self.span_days = (spec.end_exclusive - spec.start).days
         self.last_day = spec.end_exclusive - timedelta(days=1)
         self.categories = list(skus.categories)
@@ -148,11 +148,11 @@ class Writer:
         pool = pool[extra:]
         self.rnd.shuffle(body)
         sentences = [self._fill(self.rnd.choice(phrases.OPENERS), slots), *body]
-        target = self.rnd.randint(MIN_WORDS + 5, 150)
+        target = self.rnd.randint(MIN_DOC_WORDS + 5, self.max_words)
         while _words(sentences) < target and pool:
             sentences.insert(self.rnd.randint(1, len(sentences)), self._fill(pool.pop(), slots))
         closing = self.rnd.choice(phrases.CLOSINGS)
-        if closing and _words(sentences) + len(closing.split()) <= MAX_WORDS:
+        if closing and _words(sentences) + len(closing.split()) <= MAX_DOC_WORDS:
             sentences.append(closing)
         return " ".join(sentences)
 

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from typing import Any
 
+MIN_DOC_WORDS, MAX_DOC_WORDS = 60, 250
+"""A document's length in words (a padded document never leaves this range)."""
+
 
 @dataclass(frozen=True)
 class WorldSpec:
@@ -28,6 +31,11 @@ class WorldSpec:
     n_extra_customer_attrs: int = 12
     skus_per_customer: int = 25
     docs_per_customer: int = 5
+    doc_max_words: int = 90
+    """Documents are padded with distractors to a word count drawn up to this: the length
+    the extraction model reads, the lever of `make run`'s extraction time (90: 94 words and
+    320 prompt tokens a document against 118 and 352 at 150, extraction quality the same
+    within the sample's noise: `benchmarks/bench_doc_length.py`)."""
 
     @property
     def start(self) -> date:
@@ -87,4 +95,7 @@ def resolve_spec(preset: str = "demo", overrides: dict[str, Any] | None = None) 
     spec = replace(PRESETS[preset], **overrides)
     if spec.n_months < 1 or spec.n_customers < 1 or spec.n_skus < 1 or spec.n_stores < 1:
         raise ValueError(f"world sizes must be positive, got {spec}")
+    if not MIN_DOC_WORDS + 5 <= spec.doc_max_words <= MAX_DOC_WORDS:
+        raise ValueError(f"doc_max_words must lie in [{MIN_DOC_WORDS + 5}, {MAX_DOC_WORDS}], "
+                         f"got {spec.doc_max_words}")
     return spec

@@ -1,5 +1,6 @@
 """Search iterations are recorded as they finish: DuckDB rows (never twice) and MLflow steps."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -35,3 +36,19 @@ def test_iterations_land_in_duckdb_once_and_in_mlflow_by_step(tmp_path: Path) ->
     assert sorted({m.step for m in history}) == [0, 1, 2, 3]
     fitness = client.get_metric_history(tracked.run_id, "fitness")
     assert sorted(m.step for m in fitness) == [0, 1, 2, 2]  # none for the failed one
+
+
+def test_a_table_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    database = tmp_path / "w.duckdb"
+    with duckdb.connect(str(database)) as conn:  # as written before iterations had llm_calls
+        conn.execute(f"CREATE TABLE {TABLE} (search_key VARCHAR, searcher VARCHAR, "
+                     "mlflow_run_id VARCHAR, number BIGINT, status VARCHAR)")
+        conn.execute(f"INSERT INTO {TABLE} VALUES ('k0', 'llm', 'r0', 0, 'expert')")
+    client = tracking_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracked = TrackedRun(client, client.create_run(client.create_experiment("s")).info.run_id)
+    record = IterationRecorder(DuckDBResource(database=str(database)), tracked, "llm", "k1")
+    record(replace(_iteration(1, "improved", 2.0), llm_calls=2))
+    with duckdb.connect(str(database), read_only=True) as conn:
+        rows = conn.execute(f"SELECT search_key, llm_calls FROM {TABLE} ORDER BY number"
+                            ).fetchall()
+    assert rows == [("k0", None), ("k1", 2)]

@@ -22,8 +22,10 @@ from deeprule.evaluate.compare import (
     convergence_series,
     headline,
     rows_frame,
+    run_search,
     run_seed,
     searcher_table,
+    seed_world,
     summary,
 )
 from deeprule.llm import LLMClient
@@ -119,6 +121,7 @@ def test_convergence_is_monotone_and_tables_summarize_the_seeds(
     assert losses.height == 5 and losses["seeds"][0] == 2
     top = headline(rows).row(0, named=True)
     assert top["seeds"] == 2 and 0 < top["share_of_oracle"] <= 1.0 + 1e-9
+    assert top["vs_logged_policy"] > 0
     assert top["violations"] == 0 and top["vs_best_baseline"] > 0
 
 
@@ -162,3 +165,19 @@ def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
                          if SEARCHERS[name].uses_llm)
     assert sum(weights) - len(weights) == llm_iterations
     assert len(step_weights(TINY, use_llm=False)) < len(weights)
+
+
+def test_a_comparison_run_again_resumes_its_searches_from_their_checkpoints(tmp_path) -> None:
+    settings = replace(TINY, checkpoints=str(tmp_path))
+    world = seed_world(settings, 0)
+    for name in SEARCHERS:
+        first_backend, rerun_backend = (ScriptedBackend(responder=answer) for _ in range(2))
+        heard: list[str] = []
+        first, _, _ = run_search(world, name, 4, settings,
+                                 lambda b=first_backend: LLMClient(b, None), lambda _: None)
+        again, _, _ = run_search(world, name, 4, settings,
+                                 lambda b=rerun_backend: LLMClient(b, None), heard.append)
+        assert heard and heard[0].startswith("resumed after"), name
+        assert [i.rule for i in again.iterations] == [i.rule for i in first.iterations]
+        assert rerun_backend.calls == 0, name  # the rerun asks nothing
+    assert len(list(tmp_path.glob("tiny-stated-seed0-*-N4.json"))) >= 4  # rl's is a .pt

@@ -197,3 +197,19 @@ def test_task_timeouts_come_from_config_and_environment(
     assert {timeout_used(every, task) for task in TASKS} == {30.0}
     with pytest.raises(LLMConfigError, match="unknown LLM task"):
         TaskTimeouts().for_task("summaries")
+
+
+def test_several_rule_models_get_one_client_each_sharing_the_budget(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    resource = LLMResource(rule_model="qwen-coder-1.5b, openai", model="m",
+                           model_dir=str(tmp_path), cache_path=str(tmp_path / "c.duckdb"))
+    assert resource.settings().models_for("rule_proposal") == ("qwen-coder-1.5b", "openai")
+    clients = resource.clients("rule_proposal")
+    assert [(c.backend.name, c.backend.model) for c in clients] == [
+        ("local", Path(QWEN_CODER.file_name).stem), ("openai", "m")]
+    assert clients[0].usage is clients[1].usage
+    assert clients[0].token_budget == clients[1].token_budget > 0
+    assert len(LLMResource(model_dir=str(tmp_path)).clients("extraction")) == 1
+    with pytest.raises(LLMConfigError, match="no model configured"):
+        LLMSettings(models=TaskModels(rule_proposal=" , ")).models_for("rule_proposal")

@@ -3,7 +3,7 @@
 import json
 
 from deeprule.llm.schema_text import schema_text
-from deeprule.priors.schemas import MAX_EVENTS, extraction_schemas
+from deeprule.priors.schemas import MAX_ITEMS, extraction_schemas
 from deeprule.priors.vocabulary import Vocabulary
 from deeprule.rules.schema import rule_schema
 
@@ -20,7 +20,7 @@ def test_every_key_value_bound_and_cap_in_a_fraction_of_the_json_schema() -> Non
     assert all(json.dumps(b) in profile for b in VOCAB.brands)
     assert "at most 3 items" in profile  # the cap a model that lists 10 brands must see
     events = schema_text(extraction_schemas(VOCAB)["reward_penalty"])
-    assert f"at most {MAX_EVENTS} items" in events and "integer in [0, 1000000]" in events
+    assert f"at most {MAX_ITEMS} items" in events and "integer in [0, 1000000]" in events
 
 
 def test_a_recursive_rule_schema_states_each_definition_once() -> None:

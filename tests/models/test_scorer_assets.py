@@ -247,6 +247,7 @@ def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> N
     assert methods["violations"].is_not_null().all()  # counted, never hidden
     assert (methods["oracle_gap"] >= -0.01).all()
     assert meta["deeprule_share_of_oracle"].value <= 1.01
+    assert meta["deeprule_vs_logged_policy"].value > 0
     embedded_png(meta["sales_vs_profit"])
     assert "python -m pipelines.compare --preset tiny" in meta["full_setting"].value
 

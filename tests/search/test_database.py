@@ -95,3 +95,23 @@ def test_records_carry_the_best_so_far_and_mark_real_gains_only() -> None:
     assert [i.status for i in result.iterations] == ["expert", "improved", "kept", "failed"]
     assert [i.fitness for i in result.iterations][1:] == [better.fitness] * 3
     assert result.best_number == 1 and result.best is better.program
+
+
+def test_a_restored_database_draws_the_parents_the_original_would_have() -> None:
+    cand = toy_candidates()
+    db = ProgramDatabase(plain_scorer(cand, FITNESS), budget=10, seed=4)
+    for markup in (1.05, 1.2, 1.3, 1.4, 1.5):
+        db.add(program(markup), author="t")
+    [db.sample_parent() for _ in range(7)]  # the stream has moved on
+    again = ProgramDatabase.restored(db.state(), cand, FITNESS, db.scorer, budget=10, seed=4)
+    assert [again.sample_parent().key for _ in range(20)] == [
+        db.sample_parent().key for _ in range(20)]
+
+
+def test_keep_only_sets_an_islands_population_and_forgets_no_rule() -> None:
+    db = ProgramDatabase(plain_scorer(toy_candidates(), FITNESS), budget=10, islands=2)
+    entries = [db.add(program(m), author="t", island=0) for m in (1.1, 1.3, 1.5)]
+    db.keep_only(0, entries[1:])
+    assert {e.key for e in db.members(0)} == {e.key for e in entries[1:]}
+    assert db.knows(program(1.1)) and db.spent == 3
+    assert db.add(program(1.1), author="t", island=0) is entries[0]  # free, back in

@@ -1,7 +1,11 @@
 """The evolutionary searcher (Appendix G) on a toy market whose best rule is known."""
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.toy import TOY_OPTIMUM
 from tests.helpers.rules import NO_PENALTY, toy_candidates, toy_profit
@@ -28,3 +32,28 @@ def test_the_budget_counts_distinct_rules_and_a_seed_reproduces_the_run() -> Non
     assert [i.rule for i in first.iterations] == [i.rule for i in again.iterations]
     np.testing.assert_allclose([i.fitness for i in first.iterations],
                                [i.fitness for i in again.iterations])
+
+
+class _Killed(BaseException):
+    """Stands in for kill -9 between two generations."""
+
+
+def test_islands_evolve_apart_and_a_killed_run_resumes_to_the_same_end(tmp_path: Path) -> None:
+    cand = toy_candidates()
+    config = EvolveConfig(budget=200, population=40, islands=2, seed=2, fitness=NO_PENALTY)
+    whole = evolve(cand, config)
+    checkpoint = Checkpoint(tmp_path / "evolution.json", "rows")
+
+    def dies(message: str) -> None:
+        if message.startswith("generation 3"):
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        evolve(cand, config, progress=dies, checkpoint=checkpoint)
+    resumed = evolve(cand, config, checkpoint=checkpoint)
+    assert [(i.status, i.rule, i.note) for i in resumed.iterations] == [
+        (i.status, i.rule, i.note) for i in whole.iterations]
+    assert int(whole.iterations[-1].note.split()[0]) <= 200
+    assert len(whole.iterations) >= 5  # the kill fell mid-run
+    with pytest.raises(ValueError, match="islands"):
+        evolve(cand, EvolveConfig(population=3, islands=2))

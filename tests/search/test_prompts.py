@@ -7,6 +7,7 @@ up as a diff in review.
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,14 +46,19 @@ def _summary() -> Prompt:
     return summary_prompt(result)
 
 
-RENDERED = {
-    "construction": lambda: proposal_prompt(ProposalContext(RULE_FEATURES, OBJECTIVE, depth=2)),
-    "reflection": lambda: proposal_prompt(REFLECTION),
-    "restructure": lambda: proposal_prompt(ProposalContext(
+CONTEXTS = {
+    "construction": ProposalContext(RULE_FEATURES, OBJECTIVE, depth=2),
+    "reflection": REFLECTION,
+    "restructure": ProposalContext(
         RULE_FEATURES, OBJECTIVE, EXPERT_RULE, depth=2, reflection=REFLECTION.reflection,
         restructure=Restructure("price:\n  binop *\n    feature usual_price\n"
                                 "    constant c1 = 1.05", 0.131,
-                                ("c1 = 1.05: d loss / d c1 = -0.2210",), 0.10))),
+                                ("c1 = 1.05: d loss / d c1 = -0.2210",), 0.10)),
+}
+RENDERED = {
+    **{kind: lambda c=context: proposal_prompt(c) for kind, context in CONTEXTS.items()},
+    **{f"{kind}_text": lambda c=context: proposal_prompt(replace(c, rule_form="text"))
+       for kind, context in CONTEXTS.items()},
     "summary": _summary,
 }
 
@@ -71,6 +77,14 @@ def test_each_rendered_prompt_matches_its_golden_file(kind: str) -> None:
     assert text == golden.read_text(encoding="utf-8"), (
         f"the {kind} prompt changed: review, then rewrite {golden.name} with "
         "DEEPRULE_UPDATE_GOLDEN=1 pytest tests/search/test_prompts.py")
+
+
+def test_the_text_form_asks_for_text_and_quotes_no_json_form() -> None:
+    tree, text = RENDERED["reflection"](), RENDERED["reflection_text"]()
+    assert "JSON form you answer in" in tree.user and "JSON" not in text.user + text.system
+    assert "def stock(row):" in text.system and "row.name" in text.system
+    assert prompts.template_name(replace(REFLECTION, rule_form="text").kind) == \
+        "reflection_text_v1"
 
 
 def test_a_template_without_its_sections_or_a_field_is_a_clear_error() -> None:

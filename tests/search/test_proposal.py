@@ -1,5 +1,6 @@
 """An LLM rule proposal: scripted for the logic, the real local model once (slow)."""
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -10,16 +11,26 @@ import pytest
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.factory import LLMSettings
 from deeprule.llm.local import LocalBackend
+from deeprule.llm.local import _instance as answer_from_text
 from deeprule.llm.models import QWEN_CODER
 from deeprule.llm.testing import ScriptedBackend
-from deeprule.llm.types import LLMCallFailed
+from deeprule.llm.types import InvalidOutputError, LLMCallFailed, schema_fingerprint
 from deeprule.rules import decide, parse_program
 from deeprule.rules.schema import rule_schema, to_program
 from deeprule.search.check import RowContext, rule_problems
 from deeprule.search.objective import RULE_FEATURE_UNITS, RULE_FEATURES
-from deeprule.search.proposal import REFLECTION_CHARS, ProposalContext, proposal_prompt, propose
+from deeprule.search.proposal import (
+    REFLECTION_CHARS,
+    ProposalContext,
+    RuleRefused,
+    answer_schema,
+    proposal_prompt,
+    propose,
+    text_answer_schema,
+)
 from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE
 from resources.paths import data_dir
+from tests.helpers.grammar import BYTES, matcher
 
 FEATURES = {"cost": "unit cost of the SKU", "list_price": "the SKU's list price",
             "loyalty": "customer loyalty, 0 (none) to 1 (very loyal)"}
@@ -154,3 +165,96 @@ def test_qwen_coder_proposes_a_rule_that_parses_and_passes_the_check(tmp_path: P
     assert proposal.program.features() <= set(RULE_FEATURES)
     assert rule_problems(proposal.program, rows) == []
     assert parse_program(proposal.text, RULE_FEATURES).features() == proposal.program.features()
+
+
+def text_answer(rule: str, reflection: str = "a markup capped at list") -> str:
+    """A text-form answer as a remote model returns it (JSON with the rule as free text)."""
+    return json.dumps({"reflection": reflection, "rule": rule})
+
+
+TEXT = replace(CONTEXT, rule_form="text")
+GOOD_TEXT = ("def stock(row):\n    return row.loyalty > 0.3\n\n"
+             "def price(row):\n    return min(row.list_price, row.cost * 1.25)\n")
+
+
+def test_a_text_answer_is_parsed_into_the_same_program_as_the_tree() -> None:
+    backend = ScriptedBackend([text_answer(GOOD_TEXT)])
+    proposal = propose(LLMClient(backend, None), TEXT)
+    tree = propose(LLMClient(ScriptedBackend([json.dumps(GOOD)]), None), CONTEXT)
+    assert proposal.text == tree.text and proposal.program.constants == (0.3, 1.25)
+    assert proposal.template == "construction_text_v1" and proposal.corrections == ""
+    assert proposal.reflection == "a markup capped at list"
+    assert "def stock(row):" in backend.prompts[0].system and "JSON" not in \
+        backend.prompts[0].system
+
+
+def test_text_that_does_not_parse_is_fed_back_with_line_and_column() -> None:
+    broken = GOOD_TEXT.replace("row.loyalty > 0.3", "row.loyalty > 0.3 +")
+    unknown = GOOD_TEXT.replace("row.cost", "row.margin")
+    backend = ScriptedBackend([text_answer(broken), text_answer(unknown),
+                               text_answer(GOOD_TEXT)])
+    proposal = propose(LLMClient(backend, None), TEXT, check_retries=2)
+    assert proposal.program.constants == (0.3, 1.25) and backend.calls == 3
+    first, second = proposal.refusals
+    assert first.startswith("not parsed: not valid Python syntax") and "line 2" in first
+    assert "line 5, column 32: unknown feature 'margin'" in second
+    assert "'return min(row.list_price, row.margin * 1.25)'" in second
+    assert first in backend.prompts[1].user and second in backend.prompts[2].user
+
+
+def test_text_that_never_parses_is_refused_within_the_same_reask_budget() -> None:
+    backend = ScriptedBackend([text_answer("import os\n")] * 2)
+    with pytest.raises(RuleRefused) as refused:
+        propose(LLMClient(backend, None), TEXT, check_retries=1)
+    assert backend.calls == 2 and len(refused.value.refusals) == 2
+    assert "only `def stock(row)` / `def price(row)` may appear" in refused.value.refusals[0]
+
+
+def test_near_miss_names_are_corrected_and_reported() -> None:
+    backend = ScriptedBackend([text_answer(GOOD_TEXT.replace("row.loyalty", "row.loyalty_")
+                                           .replace("row.cost", 'row["cots"]'))])
+    proposal = propose(LLMClient(backend, None), TEXT)
+    assert proposal.corrections == "read 'loyalty_' as 'loyalty'; read 'cots' as 'cost'"
+    assert proposal.program.features() == {"loyalty", "list_price", "cost"}
+
+
+def test_the_text_schema_carries_its_grammar_into_the_cache_key() -> None:
+    shallow, deep = text_answer_schema(tuple(FEATURES), 1), text_answer_schema(tuple(FEATURES), 2)
+    assert shallow.model_json_schema() == deep.model_json_schema()
+    assert shallow.lark != deep.lark and "row.loyalty" in deep.lark
+    assert schema_fingerprint(shallow) != schema_fingerprint(deep)
+    client = LLMClient(ScriptedBackend(), None)
+    prompt = proposal_prompt(TEXT)
+    assert client.key(prompt, shallow) != client.key(prompt, deep)
+    assert schema_fingerprint(answer_schema(tuple(FEATURES))) == hashlib.sha256(json.dumps(
+        answer_schema(tuple(FEATURES)).model_json_schema(), sort_keys=True,
+        separators=(",", ":")).encode()).hexdigest()  # tree answers keep their cached keys
+
+
+def test_the_local_backend_reads_a_grammar_answer_from_its_captures() -> None:
+    schema = text_answer_schema(tuple(FEATURES), 2)
+    text = f"# loyal customers pay a markup\n{GOOD_TEXT}"
+    m = matcher(schema.lark)
+    assert m.consume_tokens(BYTES.tokenize_bytes(text.encode()))
+    value = answer_from_text(schema, text, m)
+    assert (value.reflection, value.rule) == ("loyal customers pay a markup", GOOD_TEXT)
+    cut = matcher(schema.lark)
+    cut.consume_tokens(BYTES.tokenize_bytes(text[:60].encode()))
+    with pytest.raises(InvalidOutputError, match="before its grammar was complete"):
+        answer_from_text(schema, text[:60], cut)
+
+
+@pytest.mark.slow
+def test_qwen_coder_writes_rule_text_in_the_grammar_that_always_parses(tmp_path: Path) -> None:
+    """Rule text from the default rule model under the grammar, three draws (greedy, then
+    sampled): every answer parses with no correction and no refusal."""
+    backend = LocalBackend(data_dir() / "models", QWEN_CODER,
+                           max_tokens=LLMSettings.rule_max_new_tokens)
+    client = LLMClient(backend, ResponseCache(tmp_path / "cache.duckdb"), timeout_s=600,
+                       max_retries=0)
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE, EXPERT_RULE, depth=2, rule_form="text")
+    for sample in range(3):
+        proposal = propose(client, context, sample=sample, check_retries=0)
+        assert proposal.refusals == () and proposal.corrections == ""
+        assert proposal.program.features() <= set(RULE_FEATURES) and proposal.reflection
+        assert proposal.record.mode == "llguidance" and proposal.record.ok

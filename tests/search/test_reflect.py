@@ -9,7 +9,7 @@ import pytest
 from deeprule.evaluate.experiment import world_tables
 from deeprule.evaluate.plans import rule_profit
 from deeprule.llm import LLMClient, ResponseCache
-from deeprule.llm.factory import LLMSettings
+from deeprule.llm.factory import LLMSettings, make_clients
 from deeprule.llm.local import LocalBackend
 from deeprule.llm.models import QWEN_CODER
 from deeprule.llm.testing import ScriptedBackend
@@ -270,3 +270,36 @@ def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says
     assert "JSON form" in backend.prompts[1].user and "JSON form" not in backend.prompts[2].user
     assert result.iterations[2].fitness is None and "list_price" in result.iterations[3].rule
     assert any(e.outcome.startswith("not fitted") for e in result.memory.entries)
+
+
+def test_two_backends_share_a_run_and_each_iteration_names_its_writer() -> None:
+    first, second = (ScriptedBackend([markup_rule(1.3), markup_rule(1.1, base="list_price")],
+                                     model="model-a"),
+                     ScriptedBackend([markup_rule(1.0, base="market_price"),
+                                      markup_rule(1.2, base="usual_price")], model="model-b"))
+    second.name = "other"
+    clients = make_clients(LLMSettings(token_budget=10_000), "rule_proposal",
+                           (first, second))
+    config = SearchConfig(iterations=4, patience=4, epsilon=NEVER_CONVERGED)
+    result = search(clients, toy_candidates(), config, start=USUAL_PRICE_START,
+                    encoder=WordEncoder())
+    table = result.table()
+    assert table["llm_backend"].to_list() == ["", "scripted", "other", "scripted", "other"]
+    assert table["llm_model"].to_list() == ["", "model-a", "model-b", "model-a", "model-b"]
+    assert first.calls == second.calls == 2
+    assert clients[0].usage is clients[1].usage and len(clients[0].usage.records) == 4
+    best = table.filter(table["is_best"]).row(0, named=True)
+    assert best["llm_model"] in ("model-a", "model-b")
+
+
+def test_a_text_form_search_records_the_corrected_names() -> None:
+    text = ("def stock(row):\n    return row.hist_unit > 0\n\n"
+            "def price(row):\n    return row.cots * 1.3\n")
+    backend = ScriptedBackend([json.dumps({"reflection": "a markup", "rule": text})])
+    config = SearchConfig(iterations=1, epsilon=NEVER_CONVERGED, rule_form="text")
+    result = search(LLMClient(backend, None), toy_candidates(), config,
+                    start=USUAL_PRICE_START, encoder=WordEncoder())
+    step = result.iterations[1]
+    assert step.status == "improved" and step.template == "reflection_text_v1"
+    assert step.corrections == "read 'hist_unit' as 'hist_units'; read 'cots' as 'cost'"
+    assert step.llm_backend == "scripted" and "row[\"cost\"]" in step.rule

@@ -7,7 +7,7 @@ import pytest
 
 from deeprule.schema import DOC_TYPES
 from deeprule.synth import World, phrases
-from deeprule.synth.documents import MAX_WORDS, MIN_WORDS
+from deeprule.synth.spec import MAX_DOC_WORDS, MIN_DOC_WORDS
 from deeprule.synth.vocab import (
     BRANDS,
     COMPETITOR_BRANDS,
@@ -100,7 +100,7 @@ def test_approval_answers_the_application_of_the_same_round(tiny_world: World) -
 
 def test_document_length_is_in_range(tiny_world: World) -> None:
     words = tiny_world.documents()["text"].str.split(" ").list.len()
-    assert words.min() >= MIN_WORDS and words.max() <= MAX_WORDS
+    assert words.min() >= MIN_DOC_WORDS and words.max() <= MAX_DOC_WORDS
 
 
 def test_some_documents_contradict_the_truth_or_each_other(docs_world: World) -> None:

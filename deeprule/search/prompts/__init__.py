@@ -3,7 +3,8 @@
 `construction` asks for a first rule (Fig. 4), `reflection` for a changed rule from
 the failing segments, the largest-gap rows, the previous reflection and similar
 memories (Fig. 5), `restructure` for a new structure when tuned constants could not
-bring the loss under ξ, `summary` for the phase summary (Fig. 6). Each file is
+bring the loss under ξ, `summary` for the phase summary (Fig. 6). The `_text` variants
+ask for the rule as `def stock(row)` / `def price(row)` text instead of a JSON tree. Each file is
 `[system]` then `[user]`, with `$name` placeholders (string.Template); a line left
 empty by its placeholder is dropped. The scenario is described conceptually: what a
 row, a rule and a loss are, never how the market behaves.
@@ -20,7 +21,8 @@ from string import Template
 
 from deeprule.llm import Prompt
 
-VERSIONS = {"construction": 1, "reflection": 1, "restructure": 1, "summary": 1}
+VERSIONS = {"construction": 1, "reflection": 1, "restructure": 1, "summary": 1,
+            "construction_text": 1, "reflection_text": 1, "restructure_text": 1}
 """The template version each prompt kind is rendered from."""
 
 

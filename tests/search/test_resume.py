@@ -1,0 +1,113 @@
+"""Runs that survive: every searcher, killed between two iterations and started again with
+the same checkpoint, ends exactly where an uninterrupted run ends; a finished run started
+again asks and scores nothing; N counts every LLM request, re-asks included."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from deeprule.llm import LLMClient, Prompt
+from deeprule.llm.testing import ScriptedBackend
+from deeprule.rules import render_program
+from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.searchers import SEARCHERS, SearchRequest, searcher
+from tests.helpers.rules import NO_PENALTY, markup_rule, toy_candidates
+
+MARKET = toy_candidates(wholesaler=2.0)
+BUDGETS = {"llm_reflection": 5, "evolution": 150, "rl": 30, "mcts": 20, "direct_llm": 6}
+DEGENERATE = json.dumps({
+    "reflection": "stock nothing",
+    "stock": {"left": {"kind": "feature", "name": "hist_units"}, "cmp": "<",
+              "right": {"kind": "feature", "name": "hist_units"}},
+    "price": {"kind": "feature", "name": "usual_price"}})
+"""A rule the check refuses (`hist_units < hist_units` stocks nothing)."""
+
+
+class _Killed(BaseException):
+    """Stands in for kill -9 between two iterations (not an Exception: nothing catches it)."""
+
+
+def answer(prompt: Prompt, schema: type) -> str:
+    """A rule that depends on the prompt only (so a resumed run is asked what the whole run
+    was asked), the first allowed token for a tree-search node."""
+    if schema.__name__ == "TokenAdvice":
+        allowed = prompt.user.split("Allowed next tokens: ")[1].split("\n")[0].split(", ")
+        return json.dumps({"next_tokens": [allowed[len(prompt.user) % len(allowed)]],
+                           "promise": len(prompt.user) % 10 / 10})
+    return markup_rule(1.2 + 0.03 * (len(prompt.user) % 11),
+                       base=("cost", "usual_price", "list_price")[len(prompt.user) % 3])
+
+
+def dies_after(iterations: int):
+    heard: list[str] = []
+
+    def progress(message: str) -> None:
+        heard.append(message)
+        if len(heard) == iterations:
+            raise _Killed
+
+    return progress
+
+
+def run(name: str, request: SearchRequest, backend: ScriptedBackend, progress=lambda _: None):
+    client = LLMClient(backend, None) if SEARCHERS[name].uses_llm else None
+    return searcher(name).run(MARKET, request, client, progress)
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHERS))
+def test_a_killed_search_resumes_and_ends_as_the_uninterrupted_run(name: str,
+                                                                  tmp_path: Path) -> None:
+    request = SearchRequest(BUDGETS[name], seed=1, fitness=NO_PENALTY)
+    whole_backend = ScriptedBackend(responder=answer)
+    whole = run(name, request, whole_backend)
+    saved = replace(request, checkpoint=Checkpoint(tmp_path / f"{name}.json", "rows"))
+
+    killed = ScriptedBackend(responder=answer)
+    with pytest.raises(_Killed):
+        run(name, saved, killed, dies_after(2))
+    rest, heard = ScriptedBackend(responder=answer), []
+    resumed = run(name, saved, rest, heard.append)
+    assert heard[0].startswith("resumed after")
+    assert [(i.number, i.status, i.rule) for i in resumed.iterations] == [
+        (i.number, i.status, i.rule) for i in whole.iterations]
+    assert resumed.best_number == whole.best_number
+    assert render_program(resumed.best) == render_program(whole.best)
+    assert resumed.best_outcome.fitness == pytest.approx(whole.best_outcome.fitness, rel=1e-9)
+    assert killed.calls + rest.calls == whole_backend.calls  # nothing asked twice
+
+    again, heard = ScriptedBackend(responder=answer), []
+    finished = run(name, saved, again, heard.append)
+    assert again.calls == 0 and len(heard) == 1  # resumed, nothing bred, fitted or asked
+    assert len(finished.iterations) == len(whole.iterations)
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHERS))
+def test_a_checkpoint_of_other_settings_is_not_resumed(name: str, tmp_path: Path) -> None:
+    checkpoint = Checkpoint(tmp_path / f"{name}.json", "rows")
+    request = SearchRequest(BUDGETS[name], seed=1, fitness=NO_PENALTY, checkpoint=checkpoint)
+    run(name, request, ScriptedBackend(responder=answer))
+    heard: list[str] = []
+    run(name, replace(request, seed=2), ScriptedBackend(responder=answer), heard.append)
+    assert not any(m.startswith("resumed") for m in heard)
+
+
+@pytest.mark.parametrize("name", [n for n, s in SEARCHERS.items() if s.uses_llm])
+def test_n_counts_every_llm_request_even_when_answers_are_refused(name: str) -> None:
+    def refuse(prompt: Prompt, schema: type) -> str:
+        return answer(prompt, schema) if schema.__name__ == "TokenAdvice" else DEGENERATE
+
+    backend = ScriptedBackend(responder=refuse)
+    result = run(name, SearchRequest(5, fitness=NO_PENALTY), backend)
+    assert backend.calls <= 5
+    assert sum(i.llm_calls for i in result.iterations) <= backend.calls
+
+
+def test_the_reflection_loop_asks_fewer_re_asks_rather_than_overrun_n() -> None:
+    backend = ScriptedBackend(responder=lambda *_: DEGENERATE)
+    result = run("llm_reflection", SearchRequest(5, fitness=NO_PENALTY), backend)
+    assert backend.calls == 5
+    assert [i.llm_calls for i in result.iterations] == [0, 2, 2, 1]  # the last: no re-ask
+    assert [i.status for i in result.iterations[1:]] == ["refused"] * 3
+    assert result.stopped == "calls"
