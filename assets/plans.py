@@ -4,8 +4,9 @@
 customer: planned or why not, target and plan value, violations) for the plan
 month — the first held-out month of the registered demand model, or the month
 after the last shipments. Candidates are every customer x launched SKU
-(deeprule/optimize/candidates.py); the rule makes pairs eligible and prices
-them, the extracted locks stated before the plan month (customer_priors_by_month) are
+(deeprule/optimize/candidates.py), their predictions calibrated on the model's
+validation months (deeprule/models/calibration.py); the rule makes pairs eligible and
+prices them, the extracted locks stated before the plan month (customer_priors_by_month) are
 honoured, and the optimizer decides units: the paper's Appendix E heuristic by default,
 or the exact MILP (deeprule/optimize/). The check fails the plan on any hard-constraint violation.
 docs/plans.md.
