@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._heldout import registered_demand, sources
 from assets._tables import read_table_or_none
+from deeprule.models.calibration import Calibration, CalibrationConfig, calibrate_on_validation
 from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
@@ -44,6 +45,8 @@ class PlanInputs:
     history: AccountHistory
     locks: pl.DataFrame | None
     expenses_found: bool
+    calibration: Calibration | None
+    """Fitted on the model's validation months (None: calibration off)."""
 
 
 def plan_month(months: list[date], test: list[date], chosen: str | None) -> date:
@@ -57,20 +60,23 @@ def plan_month(months: list[date], test: list[date], chosen: str | None) -> date
 
 
 def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl.DataFrame,
-                month: str | None) -> PlanInputs:
-    """Candidates of every customer x launched SKU for the plan month, and their history."""
+                month: str | None, calibration: CalibrationConfig) -> PlanInputs:
+    """Candidates of every customer x launched SKU for the plan month, their predictions
+    calibrated on the model's validation months, and their history."""
     _, scorer, split = registered_demand(mlflow, demand_model)
     tables = sources(duckdb)
     when = plan_month(shipment_months(tables.shipments), split.test, month)
     customers = read_table_or_none(duckdb, "customers")
     who = None if customers is None else customers["customer_id"]
-    plan = plan_candidates(tables, scorer, when, who)
+    fitted = (calibrate_on_validation(tables, scorer, split.validation, calibration)
+              if calibration.enabled else None)
+    plan = plan_candidates(tables, scorer, when, who, fitted)
     codes = Codes.of(plan.rows)
     expenses = read_table_or_none(duckdb, "expenses")
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
                               codes.categories, when)
     return PlanInputs(when, plan, codes, history, extracted_locks(duckdb, when),
-                      expenses is not None and not expenses.is_empty())
+                      expenses is not None and not expenses.is_empty(), fitted)
 
 
 def extracted_locks(duckdb: DuckDBResource, month: date) -> pl.DataFrame | None:

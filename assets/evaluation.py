@@ -256,9 +256,11 @@ GAP_KEYS = {"logged_gap": "logged policy", "expert_gap": "expert rule + appendix
 
 
 class RulePlansConfig(dg.Config):
-    """The exact optimizer's price options, as in `assortment_plans`."""
+    """The exact optimizer's price options and the calibration, as in `assortment_plans`."""
 
     price_factors: list[float] = Field(default=list(PlanConfig().price_factors))
+    calibrate: bool = Field(default=PlanConfig().calibration.enabled,
+                            description="As in `assortment_plans`.")
 
 
 @dg.asset(
@@ -280,7 +282,11 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
         return no_truth(pl.DataFrame())
     truth = world.world()
     month = plan_customers["month"][0]
-    inputs = plan_inputs(mlflow, duckdb, demand_model, month.isoformat())
+    defaults = PlanConfig()
+    plan_config = PlanConfig(price_factors=tuple(config.price_factors),
+                             calibration=replace(defaults.calibration, enabled=config.calibrate))
+    inputs = plan_inputs(mlflow, duckdb, demand_model, month.isoformat(),
+                         plan_config.calibration)
     with_history = plan_customers.filter(pl.col("target_value").is_not_nan()
                                          & pl.col("target_value").is_not_null())["customer_id"]
     logged = realize(truth, logged_lines(truth, month).filter(
@@ -288,7 +294,6 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
     n_history = with_history.len()
     rows = [outcome("logged policy", logged, logged["customer_id"].n_unique(),
                     n_history - logged["customer_id"].n_unique(), None)]
-    plan_config = PlanConfig(price_factors=tuple(config.price_factors))
     searches = [("expert", rule_search, "expert", "rule_search"),
                 ("best", rule_search, "best", "rule_search"),
                 ("evolved", evolved_rule_search, "best", "evolved_rule_search")]

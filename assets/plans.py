@@ -4,14 +4,16 @@
 customer: planned or why not, target and plan value, violations) for the plan
 month — the first held-out month of the registered demand model, or the month
 after the last shipments. Candidates are every customer x launched SKU
-(deeprule/optimize/candidates.py); the rule makes pairs eligible and prices
-them, the extracted locks stated before the plan month (customer_priors_by_month) are
+(deeprule/optimize/candidates.py), their predictions calibrated on the model's
+validation months (deeprule/models/calibration.py); the rule makes pairs eligible and
+prices them, the extracted locks stated before the plan month (customer_priors_by_month) are
 honoured, and the optimizer decides units: the paper's Appendix E heuristic by default,
 or the exact MILP (deeprule/optimize/). The check fails the plan on any hard-constraint violation.
 docs/plans.md.
 """
 
 import time
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -22,6 +24,7 @@ from assets._heldout import SOURCE_DEPS
 from assets._metadata import frame_metadata, markdown_preview
 from assets._planning import plan_inputs, plans_of
 from assets._tables import read_table_or_none
+from deeprule.models.calibration import Calibration
 from deeprule.optimize.plans import PlanConfig
 from resources.mlflow import MlflowResource
 
@@ -40,9 +43,13 @@ class AssortmentPlansConfig(dg.Config):
         description="The exact optimizer's prices: the rule's price times each factor.")
     month: str | None = Field(default=None, description="Plan month (YYYY-MM-01); default: "
                               "the first held-out month, else the month after the last.")
+    calibrate: bool = Field(default=DEFAULTS.calibration.enabled, description=(
+        "Calibrate the predictions on the model's validation months (new-pair prior, "
+        "isotonic per segment; deeprule/models/calibration.py) before optimizing."))
 
     def plan_config(self) -> PlanConfig:
-        return PlanConfig(method=self.method, price_factors=tuple(self.price_factors))
+        return PlanConfig(method=self.method, price_factors=tuple(self.price_factors),
+                          calibration=replace(DEFAULTS.calibration, enabled=self.calibrate))
 
 
 @dg.multi_asset(
@@ -62,8 +69,9 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
                      duckdb: DuckDBResource, demand_model: pl.DataFrame,
                      rule_search: pl.DataFrame):
     started = time.perf_counter()
-    inputs = plan_inputs(mlflow, duckdb, demand_model, config.month)
-    plans = plans_of(inputs, rule_search, config.rule, config.plan_config())
+    plan_config = config.plan_config()
+    inputs = plan_inputs(mlflow, duckdb, demand_model, config.month, plan_config.calibration)
+    plans = plans_of(inputs, rule_search, config.rule, plan_config)
     customers = plans.customers.with_columns(month=pl.lit(inputs.month, dtype=pl.Date))
     planned = customers.filter(pl.col("status") == "optimal")
     statuses = customers.group_by("status").len().sort("status")
@@ -79,6 +87,7 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
                   else "no expenses table: every fee ratio is 0"),
         locks=("no customer_priors yet: no locks" if inputs.locks is None
                else f"{inputs.locks.height} extracted locks"),
+        calibration=calibration_metadata(inputs.calibration),
     ))
     yield dg.Output(customers, output_name="plan_customers", metadata=frame_metadata(
         customers, seconds, **common,
@@ -87,6 +96,14 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
             customers.filter(pl.col("status") != "optimal").select(
                 "customer_id", "status", "why_no_plan"), rows=20)),
     ))
+
+
+def calibration_metadata(calibration: Calibration | None) -> dg.MetadataValue | str:
+    """The validation fit per segment (rows, predicted vs observed units), or why none."""
+    if calibration is None:
+        return "off: the optimizers read the demand model's units as they are"
+    table = calibration.summary()
+    return dg.MetadataValue.md(markdown_preview(table, rows=table.height))
 
 
 @dg.asset_check(asset=dg.AssetKey("plan_customers"), name="no_hard_constraint_violation",

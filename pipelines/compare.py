@@ -2,6 +2,7 @@
 
     python -m pipelines.compare --preset demo --seeds 10 --llm-seeds 3 --budgets 50,100,300
     python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --documents off
+    python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --no-llm --no-calibration
 
 k seeds (world seed and method seed both vary) of every method of
 `deeprule.evaluate.compare`, with a progress bar and its ETA. Results go to the
@@ -62,6 +63,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
                         help=f"comma-separated, default every one: {', '.join(SEARCHERS)}")
     parser.add_argument("--documents", choices=DOCUMENTS, default=default.documents)
     parser.add_argument("--no-llm", action="store_true", help="skip the LLM searchers")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="plans read the demand model's units uncalibrated (the ablation)")
     parser.add_argument("--database", default="", help="DuckDB file (default: the warehouse)")
     parser.add_argument("--checkpoints", default=str(data_dir() / "checkpoints" / "compare"),
                         help="folder of the searches' checkpoints: a killed comparison run "
@@ -71,6 +74,10 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
                        searchers=tuple(s for s in args.searchers.split(",") if s),
                        documents=args.documents, checkpoints=args.checkpoints)
+    if args.no_calibration:
+        plan = default.plan
+        settings = replace(settings, plan=replace(
+            plan, calibration=replace(plan.calibration, enabled=False)))
     settings.chosen_searchers()
     return settings, not args.no_llm, args.database or duckdb_path()
 

@@ -46,6 +46,7 @@ from deeprule.evaluate.realized import (
     realize,
 )
 from deeprule.llm import LLMClient
+from deeprule.models.calibration import calibrate_on_validation
 from deeprule.models.demand import DemandConfig
 from deeprule.models.frames import SourceTables
 from deeprule.optimize.accounts import account_history
@@ -175,7 +176,8 @@ Clients = Callable[[], LLMClient]
 
 def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
     """Build seed `seed`'s world and train the demand model on it; candidates of the plan
-    month (the first held-out month) for the searchers and the optimizers."""
+    month (the first held-out month) for the searchers and the optimizers, the latter's
+    predictions calibrated on the validation months when the plan settings ask for it."""
     started = time.perf_counter()
     world = build_world(resolve_spec(settings.preset, {"seed": settings.base_seed + seed}))
     tables = world_tables(world, documents=settings.documents == "stated")
@@ -183,7 +185,10 @@ def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
                          settings.validation_months, settings.test_months, tables=tables)
     scorer, month = exp.demand.scorer, min(exp.data.split.test)
     search_rows = candidates(exp.data.test, scorer.response(exp.data.test), tables.shipments)
-    plan = plan_candidates(tables, scorer, month, world.customers()["customer_id"])
+    calibration = (calibrate_on_validation(tables, scorer, exp.data.split.validation,
+                                           settings.plan.calibration)
+                   if settings.plan.calibration.enabled else None)
+    plan = plan_candidates(tables, scorer, month, world.customers()["customer_id"], calibration)
     codes = Codes.of(plan.rows)
     expenses = pl.concat([world.expenses(m) for m in world.spec.months])
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,

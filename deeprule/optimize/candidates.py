@@ -8,6 +8,11 @@ month, else the customer's usual discount in the category), so the rule features
 category, the demand model's predicted units and elasticity at the usual and the
 sales-weighted market price p̄_m of Appendix E) are those the search scored. Next to
 them: the SKU's secondary category.
+
+With a `Calibration` (deeprule/models/calibration.py) the response the rows carry is
+made honest first: never-traded pairs re-anchored on the customer x SKU prior, every row
+scaled by its segment's validation calibration; the rule features and the optimizers then
+read the calibrated units.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from deeprule.models.calibration import Calibration, pair_prior
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import SourceTables
 from deeprule.models.matrix import scoring_frame
@@ -56,12 +62,18 @@ def plan_query(customers: pl.Series, skus: pl.DataFrame, month: date) -> pl.Data
 
 
 def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
-                    customers: pl.Series | None = None) -> PlanCandidates:
-    """Every customer (default: every customer who ever shipped) x launched SKU for `month`."""
+                    customers: pl.Series | None = None,
+                    calibration: Calibration | None = None) -> PlanCandidates:
+    """Every customer (default: every customer who ever shipped) x launched SKU for `month`,
+    its predictions calibrated when `calibration` is given (and enabled)."""
     who = tables.shipments["customer_id"] if customers is None else customers
     query = plan_query(who, tables.skus, month)
     frame = scoring_frame(query, tables, scorer.spec)
     response = scorer.response(frame)
+    if calibration is not None and calibration.config.enabled:
+        prior = (pair_prior(tables.shipments, frame.rows, calibration.config)
+                 if calibration.config.new_pair_prior else None)
+        response = calibration.apply(frame, response, prior)
     cand = candidates(frame, response, tables.shipments)
     secondary = (frame.rows.select("sku_id")
                  .join(tables.skus.select("sku_id", "secondary_category"), on="sku_id",

@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from deeprule.models.calibration import CalibrationConfig
 from deeprule.optimize.accounts import AccountHistory
 from deeprule.optimize.candidates import PlanCandidates
 from deeprule.optimize.heuristic import HeuristicConfig, appendix_e
@@ -48,6 +49,9 @@ class PlanConfig:
     method: str = "appendix_e"
     price_factors: tuple[float, ...] = (1.0,)
     heuristic: HeuristicConfig = field(default_factory=HeuristicConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    """How the candidates' predictions are made honest before either optimizer reads them
+    (deeprule/models/calibration.py)."""
 
     @property
     def constraints(self) -> PlanConstraints:

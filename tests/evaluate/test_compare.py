@@ -31,7 +31,7 @@ from deeprule.evaluate.compare import (
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.search.searchers import SEARCHERS
-from pipelines.compare import ROWS, step_weights, store
+from pipelines.compare import ROWS, parse, step_weights, store
 from tests.helpers.plots import embedded_png
 from tests.search.test_searchers import answer
 
@@ -181,3 +181,11 @@ def test_a_comparison_run_again_resumes_its_searches_from_their_checkpoints(tmp_
         assert [i.rule for i in again.iterations] == [i.rule for i in first.iterations]
         assert rerun_backend.calls == 0, name  # the rerun asks nothing
     assert len(list(tmp_path.glob("tiny-stated-seed0-*-N4.json"))) >= 4  # rl's is a .pt
+
+
+def test_the_command_calibrates_plans_unless_told_not_to() -> None:
+    calibrated, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb"])
+    ablation, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--no-calibration"])
+    assert calibrated.plan.calibration.enabled
+    assert not ablation.plan.calibration.enabled
+    assert ablation.plan.method == calibrated.plan.method == "milp"

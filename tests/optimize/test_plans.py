@@ -4,6 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from deeprule.models.calibration import CalibrationConfig, calibrate_on_validation
 from deeprule.models.demand import DemandFit
 from deeprule.models.frames import SourceTables
 from deeprule.optimize.accounts import account_history
@@ -111,3 +112,24 @@ def test_a_lock_from_the_priors_is_planned_with_its_document(plan: PlanCandidate
             (pl.col("customer_id") == first["customer_id"]) & (pl.col("sku_id") == first["sku_id"]))
         assert lines.height == 1 and lines["units"][0] >= 1 - 1e-6
         assert "D-0007" in lines["reason"][0]
+
+
+def test_calibrated_candidates_reanchor_new_pairs_and_leave_prices_monotone(
+        tiny_tables: SourceTables, tiny_data, demand_fit: DemandFit) -> None:
+    """The tiny world's plan month through the validation calibration: new pairs read the
+    customer x SKU prior instead of the network's flat guess, every factor stays within its
+    bounds, and units still fall when the price rises."""
+    month = min(tiny_data.split.test)
+    calibration = calibrate_on_validation(tiny_tables, demand_fit.scorer,
+                                          tiny_data.split.validation)
+    raw = plan_candidates(tiny_tables, demand_fit.scorer, month)
+    honest = plan_candidates(tiny_tables, demand_fit.scorer, month, calibration=calibration)
+    new = raw.cand.columns["hist_units"] == 0
+    assert new.any() and (~new).any()
+    ratio = honest.pred_units / raw.pred_units
+    assert not np.allclose(ratio[new], 1.0)
+    low, high = CalibrationConfig().factor_bounds
+    assert (ratio[~new] >= low - 1e-9).all() and (ratio[~new] <= high + 1e-9).all()
+    usual = honest.cand.columns["usual_price"]
+    assert (honest.cand.response.units(usual * 1.1) < honest.pred_units).all()
+    assert calibration.summary()["segment"].to_list() == ["traded", "new pair"]
