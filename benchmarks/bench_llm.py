@@ -29,7 +29,7 @@ import polars as pl
 from deeprule.evaluate.extraction import score_extractions
 from deeprule.llm import LLMClient, ResponseCache
 from deeprule.llm.factory import LLMSettings
-from deeprule.llm.local import LocalBackend, format_prompt
+from deeprule.llm.local import N_CTX, LocalBackend, format_prompt
 from deeprule.llm.models import GEMMA, LOCAL_MODELS, local_model, model_file
 from deeprule.llm.openai_backend import OpenAIBackend
 from deeprule.llm.testing import llama_server
@@ -262,7 +262,7 @@ def print_tables(results: list[dict], server: dict | None) -> None:
     cfg = pl.Config(tbl_rows=60, tbl_cols=20, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
                     float_precision=2, fmt_str_lengths=120)
     with cfg:
-        print("runtime (n_threads=2, n_ctx=2048, greedy):")
+        print(f"runtime (n_threads=2, n_ctx={N_CTX}, greedy):")
         print(pl.DataFrame([{k: r.get(k) for k in ("model", "load_before", "load_s", "peak_rss_gib",
                                                 "prompt_tok_s", "gen_tok_s_free",
                                                 "gen_tok_s_constrained")} for r in results]))

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from deeprule.llm.types import PromptTooLong
+
 PENALTY_LAST_N = 64
 """Generated tokens the repeat penalty looks back over (llama-cpp-python's default)."""
 TOP_K = 40
@@ -45,6 +47,10 @@ def decode(llama: Any, matcher: Any, prompt: str, *, max_tokens: int, repeat_pen
            temperature: float = 0.0, seed: int = 0, deadline: float = float("inf")) -> Decoded:
     """Generate the answer to `prompt` under `matcher` (a fresh llguidance LLMatcher)."""
     tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+    if len(tokens) + max_tokens > llama.n_ctx():
+        raise PromptTooLong(f"prompt of {len(tokens)} tokens + {max_tokens} for the answer "
+                            f"exceed the model's context of {llama.n_ctx()} tokens",
+                            len(tokens))
     todo = _keep_prefix(llama, tokens)
     evaluated = len(todo)
     rng = np.random.default_rng(seed)

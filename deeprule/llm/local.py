@@ -45,6 +45,10 @@ from deeprule.llm.types import (
 T = TypeVar("T", bound=BaseModel)
 
 RUNTIME_PACKAGES = "llama-cpp-python==0.3.36 llguidance==1.9.1"
+N_CTX = 4096
+"""Context window in tokens: a reflection prompt with its memories, failing segments and
+examples reached ~1,700 tokens, plus 400 for the rule (2048 overflowed at iteration 4 of a
+demo search). The KV cache of Qwen 1.5B at 4096 tokens is ~120 MB."""
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 """llguidance options: no free whitespace, or a small model spends its budget on newlines."""
 RETRY_TEMPERATURE = 0.4
@@ -100,7 +104,7 @@ class LocalBackend:
         *,
         max_tokens: int = 160,
         repeat_penalty: float = 1.1,
-        n_ctx: int = 2048,
+        n_ctx: int = N_CTX,
         n_threads: int = 0,
     ) -> None:
         self.cache_dir = Path(cache_dir)

@@ -114,6 +114,11 @@ class InvalidOutputError(LLMError):
     """The model answered, but not with a valid instance of the schema: worth retrying."""
 
 
+class PromptTooLong(LLMError):
+    """The prompt and the room for the answer exceed the model's context window. Not
+    retried: the same prompt would fail again (the caller may shorten it)."""
+
+
 class LLMCallFailed(LLMError):
     """A call that still failed after its retries; carries the accounting record."""
 

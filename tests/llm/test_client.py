@@ -19,6 +19,7 @@ from deeprule.llm import (
     cache_key,
 )
 from deeprule.llm.testing import ScriptedBackend
+from deeprule.llm.types import PromptTooLong
 
 
 class Answer(BaseModel):
@@ -189,3 +190,11 @@ def test_different_errors_or_a_success_between_them_keep_the_circuit_closed() ->
         except LLMCallFailed:
             outcomes.append("failed")
     assert outcomes == ["failed", "failed", "failed", "ok", "failed", "open"]
+
+
+def test_a_prompt_too_long_for_the_context_fails_at_once_without_retries() -> None:
+    backend = ScriptedBackend([PromptTooLong("prompt of 3000 tokens + 400 exceed 2048", 3000)])
+    llm = client(backend, max_retries=2)
+    with pytest.raises(LLMCallFailed, match="PromptTooLong") as info:
+        llm.generate(PROMPT, Answer)
+    assert backend.calls == 1 and info.value.record.attempts == 1

@@ -3,8 +3,10 @@
 import ctypes
 
 import numpy as np
+import pytest
 
 from deeprule.llm.decode import _choose, decode
+from deeprule.llm.types import PromptTooLong
 
 EOS, OPEN, A, B, CLOSE = 0, 1, 2, 3, 4
 CHARS = {OPEN: "{", A: "a", B: "b", CLOSE: "}", 5: "x", 6: "y"}
@@ -44,6 +46,9 @@ class FakeLlama:
 
     def detokenize(self, tokens: list[int]) -> bytes:
         return "".join(CHARS[t] for t in tokens).encode()
+
+    def n_ctx(self) -> int:
+        return 4096
 
     def n_vocab(self) -> int:
         return len(self.logits)
@@ -122,3 +127,12 @@ def test_a_spent_token_limit_or_deadline_ends_the_answer() -> None:
     assert short.finish_reason == "length" and short.text == "{"
     late = decode(llama, BraceMatcher(), "xy", max_tokens=10, repeat_penalty=1.0, deadline=0.0)
     assert late.finish_reason == "timeout"
+
+
+def test_a_prompt_without_room_for_the_answer_is_refused_before_any_evaluation() -> None:
+    llama = FakeLlama([0.0] * 7)
+    llama.n_ctx = lambda: 12  # type: ignore[method-assign]
+    with pytest.raises(PromptTooLong, match="prompt of 4 tokens \\+ 10 for the answer exceed"):
+        decode(llama, BraceMatcher(), "xyxy", max_tokens=10, repeat_penalty=1.0)
+    assert llama.batches == []
+    assert decode(llama, BraceMatcher(), "xy", max_tokens=10, repeat_penalty=1.0).text == "{a}"
