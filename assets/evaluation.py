@@ -282,9 +282,8 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
         return no_truth(pl.DataFrame())
     truth = world.world()
     month = plan_customers["month"][0]
-    defaults = PlanConfig()
-    plan_config = PlanConfig(price_factors=tuple(config.price_factors),
-                             calibration=replace(defaults.calibration, enabled=config.calibrate))
+    plan_config = PlanConfig(price_factors=tuple(config.price_factors)).calibrated(
+        config.calibrate)
     inputs = plan_inputs(mlflow, duckdb, demand_model, month.isoformat(),
                          plan_config.calibration)
     with_history = plan_customers.filter(pl.col("target_value").is_not_nan()

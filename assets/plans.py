@@ -13,7 +13,6 @@ docs/plans.md.
 """
 
 import time
-from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -48,8 +47,8 @@ class AssortmentPlansConfig(dg.Config):
         "isotonic per segment; deeprule/models/calibration.py) before optimizing."))
 
     def plan_config(self) -> PlanConfig:
-        return PlanConfig(method=self.method, price_factors=tuple(self.price_factors),
-                          calibration=replace(DEFAULTS.calibration, enabled=self.calibrate))
+        return PlanConfig(method=self.method, price_factors=tuple(self.price_factors)
+                          ).calibrated(self.calibrate)
 
 
 @dg.multi_asset(

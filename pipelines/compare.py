@@ -75,9 +75,7 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
                        searchers=tuple(s for s in args.searchers.split(",") if s),
                        documents=args.documents, checkpoints=args.checkpoints)
     if args.no_calibration:
-        plan = default.plan
-        settings = replace(settings, plan=replace(
-            plan, calibration=replace(plan.calibration, enabled=False)))
+        settings = replace(settings, plan=default.plan.calibrated(False))
     settings.chosen_searchers()
     return settings, not args.no_llm, args.database or duckdb_path()
 

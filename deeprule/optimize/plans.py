@@ -57,6 +57,10 @@ class PlanConfig:
     def constraints(self) -> PlanConstraints:
         return self.heuristic.constraints
 
+    def calibrated(self, enabled: bool) -> PlanConfig:
+        """This configuration with the calibration switched on or off (the ablation)."""
+        return replace(self, calibration=replace(self.calibration, enabled=enabled))
+
 
 @dataclass(frozen=True)
 class RuleRef:
