@@ -8,11 +8,13 @@ mean for every one of them, so an expensive high-margin SKU looks as sellable as
 cheap one. Two steps, both learned from shipments only (never the simulator's truth):
 
 1. New-pair prior (`pair_prior`): a never-traded pair's units at its usual price are set
-   to a two-way log-additive estimate, customer effect + SKU effect, ridge-shrunk and
-   fitted on the shipments strictly before the row's month. It knows that this SKU sells
-   few units wherever it is traded and that this customer buys little. The network's
-   price response (its slopes) is kept: only the level moves, so units stay monotone in
-   price.
+   to a hierarchical log-additive estimate, customer effect + SKU effect + the customer's
+   effect in the SKU's category + in its brand, each ridge-shrunk and fitted on the
+   shipments strictly before the row's month. It knows that this SKU sells few units
+   wherever it is traded, that this customer buys little, and that it buys much of this
+   category or brand (its sales of the other SKUs of that category or brand). The
+   network's price response (its slopes) is kept: only the level moves, so units stay
+   monotone in price.
 2. Validation calibration (`fit_calibration`): per segment (traded pair / new pair), an
    isotonic regression of the observed units on the predicted units of the validation
    months' shipments at their logged prices, months the model did not train on and
@@ -62,9 +64,16 @@ class CalibrationConfig:
     prior_ridge: float = 5.0
     """Pseudo-rows shrinking each customer and SKU effect towards 0 (a customer or SKU
     seen a few times is trusted a little)."""
+    prior_interactions: tuple[str, ...] = ("primary_category", "brand")
+    """SKU-table columns each adding a customer x column effect to the prior: a customer's
+    sales of the other SKUs of a category or brand are evidence about a SKU of it that it
+    never bought. (): the two-way prior, customer + SKU only (the ablation)."""
+    interaction_ridge: float = 2.0
+    """Pseudo-rows shrinking each customer x category / brand effect towards 0: a
+    customer's few rows in a brand say little about its other SKUs."""
     prior_sweeps: int = 25
-    """Alternating passes fitting the two effects (25 recover planted effects within 0.1
-    in log units: tests/models/test_calibration.py)."""
+    """Backfitting passes over the effects (25 recover planted effects within 0.1 in log
+    units: tests/models/test_calibration.py)."""
     new_pair_quantile: float | None = None
     """Plan new pairs at this quantile of their validation observed / calibrated ratio
     (volume-weighted) instead of the mean: their prior is wide (it reads no pair history)
@@ -153,17 +162,20 @@ def segment_masks(frame: ScoringFrame) -> dict[str, np.ndarray]:
     return dict(zip(SEGMENTS, (traded, ~traded), strict=True))
 
 
-def pair_prior(shipments: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfig,
+def pair_prior(tables: SourceTables, rows: pl.DataFrame, config: CalibrationConfig,
                folds: int = 1) -> np.ndarray:
-    """Units per row (customer_id, sku_id, month) from the two-way log-additive fit on the
-    shipments strictly before the row's month; rows of a month with no earlier shipments
-    get NaN (no prior).
+    """Units per row (customer_id, sku_id, month) from the hierarchical log-additive fit
+    (`prior_effects`) on the shipments strictly before the row's month, the SKUs'
+    categories and brands read from `tables.skus`; rows of a month with no earlier
+    shipments get NaN (no prior).
 
     With `folds` > 1 the pairs are split into that many folds by a hash and each row's
     prior is fitted without its fold's pairs: the row is scored as if its pair had never
     traded (a pseudo-new pair), which is how the new-pair segment is calibrated when the
     validation months ship too few genuinely new pairs.
     """
+    shipments = with_sku_columns(tables.shipments, tables.skus, config.prior_interactions)
+    rows = with_sku_columns(rows, tables.skus, config.prior_interactions)
     out = np.full(rows.height, np.nan)
     fold, past_fold = _pair_fold(rows, folds), _pair_fold(shipments, folds)
     row_month, past_month = rows["month"].to_numpy(), shipments["month"].to_numpy()
@@ -176,6 +188,26 @@ def pair_prior(shipments: pl.DataFrame, rows: pl.DataFrame, config: CalibrationC
     return out
 
 
+def with_sku_columns(rows: pl.DataFrame, skus: pl.DataFrame, columns: tuple[str, ...]
+                     ) -> pl.DataFrame:
+    """`rows` with the SKU table's `columns` joined on sku_id; a SKU missing from the table
+    (or without a value) is an error: its interaction effects would silently vanish."""
+    wanted = [c for c in columns if c not in rows.columns]
+    if not wanted:
+        return rows
+    missing = [c for c in wanted if c not in skus.columns]
+    if missing:
+        raise ValueError(f"skus table: no column {missing} (CalibrationConfig.prior_interactions)")
+    joined = rows.join(skus.select("sku_id", *wanted), on="sku_id", how="left",
+                       maintain_order="left")
+    for column in wanted:
+        unknown = joined.filter(pl.col(column).is_null())["sku_id"].unique().sort()
+        if len(unknown):
+            raise ValueError(f"skus table: column {column!r} has no value for sku_id(s) "
+                             f"{unknown.to_list()[:5]}")
+    return joined
+
+
 def _pair_fold(rows: pl.DataFrame, folds: int) -> np.ndarray:
     if folds <= 1:
         return np.zeros(rows.height, dtype=np.int64)
@@ -183,32 +215,52 @@ def _pair_fold(rows: pl.DataFrame, folds: int) -> np.ndarray:
     return (key.to_series().to_numpy() % np.uint64(folds)).astype(np.int64)
 
 
+def prior_effects(config: CalibrationConfig) -> list[tuple[tuple[str, ...], float]]:
+    """The prior's effects, (key columns, ridge pseudo-rows) each: customer, SKU, then one
+    customer x SKU-column interaction per `prior_interactions`."""
+    main = [(("customer_id",), config.prior_ridge), (("sku_id",), config.prior_ridge)]
+    return main + [(("customer_id", column), config.interaction_ridge)
+                   for column in config.prior_interactions]
+
+
+def _effect_keys(rows: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    return rows.select(pl.concat_str(*columns, separator="|")).to_series().to_numpy()
+
+
 def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfig
                 ) -> np.ndarray:
     if past.is_empty():
         return np.full(rows.height, np.nan)
-    customers, cust = np.unique(past["customer_id"].to_numpy(), return_inverse=True)
-    skus, sku = np.unique(past["sku_id"].to_numpy(), return_inverse=True)
+    effects = prior_effects(config)
+    levels, codes = zip(*(np.unique(_effect_keys(past, columns), return_inverse=True)
+                          for columns, _ in effects), strict=True)
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
-    mean, cust_effect, sku_effect = fit_two_way(y, cust, sku, len(customers), len(skus),
-                                                config)
-    a = _lookup(rows["customer_id"].to_numpy(), customers, cust_effect)
-    b = _lookup(rows["sku_id"].to_numpy(), skus, sku_effect)
-    return np.maximum(np.exp(mean + a + b) - 0.5, 0.0)
+    mean, fitted = fit_additive(y, list(codes), [len(k) for k in levels],
+                                [ridge for _, ridge in effects], config.prior_sweeps)
+    log_units = mean + sum(_lookup(_effect_keys(rows, columns), known, effect)
+                           for (columns, _), known, effect in zip(effects, levels, fitted,
+                                                                  strict=True))
+    return np.maximum(np.exp(log_units) - 0.5, 0.0)
 
 
-def fit_two_way(y: np.ndarray, row: np.ndarray, col: np.ndarray, n_rows: int, n_cols: int,
-                config: CalibrationConfig) -> tuple[float, np.ndarray, np.ndarray]:
-    """(mean, row effects, column effects) of y ≈ mean + a[row] + b[col], each effect
-    ridge-shrunk by `prior_ridge` pseudo-observations at 0 (alternating least squares)."""
+def fit_additive(y: np.ndarray, groups: list[np.ndarray], sizes: list[int],
+                 ridges: list[float], sweeps: int) -> tuple[float, list[np.ndarray]]:
+    """(mean, one effect vector per grouping) of y ≈ mean + Σ_k e_k[groups[k]], effect k
+    ridge-shrunk by ridges[k] pseudo-observations at 0 (backfitting: each effect in turn
+    is the shrunk mean of the residual of the others). Nested groupings (customer, then
+    customer x brand) share the signal in proportion to their evidence: a brand effect
+    only keeps what the customer's overall level does not explain."""
     mean = float(y.mean())
-    a, b = np.zeros(n_rows), np.zeros(n_cols)
-    n_a = np.bincount(row, minlength=n_rows) + config.prior_ridge
-    n_b = np.bincount(col, minlength=n_cols) + config.prior_ridge
-    for _ in range(config.prior_sweeps):
-        a = np.bincount(row, y - mean - b[col], minlength=n_rows) / n_a
-        b = np.bincount(col, y - mean - a[row], minlength=n_cols) / n_b
-    return mean, a, b
+    effects = [np.zeros(n) for n in sizes]
+    counts = [np.bincount(g, minlength=n) + ridge
+              for g, n, ridge in zip(groups, sizes, ridges, strict=True)]
+    residual = y - mean
+    for _ in range(sweeps):
+        for k, group in enumerate(groups):
+            residual += effects[k][group]
+            effects[k] = np.bincount(group, residual, minlength=sizes[k]) / counts[k]
+            residual -= effects[k][group]
+    return mean, effects
 
 
 def _lookup(keys: np.ndarray, known: np.ndarray, effect: np.ndarray) -> np.ndarray:
@@ -297,7 +349,7 @@ def calibrate_on_validation(tables: SourceTables, scorer: DemandScorer, months: 
     frame = training_frame(tables, scorer.spec, months)
     prior = pseudo = None
     if config.new_pair_prior:
-        prior = pair_prior(tables.shipments, frame.rows, config)
+        prior = pair_prior(tables, frame.rows, config)
     if config.new_pair_prior and config.new_pair_quantile is not None:
-        pseudo = pair_prior(tables.shipments, frame.rows, config, config.pseudo_folds)
+        pseudo = pair_prior(tables, frame.rows, config, config.pseudo_folds)
     return fit_calibration(frame, scorer.response(frame), prior, config, pseudo)

@@ -10,9 +10,9 @@ sales-weighted market price p̄_m of Appendix E) are those the search scored. Ne
 them: the SKU's secondary category.
 
 With a `Calibration` (deeprule/models/calibration.py) the response the rows carry is
-made honest first: never-traded pairs re-anchored on the customer x SKU prior, every row
-scaled by its segment's validation calibration; the rule features and the optimizers then
-read the calibrated units.
+made honest first: never-traded pairs re-anchored on the hierarchical new-pair prior,
+every row scaled by its segment's validation calibration; the rule features and the
+optimizers then read the calibrated units.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
     frame = scoring_frame(query, tables, scorer.spec)
     response = scorer.response(frame)
     if calibration is not None and calibration.config.enabled:
-        prior = (pair_prior(tables.shipments, frame.rows, calibration.config)
+        prior = (pair_prior(tables, frame.rows, calibration.config)
                  if calibration.config.new_pair_prior else None)
         response = calibration.apply(frame, response, prior)
     cand = candidates(frame, response, tables.shipments)
