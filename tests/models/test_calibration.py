@@ -7,17 +7,18 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+import pytest
 
 from deeprule.models.calibration import (
     SOURCE_PSEUDO,
     CalibrationConfig,
     anchor_new_pairs,
+    fit_additive,
     fit_calibration,
-    fit_two_way,
     pair_prior,
     ratio_quantile,
 )
-from deeprule.models.frames import ScoringFrame
+from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceBasis, PriceResponse
 
 MONTH = date(2024, 6, 1)
@@ -43,6 +44,14 @@ def frame_and_response(true_units: np.ndarray, bias: float, traded: np.ndarray,
     level = np.log(bias * true_units) + basis.dot(slopes, r_usual, r_usual)
     response = PriceResponse(level, slopes, r_usual, list_price, basis)
     return ScoringFrame(rows, np.zeros((n, 1)), np.zeros((n, 1))), response
+
+
+def with_skus(shipments: pl.DataFrame) -> SourceTables:
+    """The shipments' tables with every SKU in one category and one brand (the interactions
+    then add nothing a customer effect does not already hold)."""
+    skus = shipments.select(pl.col("sku_id").unique().sort()).with_columns(
+        primary_category=pl.lit("all"), brand=pl.lit("all"))
+    return SourceTables(shipments, skus)
 
 
 def test_calibration_removes_a_planted_over_prediction():
@@ -97,8 +106,7 @@ def test_two_way_fit_recovers_planted_effects():
     a, b = rng.normal(0, 1, 30), rng.normal(0, 0.5, 40)
     row, col = rng.integers(0, 30, 20_000), rng.integers(0, 40, 20_000)
     y = 2.0 + a[row] + b[col] + rng.normal(0, 0.1, 20_000)
-    config = replace(CalibrationConfig(), prior_ridge=1.0)
-    mean, fa, fb = fit_two_way(y, row, col, 30, 40, config)
+    mean, (fa, fb) = fit_additive(y, [row, col], [30, 40], [1.0, 1.0], 25)
     fitted = mean + fa[row] + fb[col]
     assert np.abs(fitted - (2.0 + a[row] + b[col])).max() < 0.1
 
@@ -116,7 +124,7 @@ def test_pair_prior_scores_an_untraded_pair_from_its_customer_and_sku():
                             "month": date(2024, 7, 1), "units": 1}])
     rows = pl.DataFrame({"customer_id": ["big", "small"], "sku_id": ["popular", "niche"],
                          "month": [MONTH, MONTH]})
-    prior = pair_prior(ship, rows, replace(CalibrationConfig(), prior_ridge=0.1))
+    prior = pair_prior(with_skus(ship), rows, replace(CalibrationConfig(), prior_ridge=0.1))
     assert prior[0] > 60.0  # truth 120
     assert prior[1] < 4.0  # truth 1.5
 
@@ -155,7 +163,94 @@ def test_pseudo_new_prior_leaves_the_pairs_own_history_out():
                          for c in customers for s in skus for m in range(1, 4)])
     rows = pl.DataFrame({"customer_id": ["c0"], "sku_id": ["s0"], "month": [MONTH]})
     config = replace(CalibrationConfig(), prior_ridge=0.1)
-    in_sample = pair_prior(ship, rows, config)[0]
-    as_new = pair_prior(ship, rows, config, folds=2)[0]
+    in_sample = pair_prior(with_skus(ship), rows, config)[0]
+    as_new = pair_prior(with_skus(ship), rows, config, folds=2)[0]
     assert in_sample > 2 * as_new
     assert as_new < 60.0
+
+
+def planted_world(seed: int = 7, customers: int = 40, skus: int = 60, traded_share: float = 0.3
+                  ) -> dict[str, np.ndarray]:
+    """Log units = 1.5 + customer + SKU + customer x category + customer x brand effects
+    (the interactions double-centred: what a main effect holds is not planted twice), and
+    which pairs the customer trades."""
+    rng = np.random.default_rng(seed)
+    category, brand = rng.integers(0, 4, skus), rng.integers(0, 5, skus)
+    by_category = rng.normal(0, 0.8, (customers, 4))
+    by_brand = rng.normal(0, 0.6, (customers, 5))
+    return {"customer": rng.normal(0, 0.7, customers), "sku": rng.normal(0, 0.5, skus),
+            "category": category, "brand": brand,
+            "by_category": double_centred(by_category), "by_brand": double_centred(by_brand),
+            "traded": rng.random((customers, skus)) < traded_share}
+
+
+def double_centred(effect: np.ndarray) -> np.ndarray:
+    """Rows and columns of `effect` centred on 0 (the part no main effect can absorb)."""
+    return (effect - effect.mean(axis=1, keepdims=True) - effect.mean(axis=0, keepdims=True)
+            + effect.mean())
+
+
+def planted_log_units(w: dict[str, np.ndarray]) -> np.ndarray:
+    """customers x SKUs matrix of the planted log units."""
+    return (1.5 + w["customer"][:, None] + w["sku"][None, :]
+            + w["by_category"][:, w["category"]] + w["by_brand"][:, w["brand"]])
+
+
+def test_additive_fit_recovers_planted_customer_by_category_and_brand_effects():
+    w = planted_world()
+    cust, sku = np.nonzero(w["traded"])
+    cust, sku = np.repeat(cust, 4), np.repeat(sku, 4)  # four months of each traded pair
+    rng = np.random.default_rng(1)
+    y = planted_log_units(w)[cust, sku] + rng.normal(0, 0.1, len(cust))
+    n_c = len(w["customer"])
+    groups = [cust, sku, cust * 4 + w["category"][sku], cust * 5 + w["brand"][sku]]
+    mean, (a, b, g, h) = fit_additive(y, groups, [n_c, len(w["sku"]), n_c * 4, n_c * 5],
+                                      [1.0, 1.0, 1.0, 1.0], 25)
+    fitted_g, fitted_h = double_centred(g.reshape(n_c, 4)), double_centred(h.reshape(n_c, 5))
+    assert np.abs(fitted_g - w["by_category"]).mean() < 0.1  # planted sd 0.8
+    assert np.abs(fitted_h - w["by_brand"]).mean() < 0.1  # planted sd 0.6
+    assert np.corrcoef(fitted_g.ravel(), w["by_category"].ravel())[0, 1] > 0.97
+    assert np.corrcoef(fitted_h.ravel(), w["by_brand"].ravel())[0, 1] > 0.97
+    fitted = mean + a[cust] + b[sku] + g[groups[2]] + h[groups[3]]
+    assert np.abs(fitted - planted_log_units(w)[cust, sku]).mean() < 0.1
+
+
+def test_hierarchical_prior_ranks_new_pairs_better_than_the_two_way_one():
+    """A customer's units of the SKUs it trades reveal its taste for their categories and
+    brands; the two-way prior cannot read it, the hierarchical one ranks the never-traded
+    pairs by it."""
+    w = planted_world()
+    truth = np.exp(planted_log_units(w))
+    customers = [f"c{i:02d}" for i in range(len(w["customer"]))]
+    skus = [f"s{j:02d}" for j in range(len(w["sku"]))]
+    rng = np.random.default_rng(2)
+    cust, sku = np.nonzero(w["traded"])
+    ship = pl.DataFrame([{"customer_id": customers[c], "sku_id": skus[s],
+                          "month": date(2024, m, 1), "units": int(rng.poisson(truth[c, s]))}
+                         for c, s in zip(cust, sku, strict=True) for m in range(1, 5)])
+    sku_table = pl.DataFrame({"sku_id": skus,
+                              "primary_category": [f"cat{k}" for k in w["category"]],
+                              "brand": [f"brand{k}" for k in w["brand"]]})
+    new_c, new_s = np.nonzero(~w["traded"])
+    rows = pl.DataFrame({"customer_id": [customers[c] for c in new_c],
+                         "sku_id": [skus[s] for s in new_s], "month": [MONTH] * len(new_c)})
+    tables = SourceTables(ship, sku_table)
+    two_way = pair_prior(tables, rows, replace(CalibrationConfig(), prior_interactions=()))
+    hierarchical = pair_prior(tables, rows, CalibrationConfig())
+    target = np.log(truth[new_c, new_s])
+
+    def log_corr(prior: np.ndarray) -> float:
+        return float(np.corrcoef(np.log(prior + 0.5), target)[0, 1])
+
+    assert log_corr(two_way) < 0.75
+    assert log_corr(hierarchical) > log_corr(two_way) + 0.15
+    assert log_corr(hierarchical) > 0.85
+
+
+def test_prior_names_a_sku_missing_from_the_sku_table():
+    ship = pl.DataFrame({"customer_id": ["c0"], "sku_id": ["s0"], "month": [date(2024, 1, 1)],
+                         "units": [5]})
+    skus = pl.DataFrame({"sku_id": ["s1"], "primary_category": ["a"], "brand": ["b"]})
+    with pytest.raises(ValueError, match="s0"):
+        pair_prior(SourceTables(ship, skus), ship.with_columns(month=pl.lit(MONTH)),
+                   CalibrationConfig())
