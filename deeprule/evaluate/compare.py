@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -172,6 +172,9 @@ class SeedResult:
 
 Clients = Callable[[], LLMClient]
 """A fresh LLM client per search (its own token budget; answers cached across runs)."""
+LLMs = Mapping[str, Clients]
+"""The configured LLM backends by name: each LLM searcher runs once per backend (Table 2's
+columns), its rows labelled with the backend's model."""
 
 
 def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
@@ -252,17 +255,18 @@ def rule_rows(sw: SeedWorld, program: Program, name: str, extra: dict[str, objec
 
 
 def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
-               clients: Clients | None, progress: Callable[[str], None]
+               llm: tuple[str, Clients] | None, progress: Callable[[str], None]
                ) -> tuple[SearchResult, str, float]:
-    """One registered searcher at budget N on the seed's searched rows; (result, backend,
-    seconds)."""
+    """One registered searcher at budget N on the seed's searched rows, with `llm` (its
+    backend's name and client factory) when it asks one; (result, backend, seconds)."""
     spec = SEARCHERS[name]
-    client = clients() if spec.uses_llm and clients is not None else None
+    client = llm[1]() if spec.uses_llm and llm is not None else None
     backend = client.backend.model if client is not None else NO_BACKEND
     started = time.perf_counter()
     try:
         request = SearchRequest(budget, sw.seed, settings.fitness,
-                                search_checkpoint(sw, name, budget, settings))
+                                search_checkpoint(sw, name, budget, settings,
+                                                  llm[0] if client is not None else ""))
         result = spec.run(sw.search_rows, request, client, progress)
     finally:
         if client is not None:
@@ -270,14 +274,15 @@ def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
     return result, backend, time.perf_counter() - started
 
 
-def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSettings
-                      ) -> Checkpoint | None:
-    """Where one search of the comparison saves its state, keyed by its rows (the searcher
-    adds its settings and LLM)."""
+def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
+                      backend: str = "") -> Checkpoint | None:
+    """Where one search of the comparison saves its state (one file per LLM backend), keyed
+    by its rows (the searcher adds its settings and LLM)."""
     if not settings.checkpoints:
         return None
+    suffix = f"-{backend}" if backend else ""
     path = (Path(settings.checkpoints) / f"{settings.preset}-{settings.documents}-seed{sw.seed}"
-            f"-{name}-N{budget}.json")
+            f"-{name}-N{budget}{suffix}.json")
     return Checkpoint(path, run_key(settings.preset, settings.documents, sw.seed,
                                     candidates_key(sw.search_rows)))
 
@@ -298,7 +303,7 @@ def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
     return out
 
 
-def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients | None,
+def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | None,
              progress: Callable[[str], None] = lambda _: None) -> SeedResult:
     """Every method on seed `seed`'s plan month; `progress` hears each finished step."""
     sw = seed_world(settings, seed)
@@ -313,10 +318,8 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients
     out.rows += rule_rows(sw, expert, EXPERT, base, settings.plan)
     best: tuple[float, Program, str, dict[str, object]] = (expert_outcome.fitness, expert,
                                                             EXPERT, base)
-    for name, budget in settings.tasks(seed):
-        if SEARCHERS[name].uses_llm and clients is None:
-            continue
-        result, backend, seconds = run_search(sw, name, budget, settings, clients, progress)
+    for name, budget, llm in search_runs(settings, seed, llms):
+        result, backend, seconds = run_search(sw, name, budget, settings, llm, progress)
         search_key = {**key, "searcher": name, "budget": budget, "backend": backend}
         out.convergence += convergence(sw, result, search_key)
         fitness = result.best_outcome.fitness
@@ -334,6 +337,14 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients
     out.rows += _reference_rows(sw, settings, progress)
     _finish(out, sw, settings, run_id)
     return out
+
+
+def search_runs(settings: CompareSettings, seed: int, llms: LLMs | None
+                ) -> list[tuple[str, int, tuple[str, Clients] | None]]:
+    """(searcher, budget, LLM backend) of each search seed `seed` runs: an LLM searcher once
+    per backend in `llms` (none: skipped), any other once without one."""
+    return [(name, budget, llm) for name, budget in settings.tasks(seed)
+            for llm in ((llms or {}).items() if SEARCHERS[name].uses_llm else (None,))]
 
 
 def _reference_rows(sw: SeedWorld, settings: CompareSettings,
