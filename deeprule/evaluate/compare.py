@@ -91,9 +91,12 @@ ROW_SCHEMA = {
 CONVERGENCE_SCHEMA = {
     "run_id": pl.String, "preset": pl.String, "documents": pl.String, "seed": pl.Int64,
     "searcher": pl.String, "budget": pl.Int64, "backend": pl.String, "iteration": pl.Int64,
-    "best_fitness": pl.Float64, "realized_profit": pl.Float64,
+    "best_fitness": pl.Float64, "realized_profit": pl.Float64, "status": pl.String,
+    "fitness": pl.Float64, "llm_calls": pl.Int64, "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64, "seconds": pl.Float64,
 }
-"""Per search and iteration: the best fitness so far and what its rule realizes."""
+"""Per search and iteration: the best fitness so far and what its rule realizes, and the
+iteration's own outcome (status, its rule's fitness) and cost (LLM calls, tokens, seconds)."""
 COMPARISON_ROWS = "full_comparison"
 COMPARISON_CONVERGENCE = "full_comparison_convergence"
 COMPARISON_RUNS = "full_comparison_runs"
@@ -287,6 +290,12 @@ def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSe
                                     candidates_key(sw.search_rows)))
 
 
+ITERATION_COST = ("status", "fitness", "llm_calls", "prompt_tokens", "completion_tokens",
+                  "seconds")
+"""An iteration's own columns the convergence table keeps (a searcher's table may lack
+one: null)."""
+
+
 def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
                 ) -> list[dict[str, object]]:
     """Best fitness so far by iteration, and the profit the best rule so far realizes on the
@@ -299,7 +308,8 @@ def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
             program = parse_program(row["rule"], RULE_FEATURES)
             best_profit = rule_profit(program, sw.search_rows, truth)
         out.append({**key, "iteration": row["number"], "best_fitness": best,
-                    "realized_profit": best_profit})
+                    "realized_profit": best_profit,
+                    **{name: row.get(name) for name in ITERATION_COST}})
     return out
 
 

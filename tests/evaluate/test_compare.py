@@ -112,6 +112,9 @@ def test_convergence_is_monotone_and_tables_summarize_the_seeds(
     for _, run in curves.group_by("seed", "searcher", "budget"):
         best = run.sort("iteration")["best_fitness"]
         assert (best.diff().drop_nulls() >= 0).all()
+    asked = curves.filter((pl.col("iteration") > 0) & (pl.col("searcher") == "llm_reflection"))
+    assert (asked["llm_calls"] >= 1).all() and (asked["prompt_tokens"] > 0).all()
+    assert curves.filter(pl.col("iteration") == 0)["status"].to_list().count("expert") >= 2
     assert set(convergence_series(curves)) >= {f"evolution N={b}" for b in TINY.budgets}
     table = summary(rows)
     oracle = table.filter(pl.col("method") == ORACLE).row(0, named=True)
