@@ -46,11 +46,11 @@ from deeprule.evaluate.realized import (
     realize,
 )
 from deeprule.llm import LLMClient
-from deeprule.models.calibration import calibrate_on_validation
+from deeprule.models.calibration import validation_calibration
 from deeprule.models.demand import DemandConfig
 from deeprule.models.frames import SourceTables
 from deeprule.optimize.accounts import account_history
-from deeprule.optimize.candidates import PlanCandidates, plan_candidates
+from deeprule.optimize.candidates import PlanCandidates, plan_candidates, search_candidates
 from deeprule.optimize.plans import (
     METHODS,
     Codes,
@@ -62,7 +62,7 @@ from deeprule.optimize.plans import (
 )
 from deeprule.rules import Program, decide, parse_program
 from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
-from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, candidates
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, fitted
 from deeprule.search.searchers import SEARCHERS, SearchRequest
 from deeprule.synth import World, build_world, resolve_spec
@@ -181,20 +181,21 @@ columns), its rows labelled with the backend's model."""
 
 
 def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
-    """Build seed `seed`'s world and train the demand model on it; candidates of the plan
-    month (the first held-out month) for the searchers and the optimizers, the latter's
-    predictions calibrated on the validation months when the plan settings ask for it."""
+    """Build seed `seed`'s world and train the demand model on it; the searchers' rows (the
+    held-out months' shipments, segmented as `rule_search`'s) and the plan month's
+    candidates (the first held-out month) for the optimizers, both calibrated on the
+    validation months when the plan settings ask for it."""
     started = time.perf_counter()
     world = build_world(resolve_spec(settings.preset, {"seed": settings.base_seed + seed}))
     tables = world_tables(world, documents=settings.documents == "stated")
     exp = run_experiment(world, replace(settings.demand, seed=seed), [],
                          settings.validation_months, settings.test_months, tables=tables)
     scorer, month = exp.demand.scorer, min(exp.data.split.test)
-    search_rows = candidates(exp.data.test, scorer.response(exp.data.test), tables.shipments)
-    calibration = (calibrate_on_validation(tables, scorer, exp.data.split.validation,
-                                           settings.plan.calibration)
-                   if settings.plan.calibration.enabled else None)
-    plan = plan_candidates(tables, scorer, month, world.customers()["customer_id"], calibration)
+    calibration = validation_calibration(tables, scorer, exp.data.split.validation,
+                                         settings.plan.calibration)
+    customers = world.customers()
+    search_rows = search_candidates(tables, scorer, exp.data.test, calibration, customers)
+    plan = plan_candidates(tables, scorer, month, customers["customer_id"], calibration)
     codes = Codes.of(plan.rows)
     expenses = pl.concat([world.expenses(m) for m in world.spec.months])
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,

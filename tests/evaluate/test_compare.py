@@ -174,6 +174,7 @@ def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
 def test_a_comparison_run_again_resumes_its_searches_from_their_checkpoints(tmp_path) -> None:
     settings = replace(TINY, checkpoints=str(tmp_path))
     world = seed_world(settings, 0)
+    assert world.search_rows.rows["segment"].n_unique() > 1  # as rule_search's rows
     for name in SEARCHERS:
         first_backend, rerun_backend = (ScriptedBackend(responder=answer) for _ in range(2))
         heard: list[str] = []
