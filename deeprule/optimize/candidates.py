@@ -12,9 +12,9 @@ them: the SKU's secondary category.
 With a `Calibration` (deeprule/models/calibration.py) the response the rows carry is
 made honest first: never-traded pairs re-anchored on the hierarchical new-pair prior,
 every row scaled by its segment's validation calibration; the rule features and the
-optimizers then read the calibrated units. The rule search's rows (`search_candidates`: the held-out
-months' shipments) carry the same calibration, so a rule's fitness and its plan's
-predicted units agree.
+optimizers then read the calibrated units. The rule search's rows (`search_candidates`:
+the held-out months' shipments) carry the same calibration, so a rule's fitness and its
+plan's predicted units agree.
 """
 
 from __future__ import annotations
