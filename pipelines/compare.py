@@ -43,6 +43,7 @@ from deeprule.evaluate.compare import (
     summary_display,
 )
 from deeprule.io.warehouse import add_new_columns, table_exists
+from deeprule.search.proposal import RULE_FORMS
 from deeprule.search.searchers import SEARCHERS
 from resources.llm import LLMResource
 from resources.paths import data_dir, duckdb_path
@@ -63,6 +64,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
                         help=f"comma-separated, default every one: {', '.join(SEARCHERS)}")
     parser.add_argument("--documents", choices=DOCUMENTS, default=default.documents)
     parser.add_argument("--no-llm", action="store_true", help="skip the LLM searchers")
+    parser.add_argument("--rule-form", choices=RULE_FORMS, default=default.rule_form,
+                        help="how the LLM writes rules: JSON trees or def stock(row) text")
     parser.add_argument("--no-calibration", action="store_true",
                         help="plans read the demand model's units uncalibrated (the ablation)")
     parser.add_argument("--database", default="", help="DuckDB file (default: the warehouse)")
@@ -73,7 +76,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
     settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
                        searchers=tuple(s for s in args.searchers.split(",") if s),
-                       documents=args.documents, checkpoints=args.checkpoints)
+                       documents=args.documents, checkpoints=args.checkpoints,
+                       rule_form=args.rule_form)
     if args.no_calibration:
         settings = replace(settings, plan=default.plan.calibrated(False))
     settings.chosen_searchers()
@@ -85,7 +89,7 @@ def run(settings: CompareSettings, use_llm: bool, database: str,
     """Every seed, stored; (rows, convergence, wall seconds)."""
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
-    clients = (lambda: LLMResource.from_env().client("rule_proposal")) if use_llm else None
+    clients = (lambda: LLMResource.from_env().clients("rule_proposal")) if use_llm else None
     weights = step_weights(settings, use_llm)
     rows, conv = [], []
     with tqdm(total=sum(weights), unit="step", desc=f"compare {settings.preset}") as bar:

@@ -45,7 +45,6 @@ from deeprule.evaluate.realized import (
     plan_outcome,
     realize,
 )
-from deeprule.llm import LLMClient
 from deeprule.models.calibration import calibrate_on_validation
 from deeprule.models.demand import DemandConfig
 from deeprule.models.frames import SourceTables
@@ -65,6 +64,7 @@ from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, candidates
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, fitted
 from deeprule.search.searchers import SEARCHERS, SearchRequest
+from deeprule.search.writers import Writers, every
 from deeprule.synth import World, build_world, resolve_spec
 
 DOCUMENTS = ("stated", "off")
@@ -130,6 +130,8 @@ class CompareSettings:
     checkpoints: str = ""
     """Folder of the searches' checkpoints ("" = none): a killed comparison run again
     resumes each search after its last finished iteration; a finished one costs nothing."""
+    rule_form: str = SearchRequest.rule_form
+    """How the LLM writes rules in the searchers where it writes them (SearchRequest)."""
 
     def chosen_searchers(self) -> list[str]:
         names = list(self.searchers or SEARCHERS)
@@ -170,8 +172,9 @@ class SeedResult:
     convergence: list[dict[str, object]] = field(default_factory=list)
 
 
-Clients = Callable[[], LLMClient]
-"""A fresh LLM client per search (its own token budget; answers cached across runs)."""
+Clients = Callable[[], Writers]
+"""Fresh LLM clients per search (their own token budget; answers cached across runs): one,
+or several models sharing the search in turn (search/writers.py)."""
 
 
 def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
@@ -258,15 +261,17 @@ def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
     seconds)."""
     spec = SEARCHERS[name]
     client = clients() if spec.uses_llm and clients is not None else None
-    backend = client.backend.model if client is not None else NO_BACKEND
+    backend = (",".join(c.backend.model for c in every(client)) if client is not None
+               else NO_BACKEND)
     started = time.perf_counter()
     try:
         request = SearchRequest(budget, sw.seed, settings.fitness,
-                                search_checkpoint(sw, name, budget, settings))
+                                search_checkpoint(sw, name, budget, settings),
+                                settings.rule_form)
         result = spec.run(sw.search_rows, request, client, progress)
     finally:
-        if client is not None:
-            client.close()
+        for each in every(client) if client is not None else ():
+            each.close()
     return result, backend, time.perf_counter() - started
 
 

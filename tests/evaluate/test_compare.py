@@ -189,3 +189,8 @@ def test_the_command_calibrates_plans_unless_told_not_to() -> None:
     assert calibrated.plan.calibration.enabled
     assert not ablation.plan.calibration.enabled
     assert ablation.plan.method == calibrated.plan.method == "milp"
+
+
+def test_the_command_passes_the_rule_form_to_the_searchers_that_write_rules() -> None:
+    text, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-form", "text"])
+    assert text.rule_form == "text" and CompareSettings().rule_form == "tree"

@@ -32,5 +32,6 @@ def test_a_failed_call_is_an_iteration_not_a_crash() -> None:
     bad = InvalidOutputError("no", 10, 5)
     backend = ScriptedBackend([bad, bad, bad, markup_rule(1.4)])
     result = direct(LLMClient(backend, None, max_retries=2, backoff_s=0.0), toy_candidates(),
-                    DirectConfig(budget=2, fitness=NO_PENALTY))
+                    DirectConfig(budget=4, fitness=NO_PENALTY))
     assert [i.status for i in result.iterations] == ["expert", "failed", "improved"]
+    assert [i.llm_calls for i in result.iterations] == [0, 3, 1]  # the retries count in N
