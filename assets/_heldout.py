@@ -12,13 +12,17 @@ from dagster_duckdb import DuckDBResource
 
 from assets._tables import read_table_or_none
 from deeprule.models import registry
+from deeprule.models.calibration import validation_calibration
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import training_frame
 from deeprule.models.split import TimeSplit
-from deeprule.search.objective import Candidates, candidates
-from deeprule.search.segments import customer_segments
+from deeprule.optimize.candidates import search_candidates
+from deeprule.optimize.plans import PlanConfig
+from deeprule.search.objective import Candidates
 from resources.mlflow import MlflowResource
+
+DEFAULT_PLAN = PlanConfig()
 
 SOURCES = ("shipments", "skus", "customer_features", "sku_features",
            "customer_category_features")
@@ -70,9 +74,10 @@ def held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
                         demand_model: pl.DataFrame
                         ) -> tuple[registry.ModelRef, ScoringFrame, Candidates]:
     """The registered model's reference, its held-out rows and their candidates, each
-    labeled with its customer's segment (type x scale band, from `customer_features`)."""
+    labeled with its customer's segment (type x scale band, from `customer_features`), their
+    predictions calibrated as the plans' are by default (docs/plans.md)."""
     ref, scorer, split = registered_demand(mlflow, demand_model)
     tables = sources(duckdb)
     test = held_out_frame(duckdb, scorer, split, tables)
-    return ref, test, candidates(test, scorer.response(test), tables.shipments,
-                                 customer_segments(tables.customer_features))
+    fitted = validation_calibration(tables, scorer, split.validation, DEFAULT_PLAN.calibration)
+    return ref, test, search_candidates(tables, scorer, test, fitted, tables.customer_features)

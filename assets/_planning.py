@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets._heldout import registered_demand, sources
 from assets._tables import read_table_or_none
-from deeprule.models.calibration import Calibration, CalibrationConfig, calibrate_on_validation
+from deeprule.models.calibration import Calibration, CalibrationConfig, validation_calibration
 from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
@@ -68,8 +68,7 @@ def plan_inputs(mlflow: MlflowResource, duckdb: DuckDBResource, demand_model: pl
     when = plan_month(shipment_months(tables.shipments), split.test, month)
     customers = read_table_or_none(duckdb, "customers")
     who = None if customers is None else customers["customer_id"]
-    fitted = (calibrate_on_validation(tables, scorer, split.validation, calibration)
-              if calibration.enabled else None)
+    fitted = validation_calibration(tables, scorer, split.validation, calibration)
     plan = plan_candidates(tables, scorer, when, who, fitted)
     codes = Codes.of(plan.rows)
     expenses = read_table_or_none(duckdb, "expenses")

@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from functools import partial
 
 import duckdb
 import polars as pl
@@ -34,15 +35,20 @@ from deeprule.evaluate.compare import (
     COMPARISON_RUNS,
     DOCUMENTS,
     CompareSettings,
+    LLMs,
     component_losses,
     convergence_frame,
     headline,
     rows_frame,
     run_seed,
+    search_runs,
     searcher_table,
     summary_display,
 )
 from deeprule.io.warehouse import add_new_columns, table_exists
+from deeprule.llm import LLMClient
+from deeprule.llm.factory import OPENAI, LLMSettings, make_backend, make_client
+from deeprule.llm.models import local_model
 from deeprule.search.proposal import RULE_FORMS
 from deeprule.search.searchers import SEARCHERS
 from resources.llm import LLMResource
@@ -51,8 +57,9 @@ from resources.paths import data_dir, duckdb_path
 ROWS, CONVERGENCE, RUNS = COMPARISON_ROWS, COMPARISON_CONVERGENCE, COMPARISON_RUNS
 
 
-def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
-    """The settings, whether LLM searchers run, and the warehouse path."""
+def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, str]:
+    """The settings, the LLM searchers' backends (None: they do not run), and the warehouse
+    path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = CompareSettings()
     parser.add_argument("--preset", default=default.preset)
@@ -66,6 +73,10 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
     parser.add_argument("--no-llm", action="store_true", help="skip the LLM searchers")
     parser.add_argument("--rule-form", choices=RULE_FORMS, default=default.rule_form,
                         help="how the LLM writes rules: JSON trees or def stock(row) text")
+    parser.add_argument("--rule-models", default="",
+                        help="comma-separated LLMs for the LLM searchers, each its own run "
+                        "(Table 2's columns), e.g. qwen-coder-1.5b,gemma-3-270m (default: "
+                        "the configured rule model(s), DEEPRULE_LLM_RULE_MODEL)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="plans read the demand model's units uncalibrated (the ablation)")
     parser.add_argument("--database", default="", help="DuckDB file (default: the warehouse)")
@@ -81,16 +92,33 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, bool, str]:
     if args.no_calibration:
         settings = replace(settings, plan=default.plan.calibrated(False))
     settings.chosen_searchers()
-    return settings, not args.no_llm, args.database or duckdb_path()
+    llms = None if args.no_llm else rule_llms(LLMResource.from_env().settings(), args.rule_models)
+    return settings, llms, args.database or duckdb_path()
 
 
-def run(settings: CompareSettings, use_llm: bool, database: str,
+def rule_llms(settings: LLMSettings, models: str = "") -> LLMs:
+    """A fresh-client factory per rule-proposal model (`models`, comma-separated; default
+    the configured ones): the comparison runs each LLM searcher once per model, so several
+    models make Table 2's columns instead of sharing one search as `rule_search` does."""
+    if models:
+        settings = replace(settings, models=replace(settings.models, rule_proposal=models))
+    names = settings.models_for("rule_proposal")
+    for name in names:
+        if name != OPENAI:
+            local_model(name)  # an unknown name fails now, not hours into the run
+    return {name: partial(_rule_client, settings, name) for name in names}
+
+
+def _rule_client(settings: LLMSettings, name: str) -> LLMClient:
+    return make_client(settings, "rule_proposal", make_backend(settings, "rule_proposal", name))
+
+
+def run(settings: CompareSettings, llms: LLMs | None, database: str,
         echo=tqdm.write) -> tuple[pl.DataFrame, pl.DataFrame, float]:
     """Every seed, stored; (rows, convergence, wall seconds)."""
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
-    clients = (lambda: LLMResource.from_env().clients("rule_proposal")) if use_llm else None
-    weights = step_weights(settings, use_llm)
+    weights = step_weights(settings, llms)
     rows, conv = [], []
     with tqdm(total=sum(weights), unit="step", desc=f"compare {settings.preset}") as bar:
         done = iter(itertools.accumulate(weights))
@@ -104,7 +132,7 @@ def run(settings: CompareSettings, use_llm: bool, database: str,
             bar.set_postfix_str(message[:60])
 
         for seed in range(settings.seeds):
-            result = run_seed(settings, seed, run_id, clients, progress)
+            result = run_seed(settings, seed, run_id, llms, progress)
             rows += result.rows
             conv += result.convergence
     seconds = time.perf_counter() - started
@@ -114,14 +142,13 @@ def run(settings: CompareSettings, use_llm: bool, database: str,
     return frame, curves, seconds
 
 
-def step_weights(settings: CompareSettings, use_llm: bool) -> list[int]:
+def step_weights(settings: CompareSettings, llms: LLMs | None) -> list[int]:
     """The bar's steps in the order `run_seed` reports them: the world and model, each search
     (an LLM search weighs its N iterations, the slow part), the baselines with the oracle."""
     weights = []
     for seed in range(settings.seeds):
-        searches = [budget + 1 if SEARCHERS[name].uses_llm else 1
-                    for name, budget in settings.tasks(seed)
-                    if use_llm or not SEARCHERS[name].uses_llm]
+        searches = [budget + 1 if llm is not None else 1
+                    for _, budget, llm in search_runs(settings, seed, llms)]
         weights += [1, *searches, 1]
     return weights
 
@@ -162,8 +189,8 @@ def report(rows: pl.DataFrame, echo=print) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings, use_llm, database = parse(argv)
-    rows, _, _ = run(settings, use_llm, database)
+    settings, llms, database = parse(argv)
+    rows, _, _ = run(settings, llms, database)
     with duckdb.connect(database, read_only=True) as conn:
         everything = conn.execute(f"SELECT * FROM {ROWS} WHERE preset = ?",
                                   [settings.preset]).pl()

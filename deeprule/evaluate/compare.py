@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -45,11 +45,12 @@ from deeprule.evaluate.realized import (
     plan_outcome,
     realize,
 )
-from deeprule.models.calibration import calibrate_on_validation
+from deeprule.llm import LLMClient
+from deeprule.models.calibration import validation_calibration
 from deeprule.models.demand import DemandConfig
 from deeprule.models.frames import SourceTables
 from deeprule.optimize.accounts import account_history
-from deeprule.optimize.candidates import PlanCandidates, plan_candidates
+from deeprule.optimize.candidates import PlanCandidates, plan_candidates, search_candidates
 from deeprule.optimize.plans import (
     METHODS,
     Codes,
@@ -61,10 +62,9 @@ from deeprule.optimize.plans import (
 )
 from deeprule.rules import Program, decide, parse_program
 from deeprule.search.checkpoint import Checkpoint, candidates_key, run_key
-from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig, candidates
+from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, SearchConfig, SearchResult, fitted
 from deeprule.search.searchers import SEARCHERS, SearchRequest
-from deeprule.search.writers import Writers, every
 from deeprule.synth import World, build_world, resolve_spec
 
 DOCUMENTS = ("stated", "off")
@@ -91,9 +91,12 @@ ROW_SCHEMA = {
 CONVERGENCE_SCHEMA = {
     "run_id": pl.String, "preset": pl.String, "documents": pl.String, "seed": pl.Int64,
     "searcher": pl.String, "budget": pl.Int64, "backend": pl.String, "iteration": pl.Int64,
-    "best_fitness": pl.Float64, "realized_profit": pl.Float64,
+    "best_fitness": pl.Float64, "realized_profit": pl.Float64, "status": pl.String,
+    "fitness": pl.Float64, "llm_calls": pl.Int64, "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64, "seconds": pl.Float64,
 }
-"""Per search and iteration: the best fitness so far and what its rule realizes."""
+"""Per search and iteration: the best fitness so far and what its rule realizes, and the
+iteration's own outcome (status, its rule's fitness) and cost (LLM calls, tokens, seconds)."""
 COMPARISON_ROWS = "full_comparison"
 COMPARISON_CONVERGENCE = "full_comparison_convergence"
 COMPARISON_RUNS = "full_comparison_runs"
@@ -172,26 +175,29 @@ class SeedResult:
     convergence: list[dict[str, object]] = field(default_factory=list)
 
 
-Clients = Callable[[], Writers]
-"""Fresh LLM clients per search (their own token budget; answers cached across runs): one,
-or several models sharing the search in turn (search/writers.py)."""
+Clients = Callable[[], LLMClient]
+"""A fresh LLM client per search (its own token budget; answers cached across runs)."""
+LLMs = Mapping[str, Clients]
+"""The configured LLM backends by name: each LLM searcher runs once per backend (Table 2's
+columns), its rows labelled with the backend's model."""
 
 
 def seed_world(settings: CompareSettings, seed: int) -> SeedWorld:
-    """Build seed `seed`'s world and train the demand model on it; candidates of the plan
-    month (the first held-out month) for the searchers and the optimizers, the latter's
-    predictions calibrated on the validation months when the plan settings ask for it."""
+    """Build seed `seed`'s world and train the demand model on it; the searchers' rows (the
+    held-out months' shipments, segmented as `rule_search`'s) and the plan month's
+    candidates (the first held-out month) for the optimizers, both calibrated on the
+    validation months when the plan settings ask for it."""
     started = time.perf_counter()
     world = build_world(resolve_spec(settings.preset, {"seed": settings.base_seed + seed}))
     tables = world_tables(world, documents=settings.documents == "stated")
     exp = run_experiment(world, replace(settings.demand, seed=seed), [],
                          settings.validation_months, settings.test_months, tables=tables)
     scorer, month = exp.demand.scorer, min(exp.data.split.test)
-    search_rows = candidates(exp.data.test, scorer.response(exp.data.test), tables.shipments)
-    calibration = (calibrate_on_validation(tables, scorer, exp.data.split.validation,
-                                           settings.plan.calibration)
-                   if settings.plan.calibration.enabled else None)
-    plan = plan_candidates(tables, scorer, month, world.customers()["customer_id"], calibration)
+    calibration = validation_calibration(tables, scorer, exp.data.split.validation,
+                                         settings.plan.calibration)
+    customers = world.customers()
+    search_rows = search_candidates(tables, scorer, exp.data.test, calibration, customers)
+    plan = plan_candidates(tables, scorer, month, customers["customer_id"], calibration)
     codes = Codes.of(plan.rows)
     expenses = pl.concat([world.expenses(m) for m in world.spec.months])
     history = account_history(tables.shipments, tables.skus, expenses, codes.customers,
@@ -255,36 +261,43 @@ def rule_rows(sw: SeedWorld, program: Program, name: str, extra: dict[str, objec
 
 
 def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
-               clients: Clients | None, progress: Callable[[str], None]
+               llm: tuple[str, Clients] | None, progress: Callable[[str], None]
                ) -> tuple[SearchResult, str, float]:
-    """One registered searcher at budget N on the seed's searched rows; (result, backend,
-    seconds)."""
+    """One registered searcher at budget N on the seed's searched rows, with `llm` (its
+    backend's name and client factory) when it asks one; (result, backend, seconds)."""
     spec = SEARCHERS[name]
-    client = clients() if spec.uses_llm and clients is not None else None
-    backend = (",".join(c.backend.model for c in every(client)) if client is not None
-               else NO_BACKEND)
+    client = llm[1]() if spec.uses_llm and llm is not None else None
+    backend = client.backend.model if client is not None else NO_BACKEND
     started = time.perf_counter()
     try:
         request = SearchRequest(budget, sw.seed, settings.fitness,
-                                search_checkpoint(sw, name, budget, settings),
+                                search_checkpoint(sw, name, budget, settings,
+                                                  llm[0] if client is not None else ""),
                                 settings.rule_form)
         result = spec.run(sw.search_rows, request, client, progress)
     finally:
-        for each in every(client) if client is not None else ():
-            each.close()
+        if client is not None:
+            client.close()
     return result, backend, time.perf_counter() - started
 
 
-def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSettings
-                      ) -> Checkpoint | None:
-    """Where one search of the comparison saves its state, keyed by its rows (the searcher
-    adds its settings and LLM)."""
+def search_checkpoint(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
+                      backend: str = "") -> Checkpoint | None:
+    """Where one search of the comparison saves its state (one file per LLM backend), keyed
+    by its rows (the searcher adds its settings and LLM)."""
     if not settings.checkpoints:
         return None
+    suffix = f"-{backend}" if backend else ""
     path = (Path(settings.checkpoints) / f"{settings.preset}-{settings.documents}-seed{sw.seed}"
-            f"-{name}-N{budget}.json")
+            f"-{name}-N{budget}{suffix}.json")
     return Checkpoint(path, run_key(settings.preset, settings.documents, sw.seed,
                                     candidates_key(sw.search_rows)))
+
+
+ITERATION_COST = ("status", "fitness", "llm_calls", "prompt_tokens", "completion_tokens",
+                  "seconds")
+"""An iteration's own columns the convergence table keeps (a searcher's table may lack
+one: null)."""
 
 
 def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
@@ -299,11 +312,12 @@ def convergence(sw: SeedWorld, result: SearchResult, key: dict[str, object]
             program = parse_program(row["rule"], RULE_FEATURES)
             best_profit = rule_profit(program, sw.search_rows, truth)
         out.append({**key, "iteration": row["number"], "best_fitness": best,
-                    "realized_profit": best_profit})
+                    "realized_profit": best_profit,
+                    **{name: row.get(name) for name in ITERATION_COST}})
     return out
 
 
-def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients | None,
+def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | None,
              progress: Callable[[str], None] = lambda _: None) -> SeedResult:
     """Every method on seed `seed`'s plan month; `progress` hears each finished step."""
     sw = seed_world(settings, seed)
@@ -318,10 +332,8 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients
     out.rows += rule_rows(sw, expert, EXPERT, base, settings.plan)
     best: tuple[float, Program, str, dict[str, object]] = (expert_outcome.fitness, expert,
                                                             EXPERT, base)
-    for name, budget in settings.tasks(seed):
-        if SEARCHERS[name].uses_llm and clients is None:
-            continue
-        result, backend, seconds = run_search(sw, name, budget, settings, clients, progress)
+    for name, budget, llm in search_runs(settings, seed, llms):
+        result, backend, seconds = run_search(sw, name, budget, settings, llm, progress)
         search_key = {**key, "searcher": name, "budget": budget, "backend": backend}
         out.convergence += convergence(sw, result, search_key)
         fitness = result.best_outcome.fitness
@@ -339,6 +351,14 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, clients: Clients
     out.rows += _reference_rows(sw, settings, progress)
     _finish(out, sw, settings, run_id)
     return out
+
+
+def search_runs(settings: CompareSettings, seed: int, llms: LLMs | None
+                ) -> list[tuple[str, int, tuple[str, Clients] | None]]:
+    """(searcher, budget, LLM backend) of each search seed `seed` runs: an LLM searcher once
+    per backend in `llms` (none: skipped), any other once without one."""
+    return [(name, budget, llm) for name, budget in settings.tasks(seed)
+            for llm in ((llms or {}).items() if SEARCHERS[name].uses_llm else (None,))]
 
 
 def _reference_rows(sw: SeedWorld, settings: CompareSettings,

@@ -142,6 +142,19 @@ class Calibration:
         return replace(anchored, level=anchored.level + np.log(factor))
 
 
+def calibrated(calibration: Calibration | None, frame: ScoringFrame, response: PriceResponse,
+               shipments: pl.DataFrame) -> PriceResponse:
+    """`response` as the optimizers read it: new pairs re-anchored on their prior from the
+    shipments before each row's month, each segment calibrated (unchanged without a
+    calibration or with it disabled). The plans and the rule search both read this, so a
+    rule's fitness and its plan's predicted units agree."""
+    if calibration is None or not calibration.config.enabled:
+        return response
+    prior = (pair_prior(shipments, frame.rows, calibration.config)
+             if calibration.config.new_pair_prior else None)
+    return calibration.apply(frame, response, prior)
+
+
 def usual_price(frame: ScoringFrame) -> np.ndarray:
     """Each row's usual price: the pair's mean log discount, else the customer's in the
     category (the scoring frame's r_usual)."""
@@ -301,3 +314,9 @@ def calibrate_on_validation(tables: SourceTables, scorer: DemandScorer, months: 
     if config.new_pair_prior and config.new_pair_quantile is not None:
         pseudo = pair_prior(tables.shipments, frame.rows, config, config.pseudo_folds)
     return fit_calibration(frame, scorer.response(frame), prior, config, pseudo)
+
+
+def validation_calibration(tables: SourceTables, scorer: DemandScorer, months: list[date],
+                           config: CalibrationConfig) -> Calibration | None:
+    """`calibrate_on_validation`, or None when `config` turns calibration off."""
+    return calibrate_on_validation(tables, scorer, months, config) if config.enabled else None

@@ -12,7 +12,9 @@ them: the SKU's secondary category.
 With a `Calibration` (deeprule/models/calibration.py) the response the rows carry is
 made honest first: never-traded pairs re-anchored on the customer x SKU prior, every row
 scaled by its segment's validation calibration; the rule features and the optimizers then
-read the calibrated units.
+read the calibrated units. The rule search's rows (`search_candidates`: the held-out
+months' shipments) carry the same calibration, so a rule's fitness and its plan's
+predicted units agree.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from deeprule.models.calibration import Calibration, pair_prior
+from deeprule.models.calibration import Calibration, calibrated
 from deeprule.models.demand import DemandScorer
-from deeprule.models.frames import SourceTables
+from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import scoring_frame
 from deeprule.search.objective import Candidates, candidates
+from deeprule.search.segments import customer_segments
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,7 @@ def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
     who = tables.shipments["customer_id"] if customers is None else customers
     query = plan_query(who, tables.skus, month)
     frame = scoring_frame(query, tables, scorer.spec)
-    response = scorer.response(frame)
-    if calibration is not None and calibration.config.enabled:
-        prior = (pair_prior(tables.shipments, frame.rows, calibration.config)
-                 if calibration.config.new_pair_prior else None)
-        response = calibration.apply(frame, response, prior)
+    response = calibrated(calibration, frame, scorer.response(frame), tables.shipments)
     cand = candidates(frame, response, tables.shipments)
     secondary = (frame.rows.select("sku_id")
                  .join(tables.skus.select("sku_id", "secondary_category"), on="sku_id",
@@ -82,3 +81,14 @@ def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
     order = np.lexsort((rows["sku_id"].to_numpy(), rows["customer_id"].to_numpy()))
     return PlanCandidates(Candidates(rows[order], {k: v[order] for k, v in cand.columns.items()},
                                      response.take(order)))
+
+
+def search_candidates(tables: SourceTables, scorer: DemandScorer, held_out: ScoringFrame,
+                      calibration: Calibration | None, customers: pl.DataFrame
+                      ) -> Candidates:
+    """The rule search's rows: the held-out months' shipments, each labeled with its
+    customer's segment (type x scale band, from `customers`: `customer_features` or the raw
+    customers table), their predictions calibrated as the plans' are
+    (`validation_calibration`; None: the model's own)."""
+    response = calibrated(calibration, held_out, scorer.response(held_out), tables.shipments)
+    return candidates(held_out, response, tables.shipments, customer_segments(customers))

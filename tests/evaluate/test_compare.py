@@ -30,6 +30,7 @@ from deeprule.evaluate.compare import (
 )
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
+from deeprule.llm.types import ModelPackageMissing
 from deeprule.search.searchers import SEARCHERS
 from pipelines.compare import ROWS, parse, step_weights, store
 from tests.helpers.plots import embedded_png
@@ -47,7 +48,7 @@ def scripted() -> LLMClient:
 
 @pytest.fixture(scope="module")
 def results() -> list[SeedResult]:
-    return [run_seed(TINY, seed, "test", scripted) for seed in range(TINY.seeds)]
+    return [run_seed(TINY, seed, "test", {"fake": scripted}) for seed in range(TINY.seeds)]
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,9 @@ def test_convergence_is_monotone_and_tables_summarize_the_seeds(
     for _, run in curves.group_by("seed", "searcher", "budget"):
         best = run.sort("iteration")["best_fitness"]
         assert (best.diff().drop_nulls() >= 0).all()
+    asked = curves.filter((pl.col("iteration") > 0) & (pl.col("searcher") == "llm_reflection"))
+    assert (asked["llm_calls"] >= 1).all() and (asked["prompt_tokens"] > 0).all()
+    assert curves.filter(pl.col("iteration") == 0)["status"].to_list().count("expert") >= 2
     assert set(convergence_series(curves)) >= {f"evolution N={b}" for b in TINY.budgets}
     table = summary(rows)
     oracle = table.filter(pl.col("method") == ORACLE).row(0, named=True)
@@ -159,28 +163,61 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
 
 
 def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
-    weights = step_weights(TINY, use_llm=True)
+    weights = step_weights(TINY, {"fake": scripted})
     assert len(weights) == sum(len(TINY.tasks(s)) + 2 for s in range(TINY.seeds))
     llm_iterations = sum(budget for s in range(TINY.seeds) for name, budget in TINY.tasks(s)
                          if SEARCHERS[name].uses_llm)
     assert sum(weights) - len(weights) == llm_iterations
-    assert len(step_weights(TINY, use_llm=False)) < len(weights)
+    assert len(step_weights(TINY, None)) < len(weights)
 
 
 def test_a_comparison_run_again_resumes_its_searches_from_their_checkpoints(tmp_path) -> None:
     settings = replace(TINY, checkpoints=str(tmp_path))
     world = seed_world(settings, 0)
+    assert world.search_rows.rows["segment"].n_unique() > 1  # as rule_search's rows
     for name in SEARCHERS:
         first_backend, rerun_backend = (ScriptedBackend(responder=answer) for _ in range(2))
         heard: list[str] = []
         first, _, _ = run_search(world, name, 4, settings,
-                                 lambda b=first_backend: LLMClient(b, None), lambda _: None)
+                                 ("fake", lambda b=first_backend: LLMClient(b, None)),
+                                 lambda _: None)
         again, _, _ = run_search(world, name, 4, settings,
-                                 lambda b=rerun_backend: LLMClient(b, None), heard.append)
+                                 ("fake", lambda b=rerun_backend: LLMClient(b, None)),
+                                 heard.append)
         assert heard and heard[0].startswith("resumed after"), name
         assert [i.rule for i in again.iterations] == [i.rule for i in first.iterations]
         assert rerun_backend.calls == 0, name  # the rerun asks nothing
-    assert len(list(tmp_path.glob("tiny-stated-seed0-*-N4.json"))) >= 4  # rl's is a .pt
+    assert len(list(tmp_path.glob("tiny-stated-seed0-*-N4*.json"))) >= 4  # rl's is a .pt
+    assert len(list(tmp_path.glob("tiny-stated-seed0-*-N4-fake.json"))) == sum(
+        spec.uses_llm for spec in SEARCHERS.values())  # an LLM search's file names its LLM
+
+
+def test_each_llm_backend_runs_its_own_search_and_is_a_column_of_table_2(tmp_path) -> None:
+    settings = replace(TINY, seeds=1, budgets=(2,), searchers=("direct_llm", "evolution"),
+                       checkpoints=str(tmp_path))
+    second = ScriptedBackend(responder=answer, model="second-model")
+    llms = {"fake": scripted, "second": lambda: LLMClient(second, None)}
+    result = run_seed(settings, 0, "two", llms)
+    rows = rows_frame(result.rows)
+    searched = rows.filter(pl.col("kind") == "searcher")
+    assert searched.group_by("searcher").agg(pl.col("backend").n_unique()).sort(
+        "searcher").rows() == [("direct_llm", 2), ("evolution", 1)]
+    assert second.calls > 0
+    table = searcher_table(rows)
+    assert {"fake-model", "second-model"} <= set(table.columns)
+    assert sorted(p.name for p in tmp_path.glob("*direct_llm*")) == [
+        "tiny-stated-seed0-direct_llm-N2-fake.json", "tiny-stated-seed0-direct_llm-N2-second.json"]
+    assert step_weights(settings, llms) == [1, 3, 3, 1, 1]
+
+
+def test_the_command_runs_each_rule_model_and_refuses_an_unknown_one() -> None:
+    _, llms, _ = parse(["--preset", "tiny", "--database", "x.duckdb",
+                        "--rule-models", "qwen-coder-1.5b,gemma-3-270m"])
+    assert list(llms) == ["qwen-coder-1.5b", "gemma-3-270m"]
+    _, none, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--no-llm"])
+    assert none is None
+    with pytest.raises(ModelPackageMissing, match="gemma-9b"):
+        parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-models", "gemma-9b"])
 
 
 def test_the_command_calibrates_plans_unless_told_not_to() -> None:

@@ -31,12 +31,7 @@ KILLABLE_COMPARISON = textwrap.dedent("""
         return markup_rule(1.08 - 0.02 * backend.attempts[-1], base="usual_price")
 
     backend = ScriptedBackend(responder=answer)
-
-    class ScriptedResource:
-        def clients(self, task):
-            return (LLMClient(backend, None),)
-
-    compare.LLMResource.from_env = staticmethod(ScriptedResource)
+    compare.rule_llms = lambda settings, models="": {"fake": lambda: LLMClient(backend, None)}
     compare.main(sys.argv[1:])
     print("CALLS", backend.calls, "ATTEMPTS", backend.attempts, flush=True)
 """)
@@ -72,7 +67,7 @@ def _stored(folder: Path, run: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         rows = conn.execute(f"SELECT * FROM {COMPARISON_ROWS} WHERE kind = 'searcher'").pl()
         curves = conn.execute(f"SELECT * FROM {COMPARISON_CONVERGENCE}").pl()
     return (rows.select(RESULT_COLUMNS).sort("method"),
-            curves.drop("run_id").sort("searcher", "iteration"))
+            curves.drop("run_id", "seconds").sort("searcher", "iteration"))
 
 
 @pytest.mark.slow
@@ -91,7 +86,7 @@ def test_a_comparison_killed_during_a_search_resumes_it_and_ends_as_an_uninterru
     rest = victim.communicate(timeout=60)[0]
     assert victim.returncode == -signal.SIGKILL, rest[-3000:]
     saved = json.loads((tmp_path / "killed-checkpoints"
-                        / "tiny-stated-seed0-direct_llm-N4.json").read_text())
+                        / "tiny-stated-seed0-direct_llm-N4-fake.json").read_text())
     assert saved["state"]["asked"] == 2  # proposals 1 and 2 finished and saved, not 3
 
     resumed = _finished(tmp_path, "killed")
