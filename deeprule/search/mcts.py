@@ -213,15 +213,14 @@ class _Search:
                 advice_prompt(node.state, self.expert.text), advice_schema(legal),
                 self.config.seed * SAMPLES_PER_SEED, self.max_calls - self.calls)
         except BudgetExhausted:
-            self.calls += requests_sent(self.clients) - sent
-            self.max_calls = self.calls  # no token left: no further request
+            self.max_calls = 0  # no token left: no further request
             return None
         except LLMCallFailed as err:
-            self.calls += requests_sent(self.clients) - sent
             self.tokens[0] += err.record.prompt_tokens
             self.tokens[1] += err.record.completion_tokens
             return None
-        self.calls += requests_sent(self.clients) - sent
+        finally:  # whatever came of it, the requests it sent are spent
+            self.calls += requests_sent(self.clients) - sent
         self.tokens[0] += answer.record.prompt_tokens
         self.tokens[1] += answer.record.completion_tokens
         ranked = list(dict.fromkeys(answer.value.next_tokens))

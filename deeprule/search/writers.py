@@ -19,6 +19,7 @@ Writers = LLMClient | Sequence[LLMClient]
 
 
 def every(clients: Writers) -> tuple[LLMClient, ...]:
+    """The clients as a tuple, one or several alike."""
     return (clients,) if isinstance(clients, LLMClient) else tuple(clients)
 
 
