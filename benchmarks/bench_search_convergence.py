@@ -11,7 +11,8 @@ checkpoints persist, so a killed or repeated run continues where it stopped and 
 no LLM call for what it already asked.
 
     python benchmarks/bench_search_convergence.py [--budgets 50,100] [--preset demo]
-        [--rule-models qwen-coder-1.5b] [--database data/bench/search_convergence.duckdb]
+        [--searchers llm_reflection,rl] [--rule-models qwen-coder-1.5b]
+        [--database data/bench/search_convergence.duckdb] [--report-only]
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--budgets", default="50,100")
     parser.add_argument("--rule-models", default="")
+    parser.add_argument("--searchers", default="",
+                        help="comma-separated (default every one); each run keeps the others' "
+                        "stored results, so searchers can be run one at a time")
     parser.add_argument("--database", default=str(data_dir() / "bench" /
                                                   "search_convergence.duckdb"))
     parser.add_argument("--report-only", action="store_true",
@@ -92,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         settings, llms, database = compare.parse([
             "--preset", args.preset, "--seeds", "1", "--llm-seeds", "1",
             "--budgets", args.budgets, "--rule-models", args.rule_models,
+            "--searchers", args.searchers,
             "--database", args.database,
             "--checkpoints", str(data_dir() / "checkpoints" / "bench_convergence")])
         compare.run(settings, llms, database, echo=print)

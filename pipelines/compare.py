@@ -155,8 +155,13 @@ def step_weights(settings: CompareSettings, llms: LLMs | None) -> list[int]:
 
 def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFrame,
           curves: pl.DataFrame, seconds: float) -> None:
-    """Replace the rows of the same preset, documents setting and seeds; record the run."""
+    """Replace the rows of the same preset, documents setting and seeds, but of searches only
+    those this run made (searcher x N): a run of one searcher, or without the LLM, keeps
+    the other searches' rows. Record the run."""
     seeds = list(range(settings.seeds))
+    searched = (rows.filter(pl.col("kind") == "searcher")
+                .select(pl.format("{} N={}", "searcher", "budget")).unique().to_series()
+                .to_list())
     run = pl.DataFrame({"run_id": [run_id], "preset": [settings.preset],
                         "documents": [settings.documents], "seeds": [settings.seeds],
                         "finished": [datetime.now(UTC).replace(tzinfo=None)],
@@ -171,8 +176,9 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
             add_new_columns(conn, name)
             if name != RUNS:
                 conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
-                             "AND list_contains(?, seed)",
-                             [settings.preset, settings.documents, seeds])
+                             "AND list_contains(?, seed) AND (searcher IS NULL OR "
+                             "list_contains(?, searcher || ' N=' || budget))",
+                             [settings.preset, settings.documents, seeds, searched])
             conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
         conn.execute("COMMIT")
 

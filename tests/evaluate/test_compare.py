@@ -160,6 +160,15 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
     assert nulls == (older.height,)  # an older run's rows join the table, column null
     missing, _ = _full_setting(DuckDBResource(database=database), "demo")
     assert "not run yet" in missing["full_setting"]
+    evolution_only = rows.filter(pl.col("searcher").is_null() | (pl.col("searcher") == "evolution"))
+    store(database, TINY, "e", evolution_only.with_columns(run_id=pl.lit("e")), curves.head(0),
+          5.0)
+    with duckdb.connect(database, read_only=True) as conn:
+        kept = dict(conn.execute(f"SELECT searcher, list_distinct(list(run_id)) FROM {ROWS} "
+                                 "WHERE searcher IS NOT NULL AND documents = 'stated' GROUP BY ALL"
+                                 ).fetchall())
+    assert kept["evolution"] == ["e"]  # what the run searched is replaced,
+    assert kept["llm_reflection"] != ["e"]  # the searches it did not make are kept
 
 
 def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
