@@ -49,6 +49,7 @@ from deeprule.io.warehouse import add_new_columns, table_exists
 from deeprule.llm import LLMClient
 from deeprule.llm.factory import OPENAI, LLMSettings, make_backend, make_client
 from deeprule.llm.models import local_model
+from deeprule.search.proposal import RULE_FORMS
 from deeprule.search.searchers import SEARCHERS
 from resources.llm import LLMResource
 from resources.paths import data_dir, duckdb_path
@@ -70,6 +71,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, 
                         help=f"comma-separated, default every one: {', '.join(SEARCHERS)}")
     parser.add_argument("--documents", choices=DOCUMENTS, default=default.documents)
     parser.add_argument("--no-llm", action="store_true", help="skip the LLM searchers")
+    parser.add_argument("--rule-form", choices=RULE_FORMS, default=default.rule_form,
+                        help="how the LLM writes rules: JSON trees or def stock(row) text")
     parser.add_argument("--rule-models", default="",
                         help="comma-separated LLMs for the LLM searchers, each its own run "
                         "(Table 2's columns), e.g. qwen-coder-1.5b,gemma-3-270m (default: "
@@ -84,7 +87,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, 
     settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
                        searchers=tuple(s for s in args.searchers.split(",") if s),
-                       documents=args.documents, checkpoints=args.checkpoints)
+                       documents=args.documents, checkpoints=args.checkpoints,
+                       rule_form=args.rule_form)
     if args.no_calibration:
         settings = replace(settings, plan=default.plan.calibrated(False))
     settings.chosen_searchers()

@@ -133,6 +133,8 @@ class CompareSettings:
     checkpoints: str = ""
     """Folder of the searches' checkpoints ("" = none): a killed comparison run again
     resumes each search after its last finished iteration; a finished one costs nothing."""
+    rule_form: str = SearchRequest.rule_form
+    """How the LLM writes rules in the searchers where it writes them (SearchRequest)."""
 
     def chosen_searchers(self) -> list[str]:
         names = list(self.searchers or SEARCHERS)
@@ -265,12 +267,16 @@ def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
     backend's name and client factory) when it asks one; (result, backend, seconds)."""
     spec = SEARCHERS[name]
     client = llm[1]() if spec.uses_llm and llm is not None else None
-    backend = client.backend.model if client is not None else NO_BACKEND
+    form = "" if settings.rule_form == SearchRequest.rule_form else settings.rule_form
+    backend = NO_BACKEND
+    if client is not None:  # another rule form is another column of Table 2
+        backend = client.backend.model + (f" [{form}]" if form else "")
     started = time.perf_counter()
     try:
+        label = "" if client is None else llm[0] + (f"-{form}" if form else "")
         request = SearchRequest(budget, sw.seed, settings.fitness,
-                                search_checkpoint(sw, name, budget, settings,
-                                                  llm[0] if client is not None else ""))
+                                search_checkpoint(sw, name, budget, settings, label),
+                                settings.rule_form)
         result = spec.run(sw.search_rows, request, client, progress)
     finally:
         if client is not None:

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
-)
+);
+ALTER TABLE llm_cache ADD COLUMN IF NOT EXISTS requests INTEGER DEFAULT 1
 """
 _LOCK_RETRIES = 20
 _LOCK_WAIT_S = 0.25
@@ -43,6 +44,8 @@ class CachedResponse:
     response: str
     prompt_tokens: int
     completion_tokens: int
+    requests: int = 1
+    """Model requests the answer took (a cache written before this column: 1)."""
 
 
 class ResponseCache:
@@ -81,7 +84,7 @@ class ResponseCache:
             with self._connect() as conn:
                 rows = conn.execute(
                     "SELECT key, backend, model, schema_name, response, prompt_tokens, "
-                    "completion_tokens FROM llm_cache WHERE key IN (SELECT unnest(?))",
+                    "completion_tokens, requests FROM llm_cache WHERE key IN (SELECT unnest(?))",
                     [missing],
                 ).fetchall()
             found.update({row[0]: CachedResponse(*row) for row in rows})
@@ -98,13 +101,13 @@ class ResponseCache:
             return
         rows = [
             (e.key, e.backend, e.model, e.schema_name, e.response, e.prompt_tokens,
-             e.completion_tokens)
+             e.completion_tokens, e.requests)
             for e in self._buffer
         ]
         with self._connect() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO llm_cache (key, backend, model, schema_name, response, "
-                "prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "prompt_tokens, completion_tokens, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         self._buffer.clear()

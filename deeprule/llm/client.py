@@ -136,15 +136,19 @@ class LLMClient:
         self._memo.update(found)
         return len(found)
 
-    def generate(self, prompt: Prompt, schema: type[T], sample: int = 0) -> CallResult[T]:
+    def generate(self, prompt: Prompt, schema: type[T], sample: int = 0,
+                 max_requests: int = 0) -> CallResult[T]:
         """A validated `schema` instance for `prompt`, from the cache or the backend.
 
         `sample` > 0 asks for another answer than the first: backends start at
         that attempt number (the local one samples at a low temperature seeded
         by it instead of decoding greedily), and each sample is cached apart.
         Searchers use it so that an unchanged prompt does not return the same
-        proposal forever. Raises BudgetExhausted before starting a backend
-        attempt once the budget is spent, and LLMCallFailed when every attempt failed.
+        proposal forever. `max_requests` > 0: no retry is started once the attempts
+        sent that many model requests (what is left of a search's budget N; a backend's
+        own re-asks within one attempt can still pass it). Raises BudgetExhausted before
+        starting a backend attempt once the token budget is spent, and LLMCallFailed
+        when every attempt failed; the record's `requests` counts every request sent.
         """
         if self._open is not None:
             raise self._open
@@ -152,7 +156,7 @@ class LLMClient:
         hit = self._cached(key, schema)
         if hit is not None:
             return hit
-        return self._call_backend(key, prompt, schema, sample)
+        return self._call_backend(key, prompt, schema, sample, max_requests)
 
     def _cached(self, key: str, schema: type[T]) -> CallResult[T] | None:
         entry = self._memo.pop(key, None)
@@ -165,21 +169,22 @@ class LLMClient:
         except ValidationError:
             return None  # a stale entry under a changed validator: ask again
         record = self._record(schema, entry.prompt_tokens, entry.completion_tokens, 0.0,
-                              cache_hit=True, attempts=0, ok=True)
+                              cache_hit=True, attempts=0, ok=True, requests=entry.requests)
         return CallResult(value, record)
 
     def _call_backend(self, key: str, prompt: Prompt, schema: type[T],
-                      sample: int) -> CallResult[T]:
+                      sample: int, max_requests: int) -> CallResult[T]:
         started = time.perf_counter()
-        tokens = [0, 0]
+        tokens = [0, 0, 0]  # prompt tokens, completion tokens, model requests: all attempts
         errors: list[str] = []
         for attempt in range(self.max_retries + 1):
+            if attempt and 0 < max_requests <= tokens[2]:
+                break  # the caller's request budget is spent: no retry
             self._check_budget(tokens)
             try:
                 gen = self.backend.generate(prompt, schema, self.timeout_s, sample + attempt)
             except (TransientLLMError, InvalidOutputError) as err:
-                tokens[0] += err.prompt_tokens
-                tokens[1] += err.completion_tokens
+                _charge(tokens, err.prompt_tokens, err.completion_tokens, err.requests)
                 errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
                 log.info("LLM attempt %d failed: %s", attempt + 1, err)
                 if attempt < self.max_retries:
@@ -188,17 +193,19 @@ class LLMClient:
             except LLMConfigError:
                 raise
             except LLMError as err:
+                _charge(tokens, err.prompt_tokens, err.completion_tokens, err.requests)
                 errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
                 break
-            tokens[0] += gen.prompt_tokens
-            tokens[1] += gen.completion_tokens
+            _charge(tokens, gen.prompt_tokens, gen.completion_tokens, gen.requests)
             record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
-                                  cache_hit=False, attempts=attempt + 1, ok=True)
-            self._store(key, schema, gen)
+                                  cache_hit=False, attempts=attempt + 1, ok=True,
+                                  requests=tokens[2])
+            self._store(key, schema, gen, tokens[2])
             self._streak = ("", 0)
             return CallResult(gen.value, record)
         record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
-                              cache_hit=False, attempts=len(errors), ok=False)
+                              cache_hit=False, attempts=len(errors), ok=False,
+                              requests=tokens[2])
         failure = LLMCallFailed("; ".join(errors), record)
         self._count_failure(errors[-1].split(": ", 1)[-1], failure)
         raise failure
@@ -228,33 +235,44 @@ class LLMClient:
         """Refuse to start an attempt once the budget (including this call's tokens) is spent."""
         if self.token_budget <= 0:
             return
-        if self.usage.spent_tokens + sum(in_flight) >= self.token_budget:
+        if self.usage.spent_tokens + in_flight[0] + in_flight[1] >= self.token_budget:
             if any(in_flight):
                 self._record(None, in_flight[0], in_flight[1], 0.0, cache_hit=False,
-                             attempts=0, ok=False)
+                             attempts=0, ok=False, requests=in_flight[2])
             raise BudgetExhausted(f"token budget of {self.token_budget} spent")
 
     def _record(
         self, schema: type[BaseModel] | None, prompt_tokens: int, completion_tokens: int,
-        latency_s: float, *, cache_hit: bool, attempts: int, ok: bool,
+        latency_s: float, *, cache_hit: bool, attempts: int, ok: bool, requests: int,
     ) -> CallRecord:
         record = CallRecord(
             backend=self.backend.name, model=self.backend.model,
             schema=schema.__name__ if schema else "", prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, latency_s=latency_s, cache_hit=cache_hit,
-            attempts=attempts, ok=ok, mode=self.backend.mode,
+            attempts=attempts, ok=ok, mode=self.backend.mode, requests=requests,
         )
         self.usage.add(record)
         return record
 
-    def _store(self, key: str, schema: type[BaseModel], gen: Generation) -> None:
+    def _store(self, key: str, schema: type[BaseModel], gen: Generation, requests: int) -> None:
+        """Keep the answer with the requests the whole call took (failed attempts included),
+        so a rerun answered from the cache charges a search's N the same."""
         if self.cache is None:
             return
         self.cache.put(CachedResponse(
             key=key, backend=self.backend.name, model=self.backend.model,
             schema_name=schema.__name__, response=gen.text,
             prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+            requests=requests,
         ))
+
+
+def _charge(totals: list[int], prompt_tokens: int, completion_tokens: int,
+            requests: int) -> None:
+    """Add one attempt's tokens and model requests to the call's running totals."""
+    totals[0] += prompt_tokens
+    totals[1] += completion_tokens
+    totals[2] += requests
 
 
 _FIXES = (

@@ -15,6 +15,8 @@ the mode in use is on every call record (`llm_mode` in asset metadata):
 A server error that names `response_format` moves to the next mode at once (it is
 not retried: it would fail the same way). In the prompted modes an answer that
 fails validation is sent back with the validator's message before the next try.
+Every answer and error says how many requests it took (instructor's re-asks and ours
+included), so a search's budget N counts what the endpoint was really sent.
 
 The API key is read from OPENAI_API_KEY by this module only and handed to the
 openai client. Servers echo keys in error bodies, so it is scrubbed from every
@@ -34,6 +36,7 @@ from typing import Any, TypeVar
 import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
+from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
 from deeprule.llm.schema_text import schema_text
@@ -141,19 +144,24 @@ class OpenAIBackend:
         self._modes.pop(0)
 
     def _structured(self, prompt: Prompt, schema: type[T], timeout_s: float) -> Generation[T]:
+        sent: list[object] = []
+        hooks = Hooks()
+        hooks.on("completion:kwargs", lambda *_, **__: sent.append(None))  # one per request
         try:
             value, completion = self._instructor[self.mode].create_with_completion(
                 model=self.model, messages=self._messages(prompt.system, prompt.user),
                 response_model=schema, max_retries=self._validation_retries,
-                timeout=timeout_s, temperature=0, **self._limits,
+                timeout=timeout_s, temperature=0, hooks=hooks, **self._limits,
             )
         except InstructorRetryException as err:
-            raise self._translate(err.__cause__ or err, _usage(err.total_usage)) from None
+            raise self._translate(err.__cause__ or err, _usage(err.total_usage),
+                                  len(sent)) from None
         except openai.OpenAIError as err:
-            raise self._translate(err, (0, 0)) from None
+            raise self._translate(err, (0, 0), len(sent)) from None
         prompt_tokens, completion_tokens = _usage(getattr(completion, "usage", None))
         clean = schema.model_validate(value.model_dump())  # instructor returns a subclass
-        return Generation(clean, clean.model_dump_json(), prompt_tokens, completion_tokens)
+        return Generation(clean, clean.model_dump_json(), prompt_tokens, completion_tokens,
+                          len(sent))
 
     def _prompted(self, prompt: Prompt, schema: type[T], timeout_s: float) -> Generation[T]:
         """JSON asked for in words (compact schema); invalid answers are sent back with why."""
@@ -164,16 +172,16 @@ class OpenAIBackend:
                  if self.mode == "json" else {})
         tokens = (0, 0)
         problem = ""
-        for _ in range(self._validation_retries + 1):
+        for sent in range(1, self._validation_retries + 2):
             try:
                 completion = self._raw.chat.completions.create(
                     model=self.model, messages=messages, temperature=0, timeout=timeout_s,
                     **extra, **self._limits)
             except openai.OpenAIError as err:
-                raise self._translate(err, tokens) from None
+                raise self._translate(err, tokens, sent) from None
             except ValueError as err:  # a response body that is not JSON at all
                 raise TransientLLMError(f"{self.endpoint}: malformed response: {err}",
-                                        *tokens) from None
+                                        *tokens, requests=sent) from None
             used = _usage(getattr(completion, "usage", None))
             tokens = (tokens[0] + used[0], tokens[1] + used[1])
             text = completion.choices[0].message.content or ""
@@ -183,28 +191,31 @@ class OpenAIBackend:
                 problem = validation_summary(err)
                 messages += _messages_feedback(text, problem)
                 continue
-            return Generation(value, value.model_dump_json(), *tokens)
+            return Generation(value, value.model_dump_json(), *tokens, requests=sent)
         raise InvalidOutputError(
             f"invalid output: {schema.__name__}: {problem} "
-            f"({self._validation_retries + 1} answers, mode {self.mode})", *tokens)
+            f"({self._validation_retries + 1} answers, mode {self.mode})", *tokens,
+            requests=self._validation_retries + 1)
 
     def _messages(self, system: str, user: str) -> list[Any]:
         if self._system_in_user:
             return [{"role": "user", "content": f"{system}\n\n{user}"}]
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def _translate(self, cause: BaseException,
-                   tokens: tuple[int, int]) -> LLMError | _ModeRejected:
+    def _translate(self, cause: BaseException, tokens: tuple[int, int],
+                   requests: int) -> LLMError | _ModeRejected:
         """Our error kinds: transport trouble is transient, other API errors are permanent,
-        anything else instructor gave up on is invalid output."""
+        anything else instructor gave up on is invalid output; each with the requests the
+        attempt sent."""
         text = self._redact(f"{type(cause).__name__}: {cause}")
         if isinstance(cause, openai.APIStatusError) and "response_format" in text:
             return _ModeRejected(text)
         if isinstance(cause, _TRANSIENT):
-            return TransientLLMError(text, *tokens, retry_after_s=_retry_after(cause))
+            return TransientLLMError(text, *tokens, retry_after_s=_retry_after(cause),
+                                     requests=requests)
         if isinstance(cause, openai.OpenAIError):
-            return LLMError(text, *tokens)
-        return InvalidOutputError(f"invalid output: {text}", *tokens)
+            return LLMError(text, *tokens, requests=requests)
+        return InvalidOutputError(f"invalid output: {text}", *tokens, requests=requests)
 
     def _redact(self, text: str) -> str:
         """Never let the key travel in an error message (and from there into logs)."""

@@ -36,6 +36,9 @@ class Generation(Generic[T]):
     text: str
     prompt_tokens: int
     completion_tokens: int
+    requests: int = 1
+    """Model requests this answer took (a backend that re-asks itself, as the openai one
+    does with an invalid answer, sends more than one): what a search's budget N counts."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class CallRecord:
     ok: bool
     mode: str = ""
     """How the backend asked for structure (llguidance, json_schema, json, md_json, ...)."""
+    requests: int = 0
+    """Model requests the call sent over all its attempts (the backends' own re-asks
+    included); for a cache hit, what its answer took when it was made, so a rerun charges
+    a search's budget N exactly as the first run did."""
 
 
 @dataclass
@@ -71,6 +78,11 @@ class Usage:
             r.prompt_tokens + r.completion_tokens for r in self.records if not r.cache_hit
         )
 
+    def requests(self, since: int = 0) -> int:
+        """Model requests of the calls recorded from index `since` on (cache hits count
+        what their answers took): what the LLM searchers charge to N."""
+        return sum(r.requests for r in self.records[since:])
+
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-friendly totals (no prompt text, no credentials)."""
         live = [r for r in self.records if not r.cache_hit]
@@ -78,6 +90,7 @@ class Usage:
             "llm_calls": len(self.records),
             "llm_cache_hits": len(self.records) - len(live),
             "llm_backend_attempts": sum(r.attempts for r in live),
+            "llm_requests": sum(r.requests for r in live),
             "llm_failed_calls": sum(not r.ok for r in self.records),
             "llm_prompt_tokens": sum(r.prompt_tokens for r in live),
             "llm_completion_tokens": sum(r.completion_tokens for r in live),
@@ -94,18 +107,21 @@ class LLMError(Exception):
     invalid output, a server that answered badly): they are charged to the budget.
     """
 
-    def __init__(self, message: str, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    def __init__(self, message: str, prompt_tokens: int = 0, completion_tokens: int = 0,
+                 *, requests: int = 1) -> None:
         super().__init__(message)
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        self.requests = requests
+        """Model requests the failed attempt sent (a backend's own re-asks included)."""
 
 
 class TransientLLMError(LLMError):
     """Timeout, connection error, rate limit or server error: worth retrying."""
 
     def __init__(self, message: str, prompt_tokens: int = 0, completion_tokens: int = 0,
-                 retry_after_s: float | None = None) -> None:
-        super().__init__(message, prompt_tokens, completion_tokens)
+                 retry_after_s: float | None = None, *, requests: int = 1) -> None:
+        super().__init__(message, prompt_tokens, completion_tokens, requests=requests)
         self.retry_after_s = retry_after_s
         """How long the server asked us to wait before the next try (Retry-After), if it said."""
 
@@ -116,19 +132,27 @@ class InvalidOutputError(LLMError):
 
 class PromptTooLong(LLMError):
     """The prompt and the room for the answer exceed the model's context window. Not
-    retried: the same prompt would fail again (the caller may shorten it)."""
+    retried: the same prompt would fail again (the caller may shorten it). Refused before
+    the model ran: no request sent."""
+
+    def __init__(self, message: str, prompt_tokens: int = 0) -> None:
+        super().__init__(message, prompt_tokens, requests=0)
 
 
 class LLMCallFailed(LLMError):
     """A call that still failed after its retries; carries the accounting record."""
 
     def __init__(self, message: str, record: CallRecord) -> None:
-        super().__init__(message, record.prompt_tokens, record.completion_tokens)
+        super().__init__(message, record.prompt_tokens, record.completion_tokens,
+                         requests=record.requests)
         self.record = record
 
 
 class BudgetExhausted(LLMError):
     """The client's token budget is spent: no further call is started."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, requests=0)
 
 
 class LLMConfigError(LLMError):

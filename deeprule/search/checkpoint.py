@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from deeprule.llm import LLMClient
 from deeprule.search.objective import Candidates
 
 
@@ -80,11 +79,6 @@ class Checkpoint:
 def run_key(*parts: object) -> str:
     """A short digest of what a search's outcome depends on."""
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
-
-
-def llm_identity(client: LLMClient) -> tuple[str, str, str]:
-    """What names the answers a client gives (a checkpoint of an LLM searcher is keyed by it)."""
-    return client.backend.name, client.backend.model, client.backend.settings
 
 
 def candidates_key(cand: Candidates) -> str:

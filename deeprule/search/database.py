@@ -232,10 +232,12 @@ def started_result(expert: Entry, seconds: float) -> SearchResult:
 
 
 def record(result: SearchResult, entry: Entry | None, status: str, note: str, seconds: float,
-           tokens: tuple[int, int] = (0, 0), llm_calls: int = 0) -> Iteration:
+           tokens: tuple[int, int] = (0, 0), llm_calls: int = 0,
+           llm: tuple[str, str] = ("", ""), corrections: str = "") -> Iteration:
     """Append one iteration carrying the best rule so far (a convergence curve reads
     `fitness` row by row); `entry` becomes the best when it beats it by more than
-    SearchConfig.min_gain (relative), and the status is then `improved`."""
+    SearchConfig.min_gain (relative), and the status is then `improved`. `llm`: the
+    backend and model that wrote (or guided) the iteration's rule."""
     number = len(result.iterations)
     gain = entry.fitness - result.best_outcome.fitness if entry is not None else 0.0
     improved = gain > SearchConfig().min_gain * abs(result.best_outcome.fitness)
@@ -245,7 +247,8 @@ def record(result: SearchResult, entry: Entry | None, status: str, note: str, se
     best = result.best_outcome
     step = Iteration(number, "improved" if improved else status, render_program(result.best),
                      best.fitness, best.profit, best.violations, gain if improved else None,
-                     note, tokens[0], tokens[1], seconds, llm_calls=llm_calls)
+                     note, tokens[0], tokens[1], seconds, llm_calls=llm_calls,
+                     llm_backend=llm[0], llm_model=llm[1], corrections=corrections)
     result.iterations.append(step)
     return step
 

@@ -7,9 +7,12 @@ is scored as written and the best is kept. What this isolates is what the loop o
 the reflection searcher (fitting, memory, checks) adds over the model's own judgement.
 
 The program database (search/database.py) keeps every answer by canonical form: a
-repeated rule is recorded as `duplicate` without being scored again; each entry names
-the backend/model that wrote it. N counts LLM proposals (one call each, recorded as the
-iteration's `llm_calls`).
+repeated rule is recorded as `duplicate` without being scored again; each entry and
+iteration names the backend/model that wrote it. The LLM writes the rule as a JSON tree
+or as `def stock(row)` text (`rule_form`, as in the reflection searcher: the same
+`propose`). Several clients may share the run (search/writers.py: proposal k asks client
+k mod their count). N counts model requests (a proposal is one, plus the client's
+retries of a malformed answer; recorded as the iteration's `llm_calls`).
 
 With a `Checkpoint`, the records and the database are saved after every proposal: a
 killed run resumes after its last finished proposal, and a finished one asks nothing.
@@ -19,13 +22,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import parse_program
 from deeprule.search import prompts
-from deeprule.search.checkpoint import Checkpoint, llm_identity
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.database import (
     ProgramDatabase,
     plain_scorer,
@@ -35,24 +38,35 @@ from deeprule.search.database import (
     started_result,
 )
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
-from deeprule.search.proposal import ProposalContext, propose
-from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE, SAMPLES_PER_SEED, SearchResult
+from deeprule.search.proposal import ProposalContext, RuleRefused, propose
+from deeprule.search.reflect import (
+    EXPERT_RULE,
+    OBJECTIVE,
+    SAMPLES_PER_SEED,
+    SearchConfig,
+    SearchResult,
+)
+from deeprule.search.writers import Writers, llm_identity, requests_sent, writer
 
 
 @dataclass(frozen=True)
 class DirectConfig:
     budget: int = 50
-    """N: LLM proposals."""
+    """N: model requests (one per proposal, plus the client's retries)."""
     depth: int = 2
     seed: int = 0
+    rule_form: str = SearchConfig.rule_form
+    """`tree` (JSON) or `text` (`def stock(row)`), as in the reflection searcher."""
     fitness: FitnessConfig = FitnessConfig()
 
 
-def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectConfig(),
+def direct(client: Writers, cand: Candidates, config: DirectConfig = DirectConfig(),
            start: str = EXPERT_RULE, progress: Callable[[str], None] = lambda _: None,
            checkpoint: Checkpoint | None = None) -> SearchResult:
-    """Ask for `config.budget` rules, score each as written, keep the best. `checkpoint`:
-    resume the run saved there under the same settings and LLM, save after each proposal."""
+    """Ask for rules until `config.budget` model requests were sent, score each as
+    written, keep the best; proposals written by `client` (or several in turn).
+    `checkpoint`: resume the run saved there under the same settings and LLMs, save after
+    each proposal."""
     started = time.perf_counter()
     checkpoint = checkpoint.within("direct_llm", config, start, prompts.VERSIONS,
                                    *llm_identity(client)) if checkpoint else None
@@ -68,11 +82,17 @@ def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectCon
         db.add(parse_program(start, RULE_FEATURES), author="expert")
         result = started_result(db.best(), time.perf_counter() - started)
     expert = next(iter(db.entries.values()))
-    context = ProposalContext(RULE_FEATURES, OBJECTIVE, expert.text, depth=config.depth)
+    context = ProposalContext(RULE_FEATURES, OBJECTIVE, expert.text, depth=config.depth,
+                              rule_form=config.rule_form)
     asked = saved["asked"] if saved else 0
-    while asked < config.budget and result.iterations[-1].status != "budget":
+    while (spent := sum(i.llm_calls for i in result.iterations)) < config.budget \
+            and result.iterations[-1].status != "budget":
         asked += 1
-        _ask(client, context, db, result, config.seed * SAMPLES_PER_SEED + asked - 1)
+        before = requests_sent(client)
+        _ask(writer(client, asked), context, db, result,
+             config.seed * SAMPLES_PER_SEED + asked - 1, config.budget - spent)
+        result.iterations[-1] = replace(result.iterations[-1],
+                                        llm_calls=requests_sent(client) - before)
         if checkpoint:
             checkpoint.save({**result_state(result), "database": db.state(), "asked": asked})
         step = result.iterations[-1]
@@ -81,24 +101,28 @@ def direct(client: LLMClient, cand: Candidates, config: DirectConfig = DirectCon
 
 
 def _ask(client: LLMClient, context: ProposalContext, db: ProgramDatabase,
-         result: SearchResult, draw: int) -> None:
-    """One proposal, scored as written and recorded (a duplicate is free)."""
+         result: SearchResult, draw: int, requests_left: int) -> None:
+    """One proposal, scored as written and recorded (a duplicate is free); text that does
+    not parse, or fails after the client's retries, is a `failed` iteration."""
     began = time.perf_counter()
     expert = next(iter(db.entries.values()))
+    llm = (client.backend.name, client.backend.model)
     try:
-        proposal = propose(client, context, sample=draw)
+        proposal = propose(client, context, sample=draw, check_retries=0,
+                           max_requests=requests_left)
     except BudgetExhausted:
-        record(result, None, "budget", "token budget spent", time.perf_counter() - began)
+        record(result, None, "budget", "token budget spent", time.perf_counter() - began,
+               llm=llm)
         return
-    except LLMCallFailed as err:
+    except (LLMCallFailed, RuleRefused) as err:
         record(result, None, "failed", str(err)[:300], time.perf_counter() - began,
-               (err.record.prompt_tokens, err.record.completion_tokens), llm_calls=1)
+               (err.prompt_tokens, err.completion_tokens), llm=llm)
         return
     known = db.knows(proposal.program)
-    author = f"{proposal.record.backend}/{proposal.record.model}"
-    entry = db.add(proposal.program, author=author, parent=expert.key)
-    note = (f"proposed again by {author}: {entry.summary()}" if known
+    llm = (proposal.record.backend, proposal.record.model)
+    entry = db.add(proposal.program, author="/".join(llm), parent=expert.key)
+    note = (f"proposed again by {'/'.join(llm)}: {entry.summary()}" if known
             else f"proposed {entry.summary()}")
     record(result, None if known else entry, "duplicate" if known else "kept", note,
            time.perf_counter() - began, (proposal.prompt_tokens, proposal.completion_tokens),
-           llm_calls=1)
+           llm=llm, corrections=proposal.corrections)

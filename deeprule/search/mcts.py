@@ -14,13 +14,18 @@ the best, not the mean: the search wants one best rule); an untried token counts
 expert rule's level, 0. Constants of a scored
 rule are fitted (Powell), as in the RL searcher.
 
-Bounded and cached LLM use: at most `max_llm_calls` expansions ask the LLM (default:
-the budget N), later ones use the kind-balanced prior and the rollout alone; every answer goes
+Bounded and cached LLM use: the LLM is sent at most `max_llm_calls` model requests
+(default: the budget N; the client's retries of a malformed answer count), later
+expansions use the kind-balanced prior and the rollout alone; every answer goes
 through the LLM client's cache, keyed by the node's prompt, so re-running a search
-costs no LLM call. The budget N counts distinct rules scored (program database): a
-simulation that ends at an already scored rule reuses its reward for free.
+costs no LLM call. Several clients may share the run (search/writers.py: request k
+asks client k mod their count); each iteration names the backend/model whose priors
+led to its rule. The LLM here only ranks tokens and guesses values, it never writes a
+whole rule, so the rule form (`tree`/`text`) of the other LLM searchers does not apply.
+The budget N counts distinct rules scored (program database): a simulation that ends
+at an already scored rule reuses its reward for free.
 Simulations are capped at `simulations_per_rule` x N so a converged tree stops. Each
-iteration (a newly scored rule) records the LLM calls made since the previous one.
+iteration (a newly scored rule) records the model requests sent since the previous one.
 
 With a `Checkpoint`, the tree (priors, visits, values, authors), the random stream, the
 database, the LLM calls spent and the records are saved after every newly scored rule: a
@@ -39,10 +44,10 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from deeprule.llm import LLMClient, Prompt
+from deeprule.llm import Prompt
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import parse_program
-from deeprule.search.checkpoint import Checkpoint, llm_identity
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.database import (
     Entry,
     ProgramDatabase,
@@ -55,8 +60,10 @@ from deeprule.search.database import (
 from deeprule.search.objective import RULE_FEATURES, Candidates, FitnessConfig
 from deeprule.search.reflect import EXPERT_RULE, OBJECTIVE, SAMPLES_PER_SEED, SearchResult
 from deeprule.search.tokens import Grammar, Partial, relative_reward
+from deeprule.search.writers import Writers, llm_identity, requests_sent, writer
 
 ADVISED_TOKENS = 3
+NO_LLM = "no LLM"
 _TASK = (
     "You help build an interpretable assortment-and-pricing rule for a distributor, one token "
     "at a time. Each row is one customer and one SKU. The rule is `stock` (stock the SKU if "
@@ -72,7 +79,7 @@ class MCTSConfig:
     budget: int = 50
     """N: distinct rules scored (the expert rule included)."""
     max_llm_calls: int | None = None
-    """Expansions that ask the LLM (None = the budget N)."""
+    """Model requests the expansions may send (None = the budget N)."""
     simulations_per_rule: int = 20
     c_puct: float = 1.0
     prior_mix: float = 0.25
@@ -129,8 +136,16 @@ class _Node:
             return self.best_reward
         llm = sum(self.llm_values) / len(self.llm_values)
         return value_mix * llm + (1 - value_mix) * self.best_reward
-    author: str = "no LLM"
+    author: str = NO_LLM
     """Who set this node's priors: the LLM's backend/model, or `no LLM` (kind-balanced)."""
+
+    @property
+    def llm(self) -> tuple[str, str]:
+        """(backend, model) that set the priors; ("", "") for kind-balanced ones."""
+        if self.author == NO_LLM:
+            return "", ""
+        backend, model = self.author.split("/", 1)  # a backend's name has no "/"
+        return backend, model
 
     @property
     def expanded(self) -> bool:
@@ -152,9 +167,9 @@ class _Node:
 class _Search:
     """One tree, its program database and the LLM calls it may still make."""
 
-    def __init__(self, client: LLMClient, cand: Candidates, config: MCTSConfig,
+    def __init__(self, clients: Writers, cand: Candidates, config: MCTSConfig,
                  start: str) -> None:
-        self.client, self.config, self.cand = client, config, cand
+        self.clients, self.config, self.cand = clients, config, cand
         self.rng = np.random.default_rng(config.seed)
         self.grammar = Grammar(tuple(RULE_FEATURES), config.max_stock_tokens,
                                config.max_price_tokens)
@@ -163,6 +178,7 @@ class _Search:
         self.start = start
         self.max_calls = config.budget if config.max_llm_calls is None else config.max_llm_calls
         self.calls = 0
+        """Model requests sent so far (retries included)."""
         self.recorded_calls = 0
         """LLM calls already counted by a recorded iteration."""
         self.tokens = [0, 0]
@@ -191,19 +207,20 @@ class _Search:
         node.prior = balanced
         if self.calls >= self.max_calls:
             return None
-        self.calls += 1
+        sent = requests_sent(self.clients)
         try:
-            answer = self.client.generate(advice_prompt(node.state, self.expert.text),
-                                          advice_schema(legal),
-                                          self.config.seed * SAMPLES_PER_SEED)
+            answer = writer(self.clients, self.calls + 1).generate(
+                advice_prompt(node.state, self.expert.text), advice_schema(legal),
+                self.config.seed * SAMPLES_PER_SEED, self.max_calls - self.calls)
         except BudgetExhausted:
-            self.calls -= 1  # refused before it was made
-            self.max_calls = self.calls
+            self.max_calls = 0  # no token left: no further request
             return None
         except LLMCallFailed as err:
             self.tokens[0] += err.record.prompt_tokens
             self.tokens[1] += err.record.completion_tokens
             return None
+        finally:  # whatever came of it, the requests it sent are spent
+            self.calls += requests_sent(self.clients) - sent
         self.tokens[0] += answer.record.prompt_tokens
         self.tokens[1] += answer.record.completion_tokens
         ranked = list(dict.fromkeys(answer.value.next_tokens))
@@ -226,8 +243,9 @@ class _Search:
             state = state.then(state.random_token(self.rng))
         return state
 
-    def simulate(self) -> tuple[Entry | None, bool, bool]:
-        """One simulation: (the rule it scored, whether it was new, whether to go on)."""
+    def simulate(self) -> tuple[Entry | None, _Node, bool]:
+        """One simulation: (the rule it scored if new, the node whose priors led to it,
+        whether to go on)."""
         path = [self.root]
         node = self.root
         while node.expanded and not node.state.done:
@@ -240,14 +258,14 @@ class _Search:
         new = not self.db.knows(program)
         entry = self.db.add(program, author=f"mcts, priors by {node.author}")
         if entry is None:
-            return None, False, False
+            return None, node, False
         reward = relative_reward(entry.fitness, self.expert.fitness)
         for visited in path:
             visited.visits += 1
             visited.best_reward = max(visited.best_reward, reward)
             if llm_value is not None:
                 visited.llm_values.append(llm_value)
-        return entry, new, True
+        return entry if new else None, node, True
 
     def run(self, progress: Callable[[str], None], started: float,
             checkpoint: Checkpoint | None) -> SearchResult:
@@ -263,16 +281,16 @@ class _Search:
         began = time.perf_counter()
         last = self.config.simulations_per_rule * self.config.budget
         for simulation in range(first, 0 if finished else last + 1):
-            entry, new, go_on = self.simulate()
+            entry, guided, go_on = self.simulate()
             if not go_on:
                 break
-            if new:
+            if entry is not None:
                 step = record(result, entry, "kept",
                               f"simulation {simulation}: {entry.summary()}, "
                               f"{self.db.spent}/{self.db.budget} rules scored, "
                               f"{self.calls} LLM calls",
                               time.perf_counter() - began, (self.tokens[0], self.tokens[1]),
-                              self.calls - self.recorded_calls)
+                              self.calls - self.recorded_calls, guided.llm)
                 self.tokens, self.recorded_calls = [0, 0], self.calls
                 self.save(checkpoint, result, simulation, False)
                 began = time.perf_counter()
@@ -301,12 +319,13 @@ class _Search:
         return resumed_result(saved, self.cand, c.fitness)
 
 
-def tree_search(client: LLMClient, cand: Candidates, config: MCTSConfig = MCTSConfig(),
+def tree_search(client: Writers, cand: Candidates, config: MCTSConfig = MCTSConfig(),
                 start: str = EXPERT_RULE, progress: Callable[[str], None] = lambda _: None,
                 checkpoint: Checkpoint | None = None) -> SearchResult:
     """Search until `config.budget` distinct rules were scored (or the simulation cap); one
-    iteration per newly scored rule, each carrying the best rule so far. `checkpoint`:
-    resume the run saved there under the same settings and LLM, save as it goes."""
+    iteration per newly scored rule, each carrying the best rule so far; the LLM `client`
+    (or several in turn) advises the expansions. `checkpoint`: resume the run saved there
+    under the same settings and LLMs, save as it goes."""
     started = time.perf_counter()
     checkpoint = checkpoint.within("mcts", config, start, *llm_identity(client)) \
         if checkpoint else None

@@ -36,7 +36,8 @@ from deeprule.search import prompts
 REFLECTION_CHARS = 200
 """The reflection's length at most: a sentence or two (generated tokens cost seconds)."""
 RULE_FORMS = ("tree", "text")
-"""How the LLM writes a rule: a JSON tree in a schema, or `def f(row)` text."""
+"""How the LLM writes a rule: a JSON tree in a schema, or `def f(row)` text; the first
+is every searcher's default."""
 TEXT_EXTRA_DEPTH = 2
 """The text grammar's depth over the tree's: a tree of depth d prices at IR depth d + 1
 (its if-else choices included); text spends a level more on chains (`a * b * c`) and
@@ -78,7 +79,7 @@ class ProposalContext:
     answer_form: bool = True
     """Quote the current rule in the answer's JSON form too (small models copy a form well —
     too well once they have copied the rule itself). The text form needs no such quote."""
-    rule_form: str = "tree"
+    rule_form: str = RULE_FORMS[0]
     """`tree` (a JSON rule tree) or `text` (`def stock(row)` text), RULE_FORMS."""
 
     def __post_init__(self) -> None:
@@ -241,20 +242,28 @@ def _answer_form(context: ProposalContext) -> str:
 
 
 def propose(client: LLMClient, context: ProposalContext, sample: int = 0,
-            check: Check | None = None, check_retries: int = 1) -> Proposal:
+            check: Check | None = None, check_retries: int = 1,
+            max_requests: int = 0) -> Proposal:
     """Ask for one rule (`sample` > 0: another draw than the greedy one) that parses and
     passes `check`.
 
     A refused rule (or rule text that did not parse) is quoted with its reasons in the
     next prompt's feedback; after `check_retries` more refusals, RuleRefused. LLM
     failures (after the client's retries) and budget exhaustion propagate.
+    `max_requests` > 0: what is left of the search's N; no re-ask (of ours or of the
+    client's) starts once the model requests sent reach it.
     """
     schema = _schema(context)
     refusals: list[str] = []
     tokens = [0, 0]
+    sent = 0
     for _ in range(check_retries + 1):
+        if sent and 0 < max_requests <= sent:
+            break
         asked = replace(context, feedback=(*context.feedback, *refusals))
-        result = client.generate(proposal_prompt(asked), schema, sample)
+        result = client.generate(proposal_prompt(asked), schema, sample,
+                                 max(max_requests - sent, 1) if max_requests else 0)
+        sent += result.record.requests
         tokens[0] += result.record.prompt_tokens
         tokens[1] += result.record.completion_tokens
         try:

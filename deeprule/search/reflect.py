@@ -29,7 +29,7 @@ the reason; refused twice, the iteration is `refused`; refusals stay in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
@@ -50,6 +50,7 @@ from deeprule.search.objective import (
     outcome,
 )
 from deeprule.search.proposal import (
+    RULE_FORMS,
     ProposalContext,
     Restructure,
     RuleRefused,
@@ -66,6 +67,7 @@ from deeprule.search.segments import (
     segment_losses,
     worst_examples,
 )
+from deeprule.search.writers import Writers, requests_sent, writer
 
 EXPERT_RULE = """
 def stock(row):
@@ -86,8 +88,9 @@ OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked r
 @dataclass(frozen=True)
 class SearchConfig:
     iterations: int = 5
-    """T_max, the budget N: iterations at most, and LLM requests at most (a check's re-asks
-    count: the last iterations ask fewer re-asks, or none, rather than overrun N)."""
+    """T_max, the budget N: iterations at most, and model requests at most (a check's
+    re-asks and the client's retries count: the last iterations ask fewer, or none, rather
+    than overrun N)."""
     patience: int = 3
     """Stop after this many iterations without a new best."""
     tau: float = 0.05
@@ -117,7 +120,7 @@ class SearchConfig:
     seed: int = 0
     """Which draws the LLM makes: seed 0 asks greedily first, another seed samples
     different answers (each cached apart), so repeated runs are independent."""
-    rule_form: str = "tree"
+    rule_form: str = RULE_FORMS[0]
     """How the LLM writes rules: `tree` (JSON in a schema) or `text` (`def stock(row)`
     text, grammar-constrained on the local model; docs/search.md)."""
     fitness: FitnessConfig = FitnessConfig()
@@ -148,8 +151,9 @@ class Iteration:
     max_segment_loss: float | None = None
     worst_segment: str = ""
     llm_calls: int = 0
-    """LLM requests this iteration made (re-asks included; a cached answer counts too, so
-    a rerun is the same run): what the budget N counts for the LLM searchers."""
+    """Model requests this iteration sent (our re-asks, the client's retries and the
+    backend's own re-asks included; a cached answer counts what it took when made, so a
+    rerun is the same run): what the budget N counts for the LLM searchers."""
     llm_backend: str = ""
     llm_model: str = ""
     """Who wrote the proposal ("" = no LLM: the expert rule)."""
@@ -205,18 +209,6 @@ def fitted(program: Program, cand: Candidates, config: SearchConfig) -> tuple[Pr
     return tuned, outcome(tuned, decide(tuned, cand.columns), cand, config.fitness)
 
 
-Writers = LLMClient | Sequence[LLMClient]
-"""Who proposes: one client, or several sharing the run."""
-
-
-def writer(clients: Writers, number: int) -> LLMClient:
-    """The client that writes proposal `number` (1-based): round-robin over several, so a
-    resumed run asks each proposal of the same backend as before (and hits its cache)."""
-    if isinstance(clients, LLMClient):
-        return clients
-    return clients[(number - 1) % len(clients)]
-
-
 def search(client: Writers, cand: Candidates, config: SearchConfig = SearchConfig(),
            start: str = EXPERT_RULE,
            progress: Callable[[str], None] = lambda _: None,
@@ -241,10 +233,9 @@ def search(client: Writers, cand: Candidates, config: SearchConfig = SearchConfi
         result.stopped = _stop_reason(result, config)
         if result.stopped:
             break
-        writing = writer(client, number)
-        asked = len(writing.usage.records)
-        step = _iterate(writing, market, result, number)
-        step = replace(step, llm_calls=len(writing.usage.records) - asked)
+        asked = requests_sent(client)
+        step = _iterate(writer(client, number), market, result, number)
+        step = replace(step, llm_calls=requests_sent(client) - asked)
         result.iterations.append(step)
         _save(checkpoint, result)
         on_iteration(step)
@@ -405,8 +396,8 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     try:
         proposal = propose(client, context, sample=_sample(config.seed, number),
                            check=lambda program: rule_problems(program, rows, config.check),
-                           check_retries=min(config.check_retries,
-                                             config.iterations - _calls(result) - 1))
+                           check_retries=config.check_retries,
+                           max_requests=config.iterations - _calls(result))
     except BudgetExhausted:
         return Iteration(number, "budget", "", None, None, None, None, "token budget spent",
                          template=template, **author)

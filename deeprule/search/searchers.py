@@ -1,11 +1,13 @@
 """One interface for every rule searcher, so the comparison runs each under the same budget.
 
 A searcher takes the candidate rows, a `SearchRequest` (the evaluation budget N, a
-seed, the fitness weights) and, when it uses one, an LLM client; it returns a
-`SearchResult` (every iteration recorded, the best rule marked). N counts what costs:
-LLM requests for the reflection and direct-LLM searchers (re-asks included), distinct
-rules scored for the others (the LLM-guided tree search also makes at most N LLM calls)
-— the paper's "N iterations" in its Table 2. With a `checkpoint` in the request, each
+seed, the fitness weights, the form the LLM writes rules in) and, when it uses one, an
+LLM client or several sharing the run (search/writers.py: taken in turn, each iteration
+naming its writer); it returns a `SearchResult` (every iteration recorded, the best rule
+marked). N counts what costs: model requests for the reflection and direct-LLM searchers
+(our re-asks and the client's retries included), distinct rules scored for the others
+(the LLM-guided tree search also sends at most N model requests) — the paper's "N
+iterations" in its Table 2. With a `checkpoint` in the request, each
 searcher saves its state after every iteration under the request's key extended by its
 own settings (and LLM), so a killed run resumes and a finished one costs nothing.
 """
@@ -15,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from deeprule.llm import LLMClient
-from deeprule.search.checkpoint import Checkpoint, llm_identity
+from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.direct_llm import DirectConfig, direct
 from deeprule.search.evolve import EvolveConfig, evolve
 from deeprule.search.mcts import MCTSConfig, tree_search
@@ -24,6 +25,7 @@ from deeprule.search.objective import Candidates, FitnessConfig
 from deeprule.search.prompts import VERSIONS
 from deeprule.search.reflect import SearchConfig, SearchResult, search
 from deeprule.search.rl import RLConfig, reinforce
+from deeprule.search.writers import Writers, llm_identity, needs
 
 Progress = Callable[[str], None]
 
@@ -37,60 +39,59 @@ class SearchRequest:
     checkpoint: Checkpoint | None = None
     """Where the run's state is saved, keyed by what the rows and the caller fix (the
     searcher adds its settings); None = not saved."""
+    rule_form: str = SearchConfig.rule_form
+    """How the LLM writes a rule where it writes whole rules (reflection, direct LLM):
+    `tree` (JSON) or `text` (`def stock(row)`). The tree search's LLM ranks tokens, never
+    writes a rule, and the others use no LLM: they ignore it."""
 
 
 @dataclass(frozen=True)
 class Searcher:
     name: str
     uses_llm: bool
-    run: Callable[[Candidates, SearchRequest, LLMClient | None, Progress], SearchResult]
+    run: Callable[[Candidates, SearchRequest, Writers | None, Progress], SearchResult]
     description: str
 
 
-def _reflection(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+def _reflection(cand: Candidates, request: SearchRequest, client: Writers | None,
                 progress: Progress) -> SearchResult:
     config = SearchConfig(iterations=request.budget, patience=request.budget,
-                          seed=request.seed, fitness=request.fitness)
-    client = _needs(client, "llm_reflection")
+                          seed=request.seed, rule_form=request.rule_form,
+                          fitness=request.fitness)
+    client = needs(client, "llm_reflection")
     checkpoint = request.checkpoint.within("llm_reflection", config, VERSIONS,
                                            *llm_identity(client)) if request.checkpoint else None
     return search(client, cand, config, progress=progress, checkpoint=checkpoint)
 
 
-def _evolution(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+def _evolution(cand: Candidates, request: SearchRequest, client: Writers | None,
                progress: Progress) -> SearchResult:
     config = replace(EvolveConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
     return evolve(cand, config, progress=progress, checkpoint=request.checkpoint)
 
 
-def _reinforcement(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+def _reinforcement(cand: Candidates, request: SearchRequest, client: Writers | None,
                    progress: Progress) -> SearchResult:
     config = replace(RLConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
     return reinforce(cand, config, progress=progress, checkpoint=request.checkpoint)
 
 
-def _tree_search(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+def _tree_search(cand: Candidates, request: SearchRequest, client: Writers | None,
                  progress: Progress) -> SearchResult:
     config = replace(MCTSConfig(), budget=request.budget, seed=request.seed,
                      fitness=request.fitness)
-    return tree_search(_needs(client, "mcts"), cand, config, progress=progress,
+    return tree_search(needs(client, "mcts"), cand, config, progress=progress,
                        checkpoint=request.checkpoint)
 
 
-def _direct(cand: Candidates, request: SearchRequest, client: LLMClient | None,
+def _direct(cand: Candidates, request: SearchRequest, client: Writers | None,
             progress: Progress) -> SearchResult:
     config = replace(DirectConfig(), budget=request.budget, seed=request.seed,
-                     fitness=request.fitness)
-    return direct(_needs(client, "direct_llm"), cand, config, progress=progress,
+                     rule_form=request.rule_form, fitness=request.fitness)
+    return direct(needs(client, "direct_llm"), cand, config, progress=progress,
                   checkpoint=request.checkpoint)
-
-
-def _needs(client: LLMClient | None, name: str) -> LLMClient:
-    if client is None:
-        raise ValueError(f"searcher {name!r} writes rules with an LLM: pass a client")
-    return client
 
 
 SEARCHERS: dict[str, Searcher] = {s.name: s for s in (

@@ -34,7 +34,7 @@ from deeprule.llm.types import ModelPackageMissing
 from deeprule.search.searchers import SEARCHERS
 from pipelines.compare import ROWS, parse, step_weights, store
 from tests.helpers.plots import embedded_png
-from tests.search.test_searchers import answer
+from tests.search.test_searchers import answer, text_answer
 
 TINY = CompareSettings(preset="tiny", seeds=2, llm_seeds=1, budgets=(2, 4),
                        validation_months=1, test_months=1)
@@ -219,6 +219,16 @@ def test_each_llm_backend_runs_its_own_search_and_is_a_column_of_table_2(tmp_pat
     assert step_weights(settings, llms) == [1, 3, 3, 1, 1]
 
 
+def test_a_rule_form_other_than_the_default_is_its_own_column_and_checkpoint(tmp_path) -> None:
+    settings = replace(TINY, seeds=1, checkpoints=str(tmp_path), rule_form="text")
+    world = seed_world(settings, 0)
+    fake = ("fake", lambda: LLMClient(ScriptedBackend(responder=text_answer), None))
+    result, backend, _ = run_search(world, "direct_llm", 2, settings, fake, lambda _: None)
+    assert backend == "fake-model [text]" and len(result.iterations) == 3
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "tiny-stated-seed0-direct_llm-N2-fake-text.json"]
+
+
 def test_the_command_runs_each_rule_model_and_refuses_an_unknown_one() -> None:
     _, llms, _ = parse(["--preset", "tiny", "--database", "x.duckdb",
                         "--rule-models", "qwen-coder-1.5b,gemma-3-270m"])
@@ -235,3 +245,8 @@ def test_the_command_calibrates_plans_unless_told_not_to() -> None:
     assert calibrated.plan.calibration.enabled
     assert not ablation.plan.calibration.enabled
     assert ablation.plan.method == calibrated.plan.method == "milp"
+
+
+def test_the_command_passes_the_rule_form_to_the_searchers_that_write_rules() -> None:
+    text, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-form", "text"])
+    assert text.rule_form == "text" and CompareSettings().rule_form == "tree"

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import duckdb
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -198,3 +199,43 @@ def test_a_prompt_too_long_for_the_context_fails_at_once_without_retries() -> No
     with pytest.raises(LLMCallFailed, match="PromptTooLong") as info:
         llm.generate(PROMPT, Answer)
     assert backend.calls == 1 and info.value.record.attempts == 1
+    assert info.value.record.requests == 0  # refused before the model ran
+
+
+BAD = '{"label": "yes", "score": 42}'
+"""Fails validation (score above 10): the client asks again."""
+
+
+def test_every_request_sent_is_counted_and_a_cached_answer_replays_its_count(
+        tmp_path: Path) -> None:
+    first = ScriptedBackend([BAD, GOOD])
+    with client(first, tmp_path) as llm:
+        record = llm.generate(PROMPT, Answer).record
+    assert first.calls == 2 and (record.attempts, record.requests) == (2, 2)
+    assert llm.usage.requests() == 2 and llm.usage.summary()["llm_requests"] == 2
+    with client(ScriptedBackend(), tmp_path) as again:  # asked nothing: from the cache
+        hit = again.generate(PROMPT, Answer).record
+    assert hit.cache_hit and hit.requests == 2  # a rerun charges N as the first run did
+
+
+def test_a_request_cap_stops_the_clients_retries() -> None:
+    backend = ScriptedBackend([BAD, GOOD])
+    with pytest.raises(LLMCallFailed) as info:
+        client(backend, max_retries=2).generate(PROMPT, Answer, max_requests=1)
+    assert backend.calls == 1 and info.value.record.requests == info.value.requests == 1
+
+
+def test_a_backend_that_re_asks_itself_reports_every_request() -> None:
+    backend = ScriptedBackend([InvalidOutputError("two bad answers", 10, 5, requests=2), GOOD])
+    llm = client(backend, max_retries=1)
+    assert llm.generate(PROMPT, Answer).record.requests == 3
+
+
+def test_a_cache_written_before_request_counts_reads_as_one_request(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as conn:  # the table as it was, without `requests`
+        conn.execute("CREATE TABLE llm_cache (key VARCHAR PRIMARY KEY, backend VARCHAR, "
+                     "model VARCHAR, schema_name VARCHAR, response VARCHAR, "
+                     "prompt_tokens INTEGER, completion_tokens INTEGER, created_at TIMESTAMP)")
+        conn.execute("INSERT INTO llm_cache VALUES ('k', 'b', 'm', 's', '{}', 1, 2, now())")
+    assert ResponseCache(path).get_many(["k"])["k"].requests == 1

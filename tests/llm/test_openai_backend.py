@@ -68,6 +68,21 @@ def test_invalid_output_is_reasked_by_instructor_then_reported() -> None:
     with pytest.raises(InvalidOutputError) as info:
         b.generate(Prompt("sys", "user"), Answer, timeout_s=5)
     assert info.value.prompt_tokens >= 30
+    assert info.value.requests == 2  # instructor's re-ask counts against a search's N
+
+
+def test_an_answer_valid_after_instructors_re_ask_reports_both_requests() -> None:
+    b = backend([httpx.Response(200, json=completion('{"score": 42}')),
+                 httpx.Response(200, json=completion('{"score": 4}'))], validation_retries=1)
+    gen = b.generate(Prompt("sys", "user"), Answer, timeout_s=5)
+    assert gen.value == Answer(score=4) and gen.requests == 2
+
+
+def test_the_prompted_mode_reports_its_own_re_asks() -> None:
+    b = backend([httpx.Response(200, json=completion('{"score": 42}')),
+                 httpx.Response(200, json=completion('{"score": 4}'))], mode="md_json",
+                validation_retries=1)
+    assert b.generate(Prompt("sys", "user"), Answer, timeout_s=5).requests == 2
 
 
 def test_server_errors_are_transient_and_retried_by_the_client() -> None:

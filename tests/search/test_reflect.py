@@ -132,9 +132,11 @@ def test_failed_proposals_are_iterations_and_a_spent_budget_stops_cleanly() -> N
     failing = ScriptedBackend([InvalidOutputError("not JSON", 10, 5)] * 3
                               + [markup_rule(1.4)])
     result = search(LLMClient(failing, None, max_retries=2, backoff_s=0.0), cand,
-                    SearchConfig(iterations=2, epsilon=NEVER_CONVERGED), encoder=WordEncoder())
+                    SearchConfig(iterations=4, epsilon=NEVER_CONVERGED), encoder=WordEncoder())
     assert [i.status for i in result.iterations][1] == "failed"
     assert result.iterations[1].prompt_tokens == 30
+    assert [i.llm_calls for i in result.iterations] == [0, 3, 1]  # the retries count in N
+    assert result.stopped == "calls"
     budgeted = search(LLMClient(ScriptedBackend([markup_rule(1.4)] * 5), None,
                                 token_budget=150), cand,
                       SearchConfig(iterations=5, epsilon=NEVER_CONVERGED), encoder=WordEncoder())

@@ -111,3 +111,23 @@ def test_the_reflection_loop_asks_fewer_re_asks_rather_than_overrun_n() -> None:
     assert [i.llm_calls for i in result.iterations] == [0, 2, 2, 1]  # the last: no re-ask
     assert [i.status for i in result.iterations[1:]] == ["refused"] * 3
     assert result.stopped == "calls"
+
+
+@pytest.mark.parametrize("name", [n for n, s in SEARCHERS.items() if s.uses_llm])
+def test_a_malformed_answer_the_client_asks_again_counts_against_n(name: str) -> None:
+    """The client's retry of an answer that failed validation is a request like any other:
+    N = 5 requests are 5 requests sent, however many answers were malformed."""
+    def once_malformed(prompt: Prompt, schema: type) -> str:
+        return "{}" if backend.calls == 1 else answer(prompt, schema)
+
+    backend = ScriptedBackend(responder=once_malformed)
+    client = LLMClient(backend, None, max_retries=2, backoff_s=0.0)
+    result = searcher(name).run(MARKET, SearchRequest(5, fitness=NO_PENALTY), client,
+                                lambda _: None)
+    assert backend.attempts[:2] == [0, 1]  # the first answer failed validation, re-asked
+    assert backend.calls == 5  # the re-ask was the sixth request before the fix
+    assert client.usage.requests() == 5
+    assert sum(i.llm_calls for i in result.iterations) <= 5
+    if name != "mcts":  # one iteration per proposal: every request is in one
+        assert sum(i.llm_calls for i in result.iterations) == 5
+        assert result.iterations[1].llm_calls == 2

@@ -2,12 +2,14 @@
 
 import json
 import pkgutil
+from dataclasses import replace
 from importlib import import_module
 
 import pytest
 
 import deeprule.search
 from deeprule.llm import LLMClient, Prompt
+from deeprule.llm.factory import LLMSettings, make_clients
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.rules import Program, render_program
 from deeprule.search.objective import FitnessConfig
@@ -76,3 +78,61 @@ def test_another_seed_asks_the_llm_for_other_draws() -> None:
         searcher("llm_reflection").run(MARKET, SearchRequest(budget=1, seed=seed),
                                        LLMClient(backend, None), lambda _: None)
     assert first.attempts[0] == 0 and second.attempts[0] >= 100_000
+
+
+LLM_SEARCHERS = sorted(n for n, s in SEARCHERS.items() if s.uses_llm)
+RULE_WRITERS = ("direct_llm", "llm_reflection")
+"""The LLM searchers whose LLM writes whole rules (the tree search's ranks tokens)."""
+
+
+def text_answer(prompt: Prompt, schema: type) -> str:
+    """Rule text with near-miss names (`cots`, `hist_unit`) for a text-form proposal; the
+    first allowed token for a tree-search node."""
+    if schema.__name__ != "ReflectedRuleText":
+        return answer(prompt, schema)
+    markup = 1.3 + 0.01 * (len(prompt.user) % 7)
+    return json.dumps({"reflection": "a markup on cost",
+                       "rule": f"def stock(row):\n    return row.hist_unit > 0\n\n"
+                               f"def price(row):\n    return row.cots * {markup}\n"})
+
+
+@pytest.mark.parametrize("name", LLM_SEARCHERS)
+def test_the_rule_form_reaches_every_searcher_whose_llm_writes_rules(name: str) -> None:
+    schemas: list[str] = []
+
+    def answering(prompt: Prompt, schema: type) -> str:
+        schemas.append(schema.__name__)
+        return text_answer(prompt, schema)
+
+    backend = ScriptedBackend(responder=answering)
+    result = searcher(name).run(MARKET, replace(REQUEST, budget=3, rule_form="text"),
+                                LLMClient(backend, None), lambda _: None)
+    if name in RULE_WRITERS:
+        assert set(schemas) == {"ReflectedRuleText"}
+        assert "def stock(row)" in backend.prompts[0].user + backend.prompts[0].system
+        written = [i for i in result.iterations if i.llm_model]
+        assert written and all(i.corrections == "read 'hist_unit' as 'hist_units'; "
+                                                 "read 'cots' as 'cost'" for i in written)
+        with pytest.raises(ValueError, match="unknown rule form"):
+            searcher(name).run(MARKET, replace(REQUEST, rule_form="prose"),
+                               LLMClient(ScriptedBackend(responder=answer), None),
+                               lambda _: None)
+    else:  # the tree search's LLM never writes a rule: the form does not apply
+        assert set(schemas) == {"TokenAdvice"}
+
+
+@pytest.mark.parametrize("name", LLM_SEARCHERS)
+def test_several_clients_take_turns_and_each_iteration_names_its_writer(name: str) -> None:
+    first = ScriptedBackend(responder=answer, model="model-a")
+    second = ScriptedBackend(responder=answer, model="model-b")
+    second.name = "other"
+    clients = make_clients(LLMSettings(), "rule_proposal", (first, second))
+    result = searcher(name).run(MARKET, REQUEST, clients, lambda _: None)
+    assert first.calls and second.calls and abs(first.calls - second.calls) <= 1
+    assert first.calls + second.calls <= REQUEST.budget
+    writers = [(i.llm_backend, i.llm_model) for i in result.iterations[1:]]
+    assert set(writers) <= {("scripted", "model-a"), ("other", "model-b"), ("", "")}
+    assert {("scripted", "model-a"), ("other", "model-b")} <= set(writers)
+    if name in RULE_WRITERS:  # one proposal per iteration, in turn
+        assert [w[1] for w in writers] == ["model-a", "model-b"] * (len(writers) // 2) \
+            + ["model-a"] * (len(writers) % 2)
