@@ -55,6 +55,8 @@ from resources.llm import LLMResource
 from resources.paths import data_dir, duckdb_path
 
 ROWS, CONVERGENCE, RUNS = COMPARISON_ROWS, COMPARISON_CONVERGENCE, COMPARISON_RUNS
+SEARCH_KEY = "{} N={} ({})"
+"""One search of a run (searcher, budget, backend), as polars and DuckDB both format it."""
 
 
 def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, str]:
@@ -156,12 +158,12 @@ def step_weights(settings: CompareSettings, llms: LLMs | None) -> list[int]:
 def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFrame,
           curves: pl.DataFrame, seconds: float) -> None:
     """Replace the rows of the same preset, documents setting and seeds, but of searches only
-    those this run made (searcher x N): a run of one searcher, or without the LLM, keeps
-    the other searches' rows. Record the run."""
+    those this run made (searcher x N x backend): a run of one searcher, without the LLM,
+    with another model or rule form keeps the other searches' rows. Record the run."""
     seeds = list(range(settings.seeds))
     searched = (rows.filter(pl.col("kind") == "searcher")
-                .select(pl.format("{} N={}", "searcher", "budget")).unique().to_series()
-                .to_list())
+                .select(pl.format(SEARCH_KEY, "searcher", "budget", "backend")).unique()
+                .to_series().to_list())
     run = pl.DataFrame({"run_id": [run_id], "preset": [settings.preset],
                         "documents": [settings.documents], "seeds": [settings.seeds],
                         "finished": [datetime.now(UTC).replace(tzinfo=None)],
@@ -177,8 +179,9 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
             if name != RUNS:
                 conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
                              "AND list_contains(?, seed) AND (searcher IS NULL OR "
-                             "list_contains(?, searcher || ' N=' || budget))",
-                             [settings.preset, settings.documents, seeds, searched])
+                             "list_contains(?, format(?, searcher, budget, backend)))",
+                             [settings.preset, settings.documents, seeds, searched,
+                              SEARCH_KEY])
             conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
         conn.execute("COMMIT")
 

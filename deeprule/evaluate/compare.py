@@ -268,12 +268,12 @@ def run_search(sw: SeedWorld, name: str, budget: int, settings: CompareSettings,
     spec = SEARCHERS[name]
     client = llm[1]() if spec.uses_llm and llm is not None else None
     form = "" if settings.rule_form == SearchRequest.rule_form else settings.rule_form
-    backend = NO_BACKEND
+    backend, label = NO_BACKEND, ""
     if client is not None:  # another rule form is another column of Table 2
         backend = client.backend.model + (f" [{form}]" if form else "")
+        label = llm[0] + (f"-{form}" if form else "")
     started = time.perf_counter()
     try:
-        label = "" if client is None else llm[0] + (f"-{form}" if form else "")
         request = SearchRequest(budget, sw.seed, settings.fitness,
                                 search_checkpoint(sw, name, budget, settings, label),
                                 settings.rule_form)

@@ -169,6 +169,13 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
                                  ).fetchall())
     assert kept["evolution"] == ["e"]  # what the run searched is replaced,
     assert kept["llm_reflection"] != ["e"]  # the searches it did not make are kept
+    other_model = rows.filter(pl.col("searcher") == "llm_reflection").with_columns(
+        run_id=pl.lit("f"), backend=pl.lit("other-model"))
+    store(database, TINY, "f", other_model, curves.head(0), 6.0)
+    with duckdb.connect(database, read_only=True) as conn:
+        backends = conn.execute(f"SELECT DISTINCT backend FROM {ROWS} WHERE documents = "
+                                "'stated' AND searcher = 'llm_reflection' ORDER BY 1").fetchall()
+    assert backends == [("fake-model",), ("other-model",)]  # another model: another column
 
 
 def test_the_progress_bar_weighs_llm_searches_by_their_iterations() -> None:
