@@ -30,6 +30,7 @@ lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra qwen --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
 	  -c lock-constraints.txt --no-header -o requirements.lock
+	$(PY) -m pipelines.lock_stamp requirements.lock
 	@echo "requirements.lock regenerated: review the diff, then 'make install'"
 
 run: install
