@@ -12,17 +12,14 @@ from dagster_duckdb import DuckDBResource
 
 from assets._tables import read_table_or_none
 from deeprule.models import registry
-from deeprule.models.calibration import validation_calibration
+from deeprule.models.calibration import CalibrationConfig, validation_calibration
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import training_frame
 from deeprule.models.split import TimeSplit
 from deeprule.optimize.candidates import search_candidates
-from deeprule.optimize.plans import PlanConfig
 from deeprule.search.objective import Candidates
 from resources.mlflow import MlflowResource
-
-DEFAULT_PLAN = PlanConfig()
 
 SOURCES = ("shipments", "skus", "customer_features", "sku_features",
            "customer_category_features")
@@ -79,5 +76,5 @@ def held_out_candidates(mlflow: MlflowResource, duckdb: DuckDBResource,
     ref, scorer, split = registered_demand(mlflow, demand_model)
     tables = sources(duckdb)
     test = held_out_frame(duckdb, scorer, split, tables)
-    fitted = validation_calibration(tables, scorer, split.validation, DEFAULT_PLAN.calibration)
+    fitted = validation_calibration(tables, scorer, split.validation, CalibrationConfig())
     return ref, test, search_candidates(tables, scorer, test, fitted, tables.customer_features)

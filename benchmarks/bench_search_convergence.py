@@ -33,22 +33,18 @@ MARKS = (0, 1, 5, 10, 25, 50, 100, 300)
 
 def by_iteration(curves: pl.DataFrame) -> pl.DataFrame:
     """Best Φ so far at each mark a run reaches, and at its last iteration (rows), per
-    searcher x N x backend (columns)."""
+    searcher x N (x backend, when the LLM searchers ran on several) (columns)."""
+    several = curves.filter(pl.col("backend") != NO_BACKEND)["backend"].n_unique() > 1
     rows = []
     for (searcher, budget, backend), run in curves.group_by(
             "searcher", "budget", "backend", maintain_order=True):
+        label = f"{searcher} N={budget}" + (
+            f" ({backend[:20]})" if several and backend != NO_BACKEND else "")
         end = int(run["iteration"].max())
         for mark in sorted({m for m in MARKS if m <= end} | {end}):
-            rows.append({"run": run_label(curves, searcher, budget, backend), "iteration": mark,
+            rows.append({"run": label, "iteration": mark,
                          "best Φ": run.filter(pl.col("iteration") <= mark)["best_fitness"].max()})
     return pl.DataFrame(rows).pivot("run", index="iteration", values="best Φ").sort("iteration")
-
-
-def run_label(curves: pl.DataFrame, searcher: str, budget: int, backend: str) -> str:
-    """`searcher N=budget`, with the backend only when LLM searchers ran on several."""
-    llm = curves.filter(pl.col("backend") != NO_BACKEND)["backend"].n_unique()
-    return f"{searcher} N={budget}" + (f" ({backend[:20]})" if llm > 1 and
-                                        backend != NO_BACKEND else "")
 
 
 def iteration_cost(curves: pl.DataFrame) -> pl.DataFrame:
