@@ -175,16 +175,16 @@ class LLMClient:
     def _call_backend(self, key: str, prompt: Prompt, schema: type[T],
                       sample: int, max_requests: int) -> CallResult[T]:
         started = time.perf_counter()
-        tokens = [0, 0, 0]  # prompt tokens, completion tokens, model requests: all attempts
+        spent = _Spent()
         errors: list[str] = []
         for attempt in range(self.max_retries + 1):
-            if attempt and 0 < max_requests <= tokens[2]:
+            if attempt and 0 < max_requests <= spent.requests:
                 break  # the caller's request budget is spent: no retry
-            self._check_budget(tokens)
+            self._check_budget(spent)
             try:
                 gen = self.backend.generate(prompt, schema, self.timeout_s, sample + attempt)
             except (TransientLLMError, InvalidOutputError) as err:
-                _charge(tokens, err.prompt_tokens, err.completion_tokens, err.requests)
+                spent.add(err)
                 errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
                 log.info("LLM attempt %d failed: %s", attempt + 1, err)
                 if attempt < self.max_retries:
@@ -193,19 +193,19 @@ class LLMClient:
             except LLMConfigError:
                 raise
             except LLMError as err:
-                _charge(tokens, err.prompt_tokens, err.completion_tokens, err.requests)
+                spent.add(err)
                 errors.append(f"attempt {attempt + 1}: {type(err).__name__}: {err}")
                 break
-            _charge(tokens, gen.prompt_tokens, gen.completion_tokens, gen.requests)
-            record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
-                                  cache_hit=False, attempts=attempt + 1, ok=True,
-                                  requests=tokens[2])
-            self._store(key, schema, gen, tokens[2])
+            spent.add(gen)
+            record = self._record(schema, spent.prompt_tokens, spent.completion_tokens,
+                                  time.perf_counter() - started, cache_hit=False,
+                                  attempts=attempt + 1, ok=True, requests=spent.requests)
+            self._store(key, schema, gen, spent.requests)
             self._streak = ("", 0)
             return CallResult(gen.value, record)
-        record = self._record(schema, tokens[0], tokens[1], time.perf_counter() - started,
-                              cache_hit=False, attempts=len(errors), ok=False,
-                              requests=tokens[2])
+        record = self._record(schema, spent.prompt_tokens, spent.completion_tokens,
+                              time.perf_counter() - started, cache_hit=False,
+                              attempts=len(errors), ok=False, requests=spent.requests)
         failure = LLMCallFailed("; ".join(errors), record)
         self._count_failure(errors[-1].split(": ", 1)[-1], failure)
         raise failure
@@ -231,14 +231,15 @@ class LLMClient:
                 f"mode {b.mode}). Most likely fix: {likely_fix(error)}")
             raise self._open from failure
 
-    def _check_budget(self, in_flight: list[int]) -> None:
+    def _check_budget(self, in_flight: _Spent) -> None:
         """Refuse to start an attempt once the budget (including this call's tokens) is spent."""
         if self.token_budget <= 0:
             return
-        if self.usage.spent_tokens + in_flight[0] + in_flight[1] >= self.token_budget:
-            if any(in_flight):
-                self._record(None, in_flight[0], in_flight[1], 0.0, cache_hit=False,
-                             attempts=0, ok=False, requests=in_flight[2])
+        if self.usage.spent_tokens + in_flight.tokens >= self.token_budget:
+            if in_flight != _Spent():  # a retry after attempts that spent something
+                self._record(None, in_flight.prompt_tokens, in_flight.completion_tokens, 0.0,
+                             cache_hit=False, attempts=0, ok=False,
+                             requests=in_flight.requests)
             raise BudgetExhausted(f"token budget of {self.token_budget} spent")
 
     def _record(
@@ -267,12 +268,24 @@ class LLMClient:
         ))
 
 
-def _charge(totals: list[int], prompt_tokens: int, completion_tokens: int,
-            requests: int) -> None:
-    """Add one attempt's tokens and model requests to the call's running totals."""
-    totals[0] += prompt_tokens
-    totals[1] += completion_tokens
-    totals[2] += requests
+@dataclass
+class _Spent:
+    """What one call's backend attempts have spent so far, failed ones included: what its
+    record charges to the token budget and to a search's N."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+
+    def add(self, attempt: Generation | LLMError) -> None:
+        """Add one attempt's tokens and model requests (an answer or the error it raised)."""
+        self.prompt_tokens += attempt.prompt_tokens
+        self.completion_tokens += attempt.completion_tokens
+        self.requests += attempt.requests
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 _FIXES = (

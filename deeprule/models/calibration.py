@@ -138,9 +138,8 @@ class Calibration:
     def apply(self, frame: ScoringFrame, response: PriceResponse,
               prior: np.ndarray | None) -> PriceResponse:
         """`response` re-anchored on `prior` (new pairs) and scaled per segment at each row's
-        usual price; with calibration disabled, `response` unchanged."""
-        if not self.config.enabled:
-            return response
+        usual price. Whether to calibrate at all (`config.enabled`) is `calibrated`'s to
+        decide, before it fits the prior this needs."""
         anchored = anchor_new_pairs(frame, response, prior, self.config)
         usual = usual_price(frame)
         predicted = anchored.units(usual)

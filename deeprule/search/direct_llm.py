@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
@@ -43,6 +43,7 @@ from deeprule.search.reflect import (
     EXPERT_RULE,
     OBJECTIVE,
     SAMPLES_PER_SEED,
+    Iteration,
     SearchConfig,
     SearchResult,
 )
@@ -88,41 +89,42 @@ def direct(client: Writers, cand: Candidates, config: DirectConfig = DirectConfi
     while (spent := sum(i.llm_calls for i in result.iterations)) < config.budget \
             and result.iterations[-1].status != "budget":
         asked += 1
-        before = requests_sent(client)
-        _ask(writer(client, asked), context, db, result,
-             config.seed * SAMPLES_PER_SEED + asked - 1, config.budget - spent)
-        result.iterations[-1] = replace(result.iterations[-1],
-                                        llm_calls=requests_sent(client) - before)
+        step = _ask(writer(client, asked), context, db, result,
+                    config.seed * SAMPLES_PER_SEED + asked - 1, config.budget - spent)
         if checkpoint:
             checkpoint.save({**result_state(result), "database": db.state(), "asked": asked})
-        step = result.iterations[-1]
         progress(f"proposal {asked}: {step.status}, best Φ {step.fitness:.2f}")
     return result
 
 
 def _ask(client: LLMClient, context: ProposalContext, db: ProgramDatabase,
-         result: SearchResult, draw: int, requests_left: int) -> None:
-    """One proposal, scored as written and recorded (a duplicate is free); text that does
-    not parse, or fails after the client's retries, is a `failed` iteration."""
+         result: SearchResult, draw: int, requests_left: int) -> Iteration:
+    """One proposal, scored as written (a duplicate is free) and recorded with the model
+    requests it sent as its `llm_calls` (the client's retries included, whatever came of
+    them); text that does not parse, or fails after the client's retries, is a `failed`
+    iteration. Returns the iteration recorded."""
     began = time.perf_counter()
+    sent = requests_sent(client)
     expert = next(iter(db.entries.values()))
     llm = (client.backend.name, client.backend.model)
     try:
         proposal = propose(client, context, sample=draw, check_retries=0,
                            max_requests=requests_left)
     except BudgetExhausted:
-        record(result, None, "budget", "token budget spent", time.perf_counter() - began,
-               llm=llm)
-        return
+        return record(result, None, "budget", "token budget spent",
+                      time.perf_counter() - began, llm_calls=requests_sent(client) - sent,
+                      llm=llm)
     except (LLMCallFailed, RuleRefused) as err:
-        record(result, None, "failed", str(err)[:300], time.perf_counter() - began,
-               (err.prompt_tokens, err.completion_tokens), llm=llm)
-        return
+        return record(result, None, "failed", str(err)[:300], time.perf_counter() - began,
+                      (err.prompt_tokens, err.completion_tokens),
+                      requests_sent(client) - sent, llm)
+    calls = requests_sent(client) - sent
     known = db.knows(proposal.program)
     llm = (proposal.record.backend, proposal.record.model)
     entry = db.add(proposal.program, author="/".join(llm), parent=expert.key)
     note = (f"proposed again by {'/'.join(llm)}: {entry.summary()}" if known
             else f"proposed {entry.summary()}")
-    record(result, None if known else entry, "duplicate" if known else "kept", note,
-           time.perf_counter() - began, (proposal.prompt_tokens, proposal.completion_tokens),
-           llm=llm, corrections=proposal.corrections)
+    return record(result, None if known else entry, "duplicate" if known else "kept", note,
+                  time.perf_counter() - began,
+                  (proposal.prompt_tokens, proposal.completion_tokens), calls, llm,
+                  proposal.corrections)

@@ -130,22 +130,24 @@ class _Node:
     llm_values: list[float] = field(default_factory=list)
     """The LLM's values of the nodes expanded below (averaged: one optimistic guess must
     not pin the search to a subtree, as a maximum would)."""
+    author: tuple[str, str] | None = None
+    """(backend, model) of the LLM that set this node's priors; None: kind-balanced."""
 
     def q(self, value_mix: float) -> float:
         if not self.llm_values:
             return self.best_reward
         llm = sum(self.llm_values) / len(self.llm_values)
         return value_mix * llm + (1 - value_mix) * self.best_reward
-    author: str = NO_LLM
-    """Who set this node's priors: the LLM's backend/model, or `no LLM` (kind-balanced)."""
 
     @property
     def llm(self) -> tuple[str, str]:
         """(backend, model) that set the priors; ("", "") for kind-balanced ones."""
-        if self.author == NO_LLM:
-            return "", ""
-        backend, model = self.author.split("/", 1)  # a backend's name has no "/"
-        return backend, model
+        return self.author or ("", "")
+
+    @property
+    def author_text(self) -> str:
+        """Who set the priors, for the program database: `backend/model` or `no LLM`."""
+        return "/".join(self.author) if self.author else NO_LLM
 
     @property
     def expanded(self) -> bool:
@@ -161,7 +163,17 @@ class _Node:
     def restored(cls, state: dict, partial: Partial) -> _Node:
         return cls(partial, state["prior"],
                    {t: cls.restored(c, partial.then(t)) for t, c in state["children"].items()},
-                   state["visits"], state["best_reward"], state["llm_values"], state["author"])
+                   state["visits"], state["best_reward"], state["llm_values"],
+                   _saved_author(state["author"]))
+
+
+def _saved_author(saved: list[str] | str | None) -> tuple[str, str] | None:
+    """A node's author as a checkpoint holds it: [backend, model] or null, or, in
+    checkpoints written before the author was structured, the text `backend/model` or
+    `no LLM` (a backend's name has no "/"), so those still resume."""
+    if isinstance(saved, str):
+        saved = None if saved == NO_LLM else saved.split("/", 1)
+    return None if saved is None else (saved[0], saved[1])
 
 
 class _Search:
@@ -228,7 +240,7 @@ class _Search:
         total, mix = sum(weights.values()), self.config.prior_mix
         node.prior = {t: (1 - mix) * weights.get(t, 0.0) / total + mix * balanced[t]
                       for t in legal}
-        node.author = f"{answer.record.backend}/{answer.record.model}"
+        node.author = (answer.record.backend, answer.record.model)
         return 2.0 * answer.value.promise - 1.0
 
     def rollout(self, node: _Node) -> Partial:
@@ -256,7 +268,7 @@ class _Search:
         finished = self.rollout(node)
         program = finished.program()
         new = not self.db.knows(program)
-        entry = self.db.add(program, author=f"mcts, priors by {node.author}")
+        entry = self.db.add(program, author=f"mcts, priors by {node.author_text}")
         if entry is None:
             return None, node, False
         reward = relative_reward(entry.fitness, self.expert.fitness)

@@ -112,6 +112,16 @@ def test_budget_stops_before_the_next_call() -> None:
     assert backend.calls == 2 and llm.budget_left == 0
 
 
+def test_a_retry_stopped_by_the_budget_still_charges_the_failed_attempts() -> None:
+    backend = ScriptedBackend([InvalidOutputError("bad", 150, 60, requests=2), GOOD])
+    llm = client(backend, token_budget=200, max_retries=2)
+    with pytest.raises(BudgetExhausted):
+        llm.generate(PROMPT, Answer)
+    (record,) = llm.usage.records
+    assert (record.prompt_tokens, record.completion_tokens, record.requests) == (150, 60, 2)
+    assert not record.ok and backend.calls == 1 and llm.budget_left == 0
+
+
 def test_budget_does_not_block_cache_hits(tmp_path: Path) -> None:
     with client(ScriptedBackend([GOOD]), tmp_path) as llm:
         llm.generate(PROMPT, Answer)

@@ -13,6 +13,7 @@ from deeprule.models.calibration import (
     SOURCE_PSEUDO,
     CalibrationConfig,
     anchor_new_pairs,
+    calibrated,
     fit_additive,
     fit_calibration,
     pair_prior,
@@ -78,9 +79,13 @@ def test_calibration_keeps_units_monotone_in_price():
 def test_disabled_calibration_leaves_the_response_alone():
     truth = np.linspace(10.0, 100.0, 200)
     frame, response = frame_and_response(truth, bias=1.6, traded=np.ones(200, dtype=bool))
+    tables = with_skus(frame.rows)
+    enabled = fit_calibration(frame, response, None)
+    assert calibrated(enabled, frame, response, tables) is not response
     config = replace(CalibrationConfig(), enabled=False)
-    out = fit_calibration(frame, response, None, config).apply(frame, response, None)
-    assert out is response
+    disabled = fit_calibration(frame, response, None, config)
+    assert calibrated(disabled, frame, response, tables) is response
+    assert calibrated(None, frame, response, tables) is response
 
 
 def test_a_segment_with_too_few_rows_keeps_factor_one():

@@ -12,7 +12,10 @@ from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.rules import render_program
 from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.mcts import MCTSConfig, _Node
+from deeprule.search.objective import RULE_FEATURES
 from deeprule.search.searchers import SEARCHERS, SearchRequest, searcher
+from deeprule.search.tokens import Grammar, Partial
 from tests.helpers.rules import NO_PENALTY, markup_rule, toy_candidates
 
 MARKET = toy_candidates(wholesaler=2.0)
@@ -131,3 +134,39 @@ def test_a_malformed_answer_the_client_asks_again_counts_against_n(name: str) ->
     if name != "mcts":  # one iteration per proposal: every request is in one
         assert sum(i.llm_calls for i in result.iterations) == 5
         assert result.iterations[1].llm_calls == 2
+
+
+def _as_old_authors(tree: dict) -> dict:
+    """A tree snapshot as checkpoints held it before authors were structured: the text
+    `backend/model`, or `no LLM` for kind-balanced priors."""
+    author = "/".join(tree["author"]) if tree["author"] else "no LLM"
+    return {**tree, "author": author,
+            "children": {t: _as_old_authors(c) for t, c in tree["children"].items()}}
+
+
+def _authors(tree: dict) -> list:
+    return [tree["author"], *(a for c in tree["children"].values() for a in _authors(c))]
+
+
+def test_a_tree_search_checkpoint_with_text_authors_still_resumes(tmp_path: Path) -> None:
+    request = SearchRequest(BUDGETS["mcts"], seed=1, fitness=NO_PENALTY)
+    whole = run("mcts", request, ScriptedBackend(responder=answer))
+    path = tmp_path / "mcts.json"
+    saved = replace(request, checkpoint=Checkpoint(path, "rows"))
+    with pytest.raises(_Killed):
+        run("mcts", saved, ScriptedBackend(responder=answer), dies_after(5))
+    written = json.loads(path.read_text())
+    tree = written["state"]["tree"]
+    assert ["scripted", "fake-model"] in _authors(tree) and None in _authors(tree)
+    old = _as_old_authors(tree)
+    assert "scripted/fake-model" in _authors(old) and "no LLM" in _authors(old)
+    root = Partial(Grammar(tuple(RULE_FEATURES), MCTSConfig().max_stock_tokens,
+                           MCTSConfig().max_price_tokens))
+    assert _Node.restored(old, root) == _Node.restored(tree, root)
+
+    path.write_text(json.dumps({**written, "state": {**written["state"], "tree": old}}))
+    heard: list[str] = []
+    resumed = run("mcts", saved, ScriptedBackend(responder=answer), heard.append)
+    assert heard[0].startswith("resumed after")
+    assert [(i.number, i.rule, i.llm_backend, i.llm_model) for i in resumed.iterations] == [
+        (i.number, i.rule, i.llm_backend, i.llm_model) for i in whole.iterations]
