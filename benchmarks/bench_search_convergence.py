@@ -89,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     Path(args.database).parent.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        settings, llms, database = compare.parse([
+        command = compare.parse([
             "--preset", args.preset, "--seeds", "1", "--llm-seeds", "1",
             "--budgets", args.budgets, "--rule-models", args.rule_models,
             "--searchers", args.searchers,
             "--database", args.database,
             "--checkpoints", str(data_dir() / "checkpoints" / "bench_convergence")])
-        compare.run(settings, llms, database, echo=print)
+        compare.run(command.settings, command.llms, command.database, echo=print)
     curves = stored_curves(args.database, args.preset)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, float_precision=1, tbl_width_chars=250,
                    fmt_str_lengths=40, tbl_hide_dataframe_shape=True):

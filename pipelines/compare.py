@@ -3,15 +3,18 @@
     python -m pipelines.compare --preset demo --seeds 10 --llm-seeds 3 --budgets 50,100,300
     python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --documents off
     python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --no-llm --no-calibration
+    python -m pipelines.compare --preset demo --report-only
 
 k seeds (world seed and method seed both vary) of every method of
 `deeprule.evaluate.compare`, with a progress bar and its ETA. Results go to the
 warehouse (`full_comparison`, `full_comparison_convergence`, `full_comparison_runs`
 with the wall time), where the `method_comparison` asset shows them (mean ± sd) on its
-next materialization. A rerun replaces the rows of the same preset, documents setting
-and seeds; the LLM's answers come from the response cache (docs/llm.md), so rerunning
-costs no LLM call. Each search checkpoints every iteration (`--checkpoints`): a killed
-comparison, run again, resumes its searches where they stopped. See docs/baselines.md.
+next materialization. Each seed is stored as it finishes, so a run stopped after hours
+keeps the seeds it finished; `--report-only` prints what is stored and runs nothing.
+A rerun replaces the rows of the same preset, documents setting and seeds; the LLM's
+answers come from the response cache (docs/llm.md), so rerunning costs no LLM call.
+Each search checkpoints every iteration (`--checkpoints`): a killed comparison, run
+again, resumes its searches where they stopped. See docs/baselines.md.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import uuid
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -59,9 +64,17 @@ SEARCH_KEY = "{} N={} ({})"
 """One search of a run (searcher, budget, backend), as polars and DuckDB both format it."""
 
 
-def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, str]:
-    """The settings, the LLM searchers' backends (None: they do not run), and the warehouse
-    path."""
+class Command(NamedTuple):
+    settings: CompareSettings
+    llms: LLMs | None
+    """The LLM searchers' backends; None: they do not run."""
+    database: str
+    report_only: bool = False
+    """Print what `database` holds for the preset; run nothing."""
+
+
+def parse(argv: list[str] | None = None) -> Command:
+    """The command line as settings, LLM backends, warehouse path and what to do."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = CompareSettings()
     parser.add_argument("--preset", default=default.preset)
@@ -85,6 +98,8 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, 
     parser.add_argument("--checkpoints", default=str(data_dir() / "checkpoints" / "compare"),
                         help="folder of the searches' checkpoints: a killed comparison run "
                         "again resumes its searches ('' = none)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the tables stored for --preset; run nothing")
     args = parser.parse_args(argv)
     settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
@@ -94,8 +109,9 @@ def parse(argv: list[str] | None = None) -> tuple[CompareSettings, LLMs | None, 
     if args.no_calibration:
         settings = replace(settings, plan=default.plan.calibrated(False))
     settings.chosen_searchers()
-    llms = None if args.no_llm else rule_llms(LLMResource.from_env().settings(), args.rule_models)
-    return settings, llms, args.database or duckdb_path()
+    llms = None if args.no_llm or args.report_only else rule_llms(
+        LLMResource.from_env().settings(), args.rule_models)
+    return Command(settings, llms, args.database or duckdb_path(), args.report_only)
 
 
 def rule_llms(settings: LLMSettings, models: str = "") -> LLMs:
@@ -117,7 +133,8 @@ def _rule_client(settings: LLMSettings, name: str) -> LLMClient:
 
 def run(settings: CompareSettings, llms: LLMs | None, database: str,
         echo=tqdm.write) -> tuple[pl.DataFrame, pl.DataFrame, float]:
-    """Every seed, stored; (rows, convergence, wall seconds)."""
+    """Every seed, each stored as it finishes (a stopped run keeps the seeds it finished);
+    (rows, convergence, wall seconds)."""
     run_id = uuid.uuid4().hex[:12]
     started = time.perf_counter()
     weights = step_weights(settings, llms)
@@ -135,11 +152,12 @@ def run(settings: CompareSettings, llms: LLMs | None, database: str,
 
         for seed in range(settings.seeds):
             result = run_seed(settings, seed, run_id, llms, progress)
+            store(database, settings, run_id, rows_frame(result.rows),
+                  convergence_frame(result.convergence), time.perf_counter() - started, [seed])
             rows += result.rows
             conv += result.convergence
     seconds = time.perf_counter() - started
     frame, curves = rows_frame(rows), convergence_frame(conv)
-    store(database, settings, run_id, frame, curves, seconds)
     echo(f"wall time {seconds:.0f}s; stored in {database} ({ROWS}, run {run_id})")
     return frame, curves, seconds
 
@@ -156,16 +174,18 @@ def step_weights(settings: CompareSettings, llms: LLMs | None) -> list[int]:
 
 
 def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFrame,
-          curves: pl.DataFrame, seconds: float) -> None:
-    """Replace the rows of the same preset, documents setting and seeds, but of searches only
-    those this run made (searcher x N x backend): a run of one searcher, without the LLM,
-    with another model or rule form keeps the other searches' rows. Record the run."""
-    seeds = list(range(settings.seeds))
+          curves: pl.DataFrame, seconds: float, seeds: list[int] | None = None) -> None:
+    """Replace the rows of the same preset, documents setting and `seeds` (default: all the
+    run's), but of searches only those this run made (searcher x N x backend): a run of one
+    searcher, without the LLM, with another model or rule form keeps the other searches'
+    rows. Record the run: its wall time so far and how many seeds it has finished."""
+    seeds = list(range(settings.seeds)) if seeds is None else seeds
     searched = (rows.filter(pl.col("kind") == "searcher")
                 .select(pl.format(SEARCH_KEY, "searcher", "budget", "backend")).unique()
                 .to_series().to_list())
     run = pl.DataFrame({"run_id": [run_id], "preset": [settings.preset],
                         "documents": [settings.documents], "seeds": [settings.seeds],
+                        "seeds_finished": [max(seeds, default=-1) + 1],
                         "finished": [datetime.now(UTC).replace(tzinfo=None)],
                         "wall_seconds": [seconds],
                         "settings": [json.dumps(asdict(settings), default=str)]})
@@ -176,7 +196,9 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
             if not table_exists(conn, name):
                 conn.execute(f"CREATE TABLE {name} AS SELECT * FROM frame LIMIT 0")
             add_new_columns(conn, name)
-            if name != RUNS:
+            if name == RUNS:  # a run stored seed by seed keeps one row, its latest
+                conn.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
+            else:
                 conn.execute(f"DELETE FROM {name} WHERE preset = ? AND documents = ? "
                              "AND list_contains(?, seed) AND (searcher IS NULL OR "
                              "list_contains(?, format(?, searcher, budget, backend)))",
@@ -198,13 +220,27 @@ def report(rows: pl.DataFrame, echo=print) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings, llms, database = parse(argv)
-    rows, _, _ = run(settings, llms, database)
-    with duckdb.connect(database, read_only=True) as conn:
-        everything = conn.execute(f"SELECT * FROM {ROWS} WHERE preset = ?",
-                                  [settings.preset]).pl()
-    report(everything if not everything.is_empty() else rows)
+    command = parse(argv)
+    settings, database = command.settings, command.database
+    if not command.report_only:
+        run(settings, command.llms, database)
+    stored = stored_rows(database, settings.preset)
+    if stored.is_empty():
+        print(f"nothing stored for {settings.preset!r} in {database}: run "
+              f"python -m pipelines.compare --preset {settings.preset}")
+        return 1
+    report(stored)
     return 0
+
+
+def stored_rows(database: str, preset: str) -> pl.DataFrame:
+    """Every row the warehouse holds for `preset` (every run, seed and documents setting)."""
+    if not Path(database).exists():
+        return rows_frame([])
+    with duckdb.connect(database, read_only=True) as conn:
+        if not table_exists(conn, ROWS):
+            return rows_frame([])
+        return conn.execute(f"SELECT * FROM {ROWS} WHERE preset = ?", [preset]).pl()
 
 
 if __name__ == "__main__":

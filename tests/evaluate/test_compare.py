@@ -32,7 +32,8 @@ from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import ModelPackageMissing
 from deeprule.search.searchers import SEARCHERS
-from pipelines.compare import ROWS, parse, step_weights, store
+from pipelines import compare as command
+from pipelines.compare import ROWS, RUNS, parse, step_weights, store
 from tests.helpers.plots import embedded_png
 from tests.search.test_searchers import answer, text_answer
 
@@ -237,23 +238,52 @@ def test_a_rule_form_other_than_the_default_is_its_own_column_and_checkpoint(tmp
 
 
 def test_the_command_runs_each_rule_model_and_refuses_an_unknown_one() -> None:
-    _, llms, _ = parse(["--preset", "tiny", "--database", "x.duckdb",
-                        "--rule-models", "qwen-coder-1.5b,gemma-3-270m"])
+    llms = parse(["--preset", "tiny", "--database", "x.duckdb",
+                  "--rule-models", "qwen-coder-1.5b,gemma-3-270m"]).llms
     assert list(llms) == ["qwen-coder-1.5b", "gemma-3-270m"]
-    _, none, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--no-llm"])
-    assert none is None
+    assert parse(["--preset", "tiny", "--database", "x.duckdb", "--no-llm"]).llms is None
     with pytest.raises(ModelPackageMissing, match="gemma-9b"):
         parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-models", "gemma-9b"])
 
 
 def test_the_command_calibrates_plans_unless_told_not_to() -> None:
-    calibrated, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb"])
-    ablation, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--no-calibration"])
+    calibrated = parse(["--preset", "tiny", "--database", "x.duckdb"]).settings
+    ablation = parse(["--preset", "tiny", "--database", "x.duckdb", "--no-calibration"]).settings
     assert calibrated.plan.calibration.enabled
     assert not ablation.plan.calibration.enabled
     assert ablation.plan.method == calibrated.plan.method == "milp"
 
 
 def test_the_command_passes_the_rule_form_to_the_searchers_that_write_rules() -> None:
-    text, _, _ = parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-form", "text"])
+    text = parse(["--preset", "tiny", "--database", "x.duckdb", "--rule-form", "text"]).settings
     assert text.rule_form == "text" and CompareSettings().rule_form == "tree"
+
+
+def test_a_stopped_run_keeps_the_seeds_it_finished(tmp_path, monkeypatch,
+                                                  results: list[SeedResult]) -> None:
+    """The full setting runs for hours: each seed is stored as it finishes, so stopping the
+    run during seed 1 keeps seed 0's rows and says how far the run got."""
+    def seed_then_stop(settings, seed, run_id, llms, progress):
+        if seed:
+            raise KeyboardInterrupt
+        return results[0]
+
+    monkeypatch.setattr(command, "run_seed", seed_then_stop)
+    database = str(tmp_path / "w.duckdb")
+    with pytest.raises(KeyboardInterrupt):
+        command.run(TINY, None, database, echo=lambda _: None)
+    with duckdb.connect(database, read_only=True) as conn:
+        seeds = conn.execute(f"SELECT DISTINCT seed FROM {ROWS}").fetchall()
+        runs = conn.execute(f"SELECT seeds, seeds_finished FROM {RUNS}").fetchall()
+    assert seeds == [(0,)]
+    assert runs == [(2, 1)]  # one row per run: 2 seeds asked, 1 finished
+
+
+def test_report_only_prints_what_is_stored_and_runs_nothing(tmp_path, capsys, rows) -> None:
+    database = str(tmp_path / "w.duckdb")
+    assert command.main(["--preset", "tiny", "--database", database, "--report-only"]) == 1
+    assert "nothing stored for 'tiny'" in capsys.readouterr().out
+    store(database, TINY, "a", rows, convergence_frame([]), 1.0)
+    assert command.main(["--preset", "tiny", "--database", database, "--report-only"]) == 0
+    shown = capsys.readouterr().out
+    assert "constrained oracle" in shown and "share_of_oracle" in shown
