@@ -50,6 +50,10 @@ class MixedLogitSettings:
     max_iterations: int = 300
     tolerance: float = 1e-8
     """L-BFGS stops when the relative fall of the negative log-likelihood is below this."""
+    chunk_elements: int = 20_000_000
+    """Most (situations x alternatives x draws) values the likelihood holds at once: it is
+    summed over chunks of whole customers, so memory stays ~1 GB whatever the history
+    (`paper` has ~850k situations: in one piece, 12 GB for one tensor)."""
     threads: int = 1
     """Torch threads of the fit (small tensors: more threads cost more than they save on a
     shared machine, 12x slower with 2 measured under load)."""
@@ -93,17 +97,27 @@ def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogi
     n_seg, n_sku = int(data.segment.max()) + 1, data.n_skus
     draws = torch.from_numpy(stratified_normal(len(data.segment), settings.draws,
                                                settings.seed))
-    t = _tensors(data)
-    segment = t["segment"]
+    chunks = _tensors(data, settings.chunk_elements // settings.draws)
+    segment = torch.from_numpy(np.array(data.segment))
 
     def loss(theta: np.ndarray, log_spread: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """The penalized negative log-likelihood and its gradient, summed chunk by chunk (each
+        chunk's graph is freed by its own backward pass)."""
         x = torch.tensor(theta, requires_grad=True)
-        k, b = x[:n_sku], x[n_sku:n_sku + n_seg]
-        log_s = x[n_sku + n_seg:] if log_spread is None else torch.from_numpy(log_spread)
-        beta = b[segment][:, None] + torch.exp(log_s)[segment][:, None] * draws
-        value = -_loglik(k, beta, t) + settings.ridge * (k ** 2).sum() / 2
-        value.backward()
-        return value.item(), x.grad.numpy()
+
+        def coefficients() -> tuple[torch.Tensor, torch.Tensor]:
+            k, b = x[:n_sku], x[n_sku:n_sku + n_seg]
+            log_s = x[n_sku + n_seg:] if log_spread is None else torch.from_numpy(log_spread)
+            return k, b[segment][:, None] + torch.exp(log_s)[segment][:, None] * draws
+
+        ridge = settings.ridge * (x[:n_sku] ** 2).sum() / 2
+        ridge.backward()
+        total = ridge.item()
+        for t in chunks:
+            value = -_loglik(*coefficients(), t)
+            value.backward()
+            total += value.item()
+        return total, x.grad.numpy()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
@@ -129,22 +143,49 @@ def stratified_normal(rows: int, draws: int, seed: int) -> np.ndarray:
     return norm.ppf((np.arange(draws)[None] + shift) / draws)
 
 
-def _tensors(data: ChoiceData) -> dict[str, torch.Tensor]:
-    """Alternatives padded to (situations, most alternatives): SKU, ratio, count, mask."""
+def _tensors(data: ChoiceData, max_cells: int) -> list[dict[str, torch.Tensor]]:
+    """The situations in chunks of whole customers (a customer's draws tie its situations
+    together), each at most `max_cells` (situations x alternatives) unless one customer
+    alone has more; alternatives padded to the chunk's widest: SKU, ratio, count, mask."""
     n_sit = len(data.outside)
     start = np.searchsorted(data.situation, np.arange(n_sit))
     slot = np.arange(len(data.situation)) - start[data.situation]
-    width = int(slot.max()) + 1
-    padded = {name: np.zeros((n_sit, width), dtype=dtype) for name, dtype in
-              (("sku", np.int64), ("ratio", np.float64), ("count", np.float64),
-               ("mask", bool))}
+    width = np.zeros(n_sit, dtype=np.int64)
+    np.maximum.at(width, data.situation, slot + 1)
+    customer = np.asarray(data.customer)
+    return [_chunk(data, lo, hi, start, slot, width)
+            for lo, hi in _customer_chunks(customer, width, max_cells)]
+
+
+def _customer_chunks(customer: np.ndarray, width: np.ndarray, max_cells: int
+                     ) -> list[tuple[int, int]]:
+    """[lo, hi) situation ranges cut only where the customer changes (situations are
+    ordered by customer), each padded chunk within `max_cells` where possible."""
+    bounds = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1], True])
+    chunks, lo, widest = [], 0, 0
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        grown = max(widest, int(width[first:last].max()))
+        if first > lo and (last - lo) * grown > max_cells:
+            chunks.append((lo, int(first)))
+            lo, grown = int(first), int(width[first:last].max())
+        widest = grown
+    return [*chunks, (lo, len(customer))] if len(customer) else chunks
+
+
+def _chunk(data: ChoiceData, lo: int, hi: int, start: np.ndarray, slot: np.ndarray,
+           width: np.ndarray) -> dict[str, torch.Tensor]:
+    """Situations [lo, hi) as padded tensors; `customer` keeps the global codes."""
+    rows = np.arange(start[lo], start[hi] if hi < len(start) else len(data.situation))
+    sit = data.situation[rows] - lo
+    padded = {name: np.zeros((hi - lo, int(width[lo:hi].max())), dtype=dtype)
+              for name, dtype in (("sku", np.int64), ("ratio", np.float64),
+                                  ("count", np.float64), ("mask", bool))}
     for name, values in (("sku", data.sku), ("ratio", data.ratio), ("count", data.count),
                          ("mask", np.ones(len(data.sku), dtype=bool))):
-        padded[name][data.situation, slot] = values
+        padded[name][sit, slot[rows]] = values[rows]
     tensors = {name: torch.from_numpy(value) for name, value in padded.items()}
-    tensors["units"] = torch.from_numpy(data.outside + padded["count"].sum(axis=1))
-    tensors["customer"] = torch.from_numpy(np.array(data.customer))
-    tensors["segment"] = torch.from_numpy(np.array(data.segment))
+    tensors["units"] = torch.from_numpy(data.outside[lo:hi] + padded["count"].sum(axis=1))
+    tensors["customer"] = torch.from_numpy(np.array(data.customer[lo:hi]))
     return tensors
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from deeprule.baselines.mixed_logit import (
     ChoiceData,
     MixedLogitSettings,
+    _tensors,
     choice_probabilities,
     fit_mixed_logit,
     segment_prices,
@@ -51,6 +52,24 @@ def test_the_fit_recovers_the_simulated_coefficients() -> None:
     assert np.all(np.abs(fit.constant - CONSTANT) < 0.2), fit.constant
     assert np.all(np.abs(fit.mean - MEAN) < 0.3), fit.mean
     assert np.all(np.abs(fit.spread - SPREAD) < 0.25), fit.spread
+
+
+def test_the_likelihood_summed_in_chunks_of_customers_fits_the_same() -> None:
+    """Memory is bounded by fitting chunk by chunk (`paper`'s history needs 12 GB in one
+    piece): the chunks hold whole customers, so the fit is the same."""
+    data = _simulate(1)
+    small = MixedLogitSettings(draws=20, chunk_elements=20 * 6 * 25)  # ~25 situations each
+    chunks = _tensors(data, small.chunk_elements // small.draws)
+    assert len(chunks) > 10
+    assert sum(len(c["units"]) for c in chunks) == len(data.outside)
+    per_chunk = [set(c["customer"].tolist()) for c in chunks]
+    assert sum(map(len, per_chunk)) == len(set().union(*per_chunk))  # no customer split
+    whole = fit_mixed_logit(data, MixedLogitSettings(draws=20))
+    chunked = fit_mixed_logit(data, small)
+    assert abs(chunked.loglik - whole.loglik) < 1e-6 * abs(whole.loglik)
+    for a, b in ((chunked.constant, whole.constant), (chunked.mean, whole.mean),
+                 (chunked.spread, whole.spread)):
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_segment_prices_beat_every_grid_price_pair() -> None:
