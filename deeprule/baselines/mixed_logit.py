@@ -90,9 +90,9 @@ class MixedLogitFit:
 def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogitFit:
     """Simulated maximum likelihood of the panel mixed logit (L-BFGS on torch gradients).
 
-    Started from the plain logit (spreads held near 0, a smooth concave fit), as is
-    usual: straight from a guess, the simulated likelihood's ridges can send a spread
-    astray.
+    Started from the plain logit (spreads 0, a smooth concave fit; one draw, since with
+    no spread every draw is the same), as is usual: straight from a guess, the simulated
+    likelihood's ridges can send a spread astray.
     """
     n_seg, n_sku = int(data.segment.max()) + 1, data.n_skus
     draws = torch.from_numpy(stratified_normal(len(data.segment), settings.draws,
@@ -100,7 +100,8 @@ def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogi
     chunks = _tensors(data, settings.chunk_elements // settings.draws)
     segment = torch.from_numpy(np.array(data.segment))
 
-    def loss(theta: np.ndarray, log_spread: np.ndarray | None) -> tuple[float, np.ndarray]:
+    def loss(theta: np.ndarray, log_spread: np.ndarray | None, draws: torch.Tensor
+             ) -> tuple[float, np.ndarray]:
         """The penalized negative log-likelihood and its gradient, summed chunk by chunk (each
         chunk's graph is freed by its own backward pass)."""
         x = torch.tensor(theta, requires_grad=True)
@@ -124,9 +125,11 @@ def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogi
     options = {"maxiter": settings.max_iterations, "ftol": settings.tolerance}
     try:
         plain = minimize(loss, np.r_[np.full(n_sku, -2.0), np.full(n_seg, -1.0)], jac=True,
-                         method="L-BFGS-B", args=(np.full(n_seg, -9.0),), options=options)
+                         method="L-BFGS-B", options=options,
+                         args=(np.zeros(n_seg), torch.zeros((len(data.segment), 1),
+                                                            dtype=draws.dtype)))
         found = minimize(loss, np.r_[plain.x, np.full(n_seg, np.log(0.5))], jac=True,
-                         method="L-BFGS-B", args=(None,), options=options)
+                         method="L-BFGS-B", args=(None, draws), options=options)
     finally:
         torch.set_num_threads(threads)
     theta = found.x
