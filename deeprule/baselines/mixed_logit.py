@@ -50,6 +50,11 @@ class MixedLogitSettings:
     max_iterations: int = 300
     tolerance: float = 1e-8
     """L-BFGS stops when the relative fall of the negative log-likelihood is below this."""
+    fit_customers: int = 600
+    """Most customers whose choices the likelihood is fitted on (drawn at random, seeded):
+    its cost grows with their situations x alternatives x draws, and a few hundred
+    customers per segment pin the segment-level coefficients. `demo` (200) and `tiny` fit
+    on every customer; `paper` (2,362) on 600 (all of them: hours on 2 cores)."""
     chunk_elements: int = 20_000_000
     """Most (situations x alternatives x draws) values the likelihood holds at once: it is
     summed over chunks of whole customers, so memory stays ~1 GB whatever the history
@@ -136,6 +141,24 @@ def fit_mixed_logit(data: ChoiceData, settings: MixedLogitSettings) -> MixedLogi
     return MixedLogitFit(theta[:n_sku], theta[n_sku:n_sku + n_seg],
                          np.exp(theta[n_sku + n_seg:]), -float(found.fun),
                          int(plain.nit + found.nit))
+
+
+def subsample(data: ChoiceData, customers: int, seed: int) -> ChoiceData:
+    """The choices of at most `customers` customers drawn at random, recoded 0..m-1 (their
+    situations kept whole and in order); `data` itself when it has no more."""
+    n_customers = len(data.segment)
+    if n_customers <= customers:
+        return data
+    keep = np.sort(np.random.default_rng(seed).choice(n_customers, customers, replace=False))
+    code = np.full(n_customers, -1)
+    code[keep] = np.arange(customers)
+    kept = code[np.asarray(data.customer)] >= 0
+    renumber = np.cumsum(kept) - 1
+    rows = kept[data.situation]
+    return ChoiceData(renumber[data.situation[rows]], data.sku[rows], data.ratio[rows],
+                      data.count[rows], data.outside[kept],
+                      code[np.asarray(data.customer)[kept]], np.asarray(data.segment)[keep],
+                      data.n_skus)
 
 
 def stratified_normal(rows: int, draws: int, seed: int) -> np.ndarray:
@@ -294,7 +317,7 @@ def mixed_logit_pricing(month: PlanMonth, settings: MixedLogitSettings | None = 
     """Fit on the history, price per segment and category, expected units per pair."""
     settings = settings or MixedLogitSettings()
     data, customers, size = choice_data(month, settings)
-    fit = fit_mixed_logit(data, settings)
+    fit = fit_mixed_logit(subsample(data, settings.fit_customers, settings.seed), settings)
     skus, sku = sku_index(month)
     first = np.unique(sku, return_index=True)[1]
     list_price, cost = month.list_price[first], month.cost[first]

@@ -15,6 +15,7 @@ from deeprule.baselines.mixed_logit import (
     choice_probabilities,
     fit_mixed_logit,
     segment_prices,
+    subsample,
 )
 
 CONSTANT = np.array([1.0, 0.5, 0.0, -0.5, 0.8, 0.2])
@@ -70,6 +71,19 @@ def test_the_likelihood_summed_in_chunks_of_customers_fits_the_same() -> None:
     for a, b in ((chunked.constant, whole.constant), (chunked.mean, whole.mean),
                  (chunked.spread, whole.spread)):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_a_subsample_keeps_whole_customers_recoded_and_still_fits() -> None:
+    data = _simulate(2)
+    assert subsample(data, 10_000, 0) is data  # no more customers than asked: all of them
+    part = subsample(data, 90, 0)
+    assert len(part.segment) == 90 and set(part.customer.tolist()) == set(range(90))
+    assert len(part.outside) == 90 * MONTHS  # every situation of a kept customer
+    assert np.array_equal(np.unique(part.situation), np.arange(len(part.outside)))
+    assert np.all(np.diff(part.situation) >= 0) and np.all(np.diff(part.customer) >= 0)
+    assert len(part.sku) == len(part.outside) * len(CONSTANT)
+    fit = fit_mixed_logit(part, MixedLogitSettings(draws=30, ridge=0.0))
+    assert np.all(np.abs(fit.mean - MEAN) < 0.6), fit.mean  # 30 customers a segment
 
 
 def test_segment_prices_beat_every_grid_price_pair() -> None:
