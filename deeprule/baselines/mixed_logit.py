@@ -54,7 +54,8 @@ class MixedLogitSettings:
     """Most customers whose choices the likelihood is fitted on (drawn at random, seeded):
     its cost grows with their situations x alternatives x draws, and a few hundred
     customers per segment pin the segment-level coefficients. `demo` (200) and `tiny` fit
-    on every customer; `paper` (2,362) on 600 (all of them: hours on 2 cores)."""
+    on every customer; `paper` (2,362) on 600 (all of them: over 25 min of L-BFGS on 2
+    busy cores, unfinished)."""
     chunk_elements: int = 20_000_000
     """Most (situations x alternatives x draws) values the likelihood holds at once: it is
     summed over chunks of whole customers, so memory stays ~1 GB whatever the history
