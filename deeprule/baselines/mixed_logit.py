@@ -153,13 +153,13 @@ def subsample(data: ChoiceData, customers: int, seed: int) -> ChoiceData:
     keep = np.sort(np.random.default_rng(seed).choice(n_customers, customers, replace=False))
     code = np.full(n_customers, -1)
     code[keep] = np.arange(customers)
-    kept = code[np.asarray(data.customer)] >= 0
+    recoded = code[np.asarray(data.customer)]  # per situation; -1: not drawn
+    kept = recoded >= 0
     renumber = np.cumsum(kept) - 1
     rows = kept[data.situation]
     return ChoiceData(renumber[data.situation[rows]], data.sku[rows], data.ratio[rows],
-                      data.count[rows], data.outside[kept],
-                      code[np.asarray(data.customer)[kept]], np.asarray(data.segment)[keep],
-                      data.n_skus)
+                      data.count[rows], data.outside[kept], recoded[kept],
+                      np.asarray(data.segment)[keep], data.n_skus)
 
 
 def stratified_normal(rows: int, draws: int, seed: int) -> np.ndarray:
@@ -191,11 +191,12 @@ def _customer_chunks(customer: np.ndarray, width: np.ndarray, max_cells: int
     bounds = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1], True])
     chunks, lo, widest = [], 0, 0
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
-        grown = max(widest, int(width[first:last].max()))
-        if first > lo and (last - lo) * grown > max_cells:
+        block = int(width[first:last].max())
+        if first > lo and (last - lo) * max(widest, block) > max_cells:
             chunks.append((lo, int(first)))
-            lo, grown = int(first), int(width[first:last].max())
-        widest = grown
+            lo, widest = int(first), block
+        else:
+            widest = max(widest, block)
     return [*chunks, (lo, len(customer))] if len(customer) else chunks
 
 
