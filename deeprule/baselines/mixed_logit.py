@@ -56,6 +56,10 @@ class MixedLogitSettings:
     customers per segment pin the segment-level coefficients. `demo` (200) and `tiny` fit
     on every customer; `paper` (2,362) on 600 (all of them: over 25 min of L-BFGS on 2
     busy cores, unfinished)."""
+    history_months: int = 12
+    """Most recent months of shipments the choices are read from: the likelihood's cost
+    grows with them, and older months tell less about this month's prices. `demo` (12
+    months in all) and `tiny` read their whole history; `paper` (61) its last year."""
     chunk_elements: int = 20_000_000
     """Most (situations x alternatives x draws) values the likelihood holds at once: it is
     summed over chunks of whole customers, so memory stays ~1 GB whatever the history
@@ -272,7 +276,7 @@ def choice_data(month: PlanMonth, settings: MixedLogitSettings
         "sku_id", "primary_category", "launch_month",
         sku=pl.col("sku_id").replace_strict(skus, list(range(len(skus))),
                                             return_dtype=pl.Int64))
-    ship = (month.history.filter(pl.col("sku_id").is_in(skus))
+    ship = (recent(month.history, settings.history_months).filter(pl.col("sku_id").is_in(skus))
             .join(catalogue.select("sku_id", "primary_category"), on="sku_id", how="left"))
     customers = _segments(ship, settings.segments)
     cell = ["customer_id", "primary_category"]
@@ -302,6 +306,12 @@ def choice_data(month: PlanMonth, settings: MixedLogitSettings
         customer=customer_code["code"].to_numpy(), segment=customers["segment"].to_numpy(),
         n_skus=len(skus))
     return data, customers, size
+
+
+def recent(history: pl.DataFrame, months: int) -> pl.DataFrame:
+    """The shipments of the last `months` distinct months of the history."""
+    kept = history["month"].unique().sort().tail(months)
+    return history.filter(pl.col("month").is_in(kept.implode()))
 
 
 def _segments(ship: pl.DataFrame, n_segments: int) -> pl.DataFrame:

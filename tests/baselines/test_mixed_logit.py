@@ -6,7 +6,10 @@ to 0.4 with 150 units), a known limit of simulated maximum likelihood, said in
 docs/baselines.md.
 """
 
+from datetime import date
+
 import numpy as np
+import polars as pl
 
 from deeprule.baselines.mixed_logit import (
     ChoiceData,
@@ -14,6 +17,7 @@ from deeprule.baselines.mixed_logit import (
     _tensors,
     choice_probabilities,
     fit_mixed_logit,
+    recent,
     segment_prices,
     subsample,
 )
@@ -100,3 +104,10 @@ def test_segment_prices_beat_every_grid_price_pair() -> None:
     brute = max(profit(np.array([a, b])) for a in grid for b in grid if a >= 0.3 and b >= 0.4)
     assert profit(best) >= brute - 1e-6
     assert np.all(best >= cost / list_price - 1e-9) and np.all(best <= 1 + 1e-9)
+
+
+def test_recent_keeps_the_last_months_whole() -> None:
+    months = [date(2024, m, 1) for m in (1, 1, 2, 3, 3, 4)]
+    history = pl.DataFrame({"month": months, "units": [1, 2, 3, 4, 5, 6]})
+    assert recent(history, 2)["units"].to_list() == [4, 5, 6]
+    assert recent(history, 12).equals(history)  # a shorter history is read whole
