@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import polars as pl
 
 from deeprule.features.embedding import PackagedSentenceEncoder, TextEncoder
@@ -39,8 +40,9 @@ from deeprule.llm import LLMClient
 from deeprule.llm.types import BudgetExhausted, LLMCallFailed
 from deeprule.rules import Program, decide, fit_constants, parse_program, render_program
 from deeprule.search import prompts
-from deeprule.search.check import CheckConfig, row_context, rule_problems
+from deeprule.search.check import CheckConfig, RowContext, row_context, rule_problems
 from deeprule.search.checkpoint import Checkpoint
+from deeprule.search.forge import Forge, Individual, MutationConfig, too_large
 from deeprule.search.memory import MemoryBank, MemoryEntry
 from deeprule.search.objective import (
     RULE_FEATURES,
@@ -79,6 +81,11 @@ def price(row):
 """The domain-expert starting point: keep what sold, at the usual price."""
 SAMPLES_PER_SEED = 100_000
 """Draw numbers reserved per seed: no two seeds' iterations share a cached answer."""
+MUTATED = "a mutation of the proposal"
+"""How an iteration's note begins when the LLM repeated a fitted structure and one random
+mutation of it was fitted instead (`mutate_repeats`)."""
+MUTATION_STREAM = 2
+"""Keeps the mutations' draws apart from the other seeded streams of a seed."""
 REFUSED = "refused by the rule check"
 """The outcome a memory records for a proposal never fitted."""
 OBJECTIVE = ("maximize expected profit (price - cost) x units over the stocked rows, stay near "
@@ -112,6 +119,15 @@ class SearchConfig:
     depth: int = 2
     check_retries: int = 1
     """Asks again (with the reasons) after a proposal the rule check refused."""
+    mutate_repeats: bool = True
+    """A proposal repeating a structure already fitted is varied by one random mutation
+    (search/forge.py: Appendix G's operators) until its structure is new and the check
+    passes, and that is fitted. The embedded 1.5B model mostly copies the rule it is
+    shown (44 of 48 iterations on `demo`): a repeat otherwise spends a request for nothing.
+    Off: the iteration is `repeated`, as in the paper's loop."""
+    mutation_attempts: int = 20
+    """Mutations tried on a repeat before it is recorded `repeated` after all."""
+    mutation: MutationConfig = MutationConfig()
     hide_form_after_miss: bool = False
     """Quote the current rule's JSON form only right after a new best. The embedded model
     copies the form verbatim (every iteration `repeated`); without it it writes new rules,
@@ -376,6 +392,28 @@ def _repeated(program: Program, tried: dict[str, int]) -> str:
             "the form of the price")
 
 
+def _varied(program: Program, market: _Market, rows: RowContext, tried: dict[str, int],
+            number: int) -> Program | None:
+    """`program` changed by one mutation of its stock or price into a structure not yet
+    tried that the check passes (None: off, or none in `mutation_attempts`). Drawn with
+    the iteration's own seed, so a resumed search varies it the same way."""
+    config = market.config
+    if not config.mutate_repeats:
+        return None
+    forge = Forge(market.cand, config.mutation,
+                  np.random.default_rng((config.seed, number, MUTATION_STREAM)))
+    parent = Individual.of(program)
+    for _ in range(config.mutation_attempts):
+        name = "stock" if forge.rng.random() < 0.5 else "price"
+        root = getattr(parent, name)
+        child = replace(parent, **{name: forge.mutate(root)}).program()
+        if (type(child.functions[name]) is type(root) and structure(child) not in tried
+                and not too_large(child, config.mutation)
+                and not rule_problems(child, rows, config.check)):
+            return child
+    return None
+
+
 def _iterate(client: LLMClient, market: _Market, result: SearchResult,
              number: int) -> Iteration:
     started = time.perf_counter()
@@ -414,22 +452,26 @@ def _iterate(client: LLMClient, market: _Market, result: SearchResult,
     author |= {"llm_backend": proposal.record.backend, "llm_model": proposal.record.model,
                "corrections": proposal.corrections}
     repeat = _repeated(proposal.program, tried)
-    if repeat:
+    varied = _varied(proposal.program, market, rows, tried, number) if repeat else None
+    if repeat and varied is None:
         result.memory.add([memory(proposal.text, proposal.reflection, None, repeat)])
         return Iteration(number, "repeated", proposal.text, None, None, None, None, repeat,
                          proposal.prompt_tokens, proposal.completion_tokens,
                          time.perf_counter() - started, proposal.template, proposal.reflection,
                          **author)
-    program, out = fitted(proposal.program, cand, config)
+    program, out = fitted(varied or proposal.program, cand, config)
     _, scored, loss = market.score(program)
     delta = out.fitness - result.best_outcome.fitness
-    result.memory.add([memory(proposal.text, proposal.reflection,
+    change = render_program(varied) if varied else proposal.text
+    result.memory.add([memory(change, proposal.reflection,
                               loss_by_segment(scored)[target], "fitted")])
     improved = delta > config.min_gain * abs(result.best_outcome.fitness)
     if improved:
         result.best, result.best_outcome, result.best_number = program, out, number
         result.segments = scored
-    note = (f"stocked {out.stocked:,} of {cand.height:,} rows, {out.violations:,} priced "
+    origin = (f"{MUTATED}, which repeated the structure of iteration "
+              f"{tried[structure(proposal.program)]}; " if varied else "")
+    note = (f"{origin}stocked {out.stocked:,} of {cand.height:,} rows, {out.violations:,} priced "
             f"outside [cost, list]; loss {loss:.3f}, in {target} {before[target]:.3f} -> "
             f"{loss_by_segment(scored)[target]:.3f}")
     return Iteration(number, "improved" if improved else "kept", render_program(program),

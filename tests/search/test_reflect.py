@@ -24,7 +24,7 @@ from deeprule.search.objective import (
     candidates,
     outcome,
 )
-from deeprule.search.reflect import SearchConfig, search
+from deeprule.search.reflect import MUTATED, SearchConfig, SearchResult, search, structure
 from deeprule.synth import build_world, resolve_spec
 from resources.paths import data_dir
 from tests.helpers.memory import WordEncoder
@@ -263,7 +263,7 @@ def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says
     leaves out the JSON form that was copied)."""
     backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7), LIST_PRICE_RULE])
     config = SearchConfig(iterations=3, epsilon=NEVER_CONVERGED, hide_form_after_miss=True,
-                          fitness=FitnessConfig(eta=0.0, lam=0.0))
+                          mutate_repeats=False, fitness=FitnessConfig(eta=0.0, lam=0.0))
     result = search(LLMClient(backend, None), toy_candidates(), config,
                     start=USUAL_PRICE_START, encoder=WordEncoder())
     assert backend.calls == 3
@@ -272,6 +272,29 @@ def test_a_structure_already_fitted_is_not_fitted_again_and_the_next_prompt_says
     assert "JSON form" in backend.prompts[1].user and "JSON form" not in backend.prompts[2].user
     assert result.iterations[2].fitness is None and "list_price" in result.iterations[3].rule
     assert any(e.outcome.startswith("not fitted") for e in result.memory.entries)
+
+
+def test_a_repeated_structure_is_mutated_into_a_new_one_and_fitted_the_same_on_a_rerun(
+        ) -> None:
+    """With `mutate_repeats` (the default), the copy is varied by one mutation into a
+    structure not yet fitted, which is fitted without another model request; the draw is
+    the iteration's own, so a second run varies it identically."""
+
+    def run() -> tuple[SearchResult, ScriptedBackend]:
+        backend = ScriptedBackend([markup_rule(1.3), markup_rule(1.7)])
+        config = SearchConfig(iterations=2, patience=2, epsilon=NEVER_CONVERGED,
+                              fitness=FitnessConfig(eta=0.0, lam=0.0))
+        return search(LLMClient(backend, None), toy_candidates(), config,
+                      start=USUAL_PRICE_START, encoder=WordEncoder()), backend
+
+    (result, backend), (again, _) = run(), run()
+    first, varied = result.iterations[1], result.iterations[2]
+    assert backend.calls == 2
+    assert varied.status in ("improved", "kept") and varied.fitness is not None
+    assert varied.note.startswith(f"{MUTATED}, which repeated the structure of iteration 1")
+    assert structure(parse_program(varied.rule, RULE_FEATURES)) != structure(
+        parse_program(first.rule, RULE_FEATURES))
+    assert again.iterations[2].rule == varied.rule
 
 
 def test_two_backends_share_a_run_and_each_iteration_names_its_writer() -> None:
