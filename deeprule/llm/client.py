@@ -21,6 +21,7 @@ from deeprule.llm.types import (
     LLMConfigError,
     LLMError,
     Prompt,
+    Spent,
     TransientLLMError,
     Usage,
     cache_key,
@@ -175,7 +176,7 @@ class LLMClient:
     def _call_backend(self, key: str, prompt: Prompt, schema: type[T],
                       sample: int, max_requests: int) -> CallResult[T]:
         started = time.perf_counter()
-        spent = _Spent()
+        spent = Spent()
         errors: list[str] = []
         for attempt in range(self.max_retries + 1):
             if attempt and 0 < max_requests <= spent.requests:
@@ -231,12 +232,12 @@ class LLMClient:
                 f"mode {b.mode}). Most likely fix: {likely_fix(error)}")
             raise self._open from failure
 
-    def _check_budget(self, in_flight: _Spent) -> None:
+    def _check_budget(self, in_flight: Spent) -> None:
         """Refuse to start an attempt once the budget (including this call's tokens) is spent."""
         if self.token_budget <= 0:
             return
         if self.usage.spent_tokens + in_flight.tokens >= self.token_budget:
-            if in_flight != _Spent():  # a retry after attempts that spent something
+            if in_flight != Spent():  # a retry after attempts that spent something
                 self._record(None, in_flight.prompt_tokens, in_flight.completion_tokens, 0.0,
                              cache_hit=False, attempts=0, ok=False,
                              requests=in_flight.requests)
@@ -266,26 +267,6 @@ class LLMClient:
             prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
             requests=requests,
         ))
-
-
-@dataclass
-class _Spent:
-    """What one call's backend attempts have spent so far, failed ones included: what its
-    record charges to the token budget and to a search's N."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-
-    def add(self, attempt: Generation | LLMError) -> None:
-        """Add one attempt's tokens and model requests (an answer or the error it raised)."""
-        self.prompt_tokens += attempt.prompt_tokens
-        self.completion_tokens += attempt.completion_tokens
-        self.requests += attempt.requests
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 _FIXES = (

@@ -100,6 +100,28 @@ class Usage:
         }
 
 
+@dataclass
+class Spent:
+    """Tokens and model requests spent so far, failed attempts included: one call's backend
+    attempts (what its record charges to the budget and to a search's N), or one search
+    step's calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+
+    def add(self, attempt: Generation | CallRecord | LLMError) -> None:
+        """Add one attempt's or call's tokens and model requests (an answer, its record, or
+        the error it raised)."""
+        self.prompt_tokens += attempt.prompt_tokens
+        self.completion_tokens += attempt.completion_tokens
+        self.requests += attempt.requests
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
 class LLMError(Exception):
     """Base class of every error the LLM layer raises.
 

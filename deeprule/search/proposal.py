@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from deeprule.llm import LLMClient, Prompt
 from deeprule.llm.client import CallRecord
-from deeprule.llm.types import GrammarAnswer, LLMError
+from deeprule.llm.types import GrammarAnswer, LLMError, Spent
 from deeprule.rules import Program, RuleSyntaxError, parse_program, render_program
 from deeprule.rules.grammar import deepest_fitting, rule_grammar
 from deeprule.rules.parse import MAX_SOURCE_CHARS
@@ -132,9 +132,9 @@ Check = Callable[[Program], list[str]]
 class RuleRefused(LLMError):
     """Every proposal of one step failed the check; carries the refusals and their tokens."""
 
-    def __init__(self, refusals: Sequence[str], prompt_tokens: int, completion_tokens: int
-                 ) -> None:
-        super().__init__(refusals[-1], prompt_tokens, completion_tokens)
+    def __init__(self, refusals: Sequence[str], spent: Spent) -> None:
+        super().__init__(refusals[-1], spent.prompt_tokens, spent.completion_tokens,
+                         requests=spent.requests)
         self.refusals = tuple(refusals)
 
 
@@ -255,17 +255,14 @@ def propose(client: LLMClient, context: ProposalContext, sample: int = 0,
     """
     schema = _schema(context)
     refusals: list[str] = []
-    tokens = [0, 0]
-    sent = 0
+    spent = Spent()
     for _ in range(check_retries + 1):
-        if sent and 0 < max_requests <= sent:
+        if spent.requests and 0 < max_requests <= spent.requests:
             break
         asked = replace(context, feedback=(*context.feedback, *refusals))
         result = client.generate(proposal_prompt(asked), schema, sample,
-                                 max(max_requests - sent, 1) if max_requests else 0)
-        sent += result.record.requests
-        tokens[0] += result.record.prompt_tokens
-        tokens[1] += result.record.completion_tokens
+                                 max(max_requests - spent.requests, 1) if max_requests else 0)
+        spent.add(result.record)
         try:
             program = _program(result.value, context)
         except RuleSyntaxError as err:  # text outside the language, or a tree too large
@@ -275,6 +272,7 @@ def propose(client: LLMClient, context: ProposalContext, sample: int = 0,
         problems = check(program) if check else []
         if not problems:
             return Proposal(program, text, result.record, result.value.reflection.strip(),
-                            prompts.template_name(context.kind), tuple(refusals), *tokens)
+                            prompts.template_name(context.kind), tuple(refusals),
+                            spent.prompt_tokens, spent.completion_tokens)
         refusals.append(refusal_line(text, problems))
-    raise RuleRefused(refusals, *tokens)
+    raise RuleRefused(refusals, spent)

@@ -124,3 +124,4 @@ def test_refused_every_time_is_an_error_carrying_every_reason() -> None:
                 check=check, check_retries=2)
     assert backend.calls == 3 and len(info.value.refusals) == 3
     assert info.value.prompt_tokens == 3 * backend.tokens_per_call[0]
+    assert info.value.requests == 3  # every model request of the step, not one
