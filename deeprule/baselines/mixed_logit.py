@@ -57,9 +57,11 @@ class MixedLogitSettings:
     on every customer; `paper` (2,362) on 600 (all of them: over 25 min of L-BFGS on 2
     busy cores, unfinished)."""
     history_months: int = 12
-    """Most recent months of shipments the choices are read from: the likelihood's cost
-    grows with them, and older months tell less about this month's prices. `demo` (12
-    months in all) and `tiny` read their whole history; `paper` (61) its last year."""
+    """Most recent months of shipments the choices are fitted on: the likelihood's cost
+    grows with them, and older months tell less about this month's prices. Segments and
+    market sizes still read the whole history (a customer quiet this last year is still
+    planned). `demo` (12 months in all) and `tiny` fit on every month; `paper` (61) on
+    its last year."""
     chunk_elements: int = 20_000_000
     """Most (situations x alternatives x draws) values the likelihood holds at once: it is
     summed over chunks of whole customers, so memory stays ~1 GB whatever the history
@@ -276,12 +278,13 @@ def choice_data(month: PlanMonth, settings: MixedLogitSettings
         "sku_id", "primary_category", "launch_month",
         sku=pl.col("sku_id").replace_strict(skus, list(range(len(skus))),
                                             return_dtype=pl.Int64))
-    ship = (recent(month.history, settings.history_months).filter(pl.col("sku_id").is_in(skus))
-            .join(catalogue.select("sku_id", "primary_category"), on="sku_id", how="left"))
-    customers = _segments(ship, settings.segments)
+    every = (month.history.filter(pl.col("sku_id").is_in(skus))
+             .join(catalogue.select("sku_id", "primary_category"), on="sku_id", how="left"))
+    customers = _segments(every, settings.segments)
     cell = ["customer_id", "primary_category"]
-    size = (ship.group_by([*cell, "month"]).agg(units=pl.col("units").sum())
+    size = (every.group_by([*cell, "month"]).agg(units=pl.col("units").sum())
             .group_by(cell).agg(market=pl.col("units").max() * settings.market_factor))
+    ship = recent(every, settings.history_months)
     situations = (ship.group_by([*cell, "month"]).agg(
         units=pl.col("units").sum(),
         ratio=(pl.col("unit_price") / pl.col("list_price") * pl.col("units")).sum()

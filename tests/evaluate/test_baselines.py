@@ -8,11 +8,13 @@ import polars as pl
 import pytest
 
 from deeprule.baselines.common import pair_history, plan_month
+from deeprule.baselines.mixed_logit import MixedLogitSettings, choice_data
 from deeprule.evaluate.baselines import (
     BASELINES,
     BaselineRun,
     BaselineSettings,
     WorldMarket,
+    baseline_month,
     run_baselines,
 )
 from deeprule.synth import World
@@ -83,3 +85,15 @@ def test_a_market_open_to_traded_pairs_sells_nothing_elsewhere(tiny_world: World
     market = WorldMarket(tiny_world, target, months[-2], seed=0, open_pairs=traded)
     units = market.respond(target.list_price)
     assert units[~traded].sum() == 0 and units[traded].sum() > 0
+
+
+def test_a_short_b2b_fit_window_still_sizes_and_segments_every_customer_on_all_history(
+        tiny_world: World) -> None:
+    """The mixed logit fits on the last `history_months` only; a customer quiet in that
+    window keeps its segment and market size, so it is still planned."""
+    month = baseline_month(tiny_world, tiny_world.spec.months[-1]).target
+    full, customers, size = choice_data(month, MixedLogitSettings())
+    short, short_customers, short_size = choice_data(month, MixedLogitSettings(history_months=1))
+    assert 0 < len(np.unique(short.situation)) < len(np.unique(full.situation))
+    cell = ["customer_id", "primary_category"]  # group_by's order is not fixed
+    assert short_customers.equals(customers) and short_size.sort(cell).equals(size.sort(cell))
