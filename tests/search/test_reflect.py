@@ -16,8 +16,7 @@ from deeprule.llm.testing import ScriptedBackend
 from deeprule.llm.types import InvalidOutputError
 from deeprule.models.dataset import prepare
 from deeprule.models.demand import DemandConfig, fit_demand
-from deeprule.rules import Program, decide, parse_program
-from deeprule.search.check import row_context
+from deeprule.rules import decide, parse_program
 from deeprule.search.checkpoint import Checkpoint
 from deeprule.search.objective import (
     RULE_FEATURES,
@@ -25,17 +24,7 @@ from deeprule.search.objective import (
     candidates,
     outcome,
 )
-from deeprule.search.reflect import (
-    EXPERT_RULE,
-    MUTATED,
-    SearchConfig,
-    SearchResult,
-    _Market,
-    _varied,
-    search,
-    structure,
-)
-from deeprule.search.segments import attainable
+from deeprule.search.reflect import MUTATED, SearchConfig, SearchResult, search, structure
 from deeprule.synth import build_world, resolve_spec
 from resources.paths import data_dir
 from tests.helpers.memory import WordEncoder
@@ -339,20 +328,3 @@ def test_a_text_form_search_records_the_corrected_names() -> None:
     assert step.status == "improved" and step.template == "reflection_text_v1"
     assert step.corrections == "read 'hist_unit' as 'hist_units'; read 'cots' as 'cost'"
     assert step.llm_backend == "scripted" and "row[\"cost\"]" in step.rule
-
-
-def test_screening_more_mutants_of_a_repeat_never_picks_a_worse_one() -> None:
-    """The same draws in the same order: the first new mutant is the one-mutant pick, and
-    the best of 20 scores at least as well; each is a structure not tried yet."""
-    cand = toy_candidates()
-    expert = parse_program(EXPERT_RULE, RULE_FEATURES)
-    tried = {structure(expert): 0}
-
-    def pick(screened: int) -> tuple[_Market, Program]:
-        config = SearchConfig(mutants_screened=screened)
-        market = _Market(cand, config, attainable(cand, 0.0), WordEncoder())
-        return market, _varied(expert, market, row_context(cand), tried, number=1)
-
-    (market, one), (_, best) = pick(1), pick(20)
-    assert structure(one) not in tried and structure(best) not in tried
-    assert market.fitness(best) >= market.fitness(one)
