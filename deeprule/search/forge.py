@@ -8,6 +8,7 @@ Trees are the rule IR, immutable: an operator returns a new tree, never executes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -109,8 +110,15 @@ class Forge:
         self.rng = rng
         self.config = config
         self.features = tuple(RULE_FEATURES)
-        self.scale = {f: float(np.nanmedian(np.abs(cand.columns[f])) or 1.0)
-                      for f in self.features}
+        self._cand = cand
+
+    @cached_property
+    def scale(self) -> dict[str, float]:
+        """Each feature's median magnitude, where a random condition puts its threshold:
+        computed on first use, since the reflection loop's mutations never need it (a
+        median over every candidate row per feature, per repeat, on `paper`'s 507k rows)."""
+        return {f: float(np.nanmedian(np.abs(self._cand.columns[f])) or 1.0)
+                for f in self.features}
 
     def leaf(self) -> ir.Node:
         if self.rng.random() < self.config.feature_leaf_share:
