@@ -98,11 +98,13 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
 
 
 def calibration_metadata(calibration: Calibration | None) -> dg.MetadataValue | str:
-    """The validation fit per segment (rows, predicted vs observed units), or why none."""
+    """The validation fit per segment (rows, predicted vs observed units) and the sales tiers
+    the MILP recommends into, or why none."""
     if calibration is None:
         return "off: the optimizers read the demand model's units as they are"
     table = calibration.summary()
-    return dg.MetadataValue.md(markdown_preview(table, rows=table.height))
+    return dg.MetadataValue.md(markdown_preview(table, rows=table.height)
+                               + f"\n\nSales tiers: {calibration.tiers.describe()}.")
 
 
 @dg.asset_check(asset=dg.AssetKey("plan_customers"), name="no_hard_constraint_violation",

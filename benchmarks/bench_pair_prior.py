@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 import polars as pl
+from _report import print_seeds_and_mean
 from scipy.stats import spearmanr
 
 VARIANTS = {
@@ -95,16 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = pl.DataFrame([row for i in range(args.seeds)
                           for row in measure_seed(args.preset, args.base_seed + i)])
-    order = {name: i for i, name in enumerate(VARIANTS)}
-    mean = (table.group_by("prior").agg(pl.exclude("world_seed", "prior").mean())
-            .sort(pl.col("prior").replace_strict(order)))
-    with pl.Config(tbl_rows=50, tbl_width_chars=160, float_precision=3,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        print(f"\npreset={args.preset}: never-traded candidate pairs of the plan month, "
-              f"prior vs true expected units at the usual price (truth scores only)")
-        print(table)
-        print(f"mean over {args.seeds} world seeds (busy figures for fit_seconds):")
-        print(mean)
+    print_seeds_and_mean(table, "prior", tuple(VARIANTS), "world_seed",
+                         f"\npreset={args.preset}: never-traded candidate pairs of the plan "
+                         f"month, prior vs true expected units at the usual price (truth "
+                         f"scores only)",
+                         f"mean over {args.seeds} world seeds (busy figures for fit_seconds):")
     return 0
 
 

@@ -28,6 +28,11 @@ cheap one. Two steps, both learned from shipments only (never the simulator's tr
    calibrated units. Without enough genuinely new validation pairs, that spread is
    measured on traded validation rows scored as new (their prior fitted without their
    pair); only the spread, not their level, is used (see `SegmentFit.factor`).
+4. Sales tiers (`sales_tiers`): how much of a recommendation beyond the calibrated forecast
+   sells. Pooled over the validation rows, the volume-weighted share of each tier of units
+   (multiples of the forecast, `hedge_upper`) that the observed units covered; the MILP
+   recommends into a tier when its expected share's margin is worth the room it takes in
+   the value band (deeprule/optimize/milp.py, `SalesTiers`).
 
 docs/plans.md describes where the plans use it.
 """
@@ -45,6 +50,7 @@ from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import training_frame
 from deeprule.models.price import PriceResponse
+from deeprule.optimize.milp import EXACT, SalesTiers
 
 SEGMENTS = ("traded", "new pair")
 """Calibration segments: the pair shipped before the row's month, or never."""
@@ -87,6 +93,9 @@ class CalibrationConfig:
     """A segment with fewer validation rows keeps factor 1 (too little to calibrate on)."""
     factor_bounds: tuple[float, float] = (0.2, 1.5)
     """Bounds on a row's calibration factor: calibration corrects, it does not rewrite."""
+    hedge_upper: tuple[float, ...] = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+    """Upper bounds of the sales tiers, in multiples of the calibrated forecast (the first
+    is the forecast itself). (1.0,): recommend the forecast, never beyond (the ablation)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ class Calibration:
 
     config: CalibrationConfig
     segments: dict[str, SegmentFit]
+    tiers: SalesTiers = EXACT
+    """How much of a recommendation beyond the calibrated forecast is expected to sell."""
 
     def summary(self) -> pl.DataFrame:
         """segment, validation rows, predicted and observed units there (metadata)."""
@@ -319,11 +330,38 @@ def fit_calibration(frame: ScoringFrame, response: PriceResponse, prior: np.ndar
         predicted["new pair"] = anchor_new_pairs(frame, response, pseudo_prior, config,
                                                  masks["new pair"]).units(price)
         source["new pair"] = SOURCE_PSEUDO
-    segments = {}
+    segments, pooled = {}, []
     for name, mask in masks.items():
-        segments[name] = _fit_segment(name, predicted[name][mask], observed[mask], config,
-                                      source[name])
-    return Calibration(config, segments)
+        segments[name] = fit = _fit_segment(name, predicted[name][mask], observed[mask], config,
+                                            source[name])
+        forecast = predicted[name][mask] * fit.factor(predicted[name][mask],
+                                                      config.factor_bounds)
+        pooled.append((forecast, observed[mask]))
+    forecast, seen = (np.concatenate(x) for x in zip(*pooled, strict=True))
+    return Calibration(config, segments, sales_tiers(forecast, seen, config.hedge_upper))
+
+
+MIN_TIER_SHARE = 0.01
+"""A tier expected to sell less than this share of its units is not offered."""
+
+
+def sales_tiers(forecast: np.ndarray, observed: np.ndarray, upper: tuple[float, ...]
+                ) -> SalesTiers:
+    """Per tier of recommended units (between consecutive `upper` multiples of the
+    forecast), the share the observed units covered, each row weighted by its forecast
+    (the volume at stake). Tiers past the first one selling under `MIN_TIER_SHARE` are
+    dropped; no forecast at all: `EXACT`."""
+    keep = forecast > 0
+    if not keep.any():
+        return EXACT
+    ratio, weight = observed[keep] / forecast[keep], forecast[keep]
+    bounds = np.r_[0.0, upper]
+    covered = (np.minimum(ratio[:, None], bounds[None, 1:])
+               - np.minimum(ratio[:, None], bounds[None, :-1]))
+    share = np.minimum.accumulate(weight @ covered / (weight.sum() * np.diff(bounds)))
+    offered = max(1, int(np.sum(share >= MIN_TIER_SHARE)))
+    return SalesTiers(tuple(float(b) for b in upper[:offered]),
+                      tuple(float(max(v, MIN_TIER_SHARE)) for v in share[:offered]))
 
 
 def _fit_segment(name: str, predicted: np.ndarray, observed: np.ndarray,

@@ -29,6 +29,7 @@ from deeprule.models.calibration import Calibration, calibrated
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import scoring_frame
+from deeprule.optimize.milp import EXACT, SalesTiers
 from deeprule.search.objective import Candidates, candidates
 from deeprule.search.segments import customer_segments
 
@@ -39,6 +40,8 @@ class PlanCandidates:
     read the predicted units at the usual price and the market price among them."""
 
     cand: Candidates
+    tiers: SalesTiers = EXACT
+    """How far past their forecast the MILP may recommend units (the calibration's)."""
 
     @property
     def rows(self) -> pl.DataFrame:
@@ -79,8 +82,9 @@ def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
                        how="left", maintain_order="left"))
     rows = cand.rows.with_columns(secondary_category=secondary["secondary_category"])
     order = np.lexsort((rows["sku_id"].to_numpy(), rows["customer_id"].to_numpy()))
+    tiers = calibration.tiers if calibration is not None and calibration.config.enabled else EXACT
     return PlanCandidates(Candidates(rows[order], {k: v[order] for k, v in cand.columns.items()},
-                                     response.take(order)))
+                                     response.take(order)), tiers)
 
 
 def search_candidates(tables: SourceTables, scorer: DemandScorer, held_out: ScoringFrame,

@@ -20,7 +20,13 @@ units and, when the value band asks for more than it can sell, pads one chosen
 line with units that earn nothing (one padding variable: any chosen line can
 carry it).
 
-Variables per customer: y_j (option j chosen, binary), u_j (its sold units),
+A forecast is not the demand. With `SalesTiers` the recommended units of a line run
+past its forecast in tiers (multiples of the forecast), each tier's units earning its
+expected share sold (from the forecast's validation errors): recommending beyond a
+forecast that under-shoots sells more, and costs nothing but room in the value band.
+The default, `EXACT`, is one tier at the forecast, all of it sold (the oracle's case).
+
+Variables per customer: y_j (option j chosen, binary), u_jt (its units in tier t),
 z_k (category k carried, binary), pad (purchase value beyond what sells).
 Building is vectorized per customer; customers are independent problems.
 """
@@ -60,6 +66,36 @@ class PlanConstraints:
     parallel_from: int = 500
     """Fewer customers than this are solved in this process: a worker costs ~2 s to start
     (it imports scipy), more than `demo`'s 200 customers take to solve (~3 s)."""
+
+
+@dataclass(frozen=True)
+class SalesTiers:
+    """Recommended units as tiers of the forecast: tier t holds up to (upper[t] − upper[t−1])
+    × forecast units, each expected to sell `sold[t]` (non-increasing: tiers fill in order)."""
+
+    upper: tuple[float, ...] = (1.0,)
+    sold: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        bounds, shares = np.asarray(self.upper), np.asarray(self.sold)
+        if (len(bounds) != len(shares) or not len(bounds) or np.any(np.diff(bounds) <= 0)
+                or bounds[0] <= 0 or np.any(np.diff(shares) > 0) or np.any(shares <= 0)):
+            raise ValueError(f"sales tiers need increasing positive bounds and non-increasing "
+                             f"positive shares, got upper={self.upper} sold={self.sold}")
+
+    @property
+    def widths(self) -> np.ndarray:
+        return np.diff(np.r_[0.0, self.upper])
+
+    def describe(self) -> str:
+        """One line per tier for the plan metadata: its range and expected share sold."""
+        lower = (0.0, *self.upper[:-1])
+        return "; ".join(f"x{a:g}-{b:g} the forecast sells {s:.0%}"
+                         for a, b, s in zip(lower, self.upper, self.sold, strict=True))
+
+
+EXACT = SalesTiers()
+"""The forecast is the demand: recommend it, sell it all."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +173,7 @@ def efficient_options(options: PlanOptions) -> PlanOptions:
 
 def solve_plans(options: PlanOptions, target_value: np.ndarray,
                 constraints: PlanConstraints | None = None,
-                customers: np.ndarray | None = None) -> PlanResult:
+                customers: np.ndarray | None = None, tiers: SalesTiers = EXACT) -> PlanResult:
     """Solve every customer's plan. `target_value[c]` is customer c's mean monthly purchase
     value (NaN: no history, no plan). `customers` defaults to those with options."""
     constraints = constraints or PlanConstraints()
@@ -150,7 +186,7 @@ def solve_plans(options: PlanOptions, target_value: np.ndarray,
     status = np.empty(len(customers), dtype=object)
     chunks = np.array_split(np.arange(len(customers)), max(1, constraints.workers * 4))
     jobs = [(c, int(starts[c[0]]), int(ends[c[-1]])) for c in chunks if len(c)]
-    args = [(options.take(np.arange(lo, hi)), target_value, constraints, customers[c])
+    args = [(options.take(np.arange(lo, hi)), target_value, constraints, customers[c], tiers)
             for c, lo, hi in jobs]
     if constraints.workers > 1 and len(jobs) > 1 and len(customers) >= constraints.parallel_from:
         context = multiprocessing.get_context("spawn")
@@ -167,7 +203,8 @@ def solve_plans(options: PlanOptions, target_value: np.ndarray,
 
 
 def _solve_range(options: PlanOptions, target_value: np.ndarray, constraints: PlanConstraints,
-                 customers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 customers: np.ndarray, tiers: SalesTiers
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(status per customer, recommended and sold units per option) of consecutive customers
     whose options are exactly `options`."""
     starts = np.searchsorted(options.customer, customers, side="left")
@@ -184,7 +221,7 @@ def _solve_range(options: PlanOptions, target_value: np.ndarray, constraints: Pl
             rows = lo + np.flatnonzero(_undominated(options.take(np.arange(lo, hi)),
                                                     constraints.max_skus_per_category))
             status[n], units[rows], sold[rows] = _solve_customer(options.take(rows), target,
-                                                                 constraints)
+                                                                 constraints, tiers)
     return status, units, sold
 
 
@@ -220,45 +257,52 @@ def _per_block(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     return total[ends] - total[starts]
 
 
-def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstraints
-                    ) -> tuple[str, np.ndarray, np.ndarray]:
-    """(status, recommended units, sold units) per option of one customer's MILP."""
-    n = len(block)
+def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstraints,
+                    tiers: SalesTiers) -> tuple[str, np.ndarray, np.ndarray]:
+    """(status, recommended units, predicted sold units) per option of one customer's MILP."""
+    n, n_tier = len(block), len(tiers.upper)
     pair = _group_ids(np.zeros(n, dtype=np.int64), block.sku)
     _, cat = np.unique(block.category, return_inverse=True)
     n_pair, n_cat = int(pair.max()) + 1, int(cat.max()) + 1
-    y, u, z, pad = np.arange(n), n + np.arange(n), 2 * n + np.arange(n_cat), 2 * n + n_cat
+    y, z = np.arange(n), (1 + n_tier) * n + np.arange(n_cat)
+    u = n + np.arange(n_tier * n).reshape(n_tier, n)  # u[t]: the options' units in tier t
+    pad = z[-1] + 1
+    capacity = tiers.widths[:, None] * block.max_units[None, :]
     rows = _Rows()
     locked_pair = np.zeros(n_pair)
     np.maximum.at(locked_pair, pair, block.min_units)
     one, idx, k = np.ones(n), np.arange(n), np.arange(n_cat)
     # one price per SKU (exactly one for a locked SKU)
     rows.add(pair, y, one, np.where(locked_pair > 0, 1.0, 0.0), np.ones(n_pair))
-    # sold units only on a chosen option, up to what sells at its price
-    rows.add(np.r_[idx, idx], np.r_[u, y], np.r_[one, -block.max_units], -np.inf, np.zeros(n))
+    # units only on a chosen option, each tier up to its share of the forecast
+    for t in range(n_tier):
+        rows.add(np.r_[idx, idx], np.r_[u[t], y], np.r_[one, -capacity[t]], -np.inf,
+                 np.zeros(n))
     # at most max_skus per carried category; a carried category sells some units
     cap = float(constraints.max_skus_per_category)
     rows.add(np.r_[cat, k], np.r_[y, z], np.r_[one, np.full(n_cat, -cap)], -np.inf,
              np.zeros(n_cat))
-    rows.add(np.r_[cat, k], np.r_[u, z], np.r_[-one, np.full(n_cat, MIN_LINE_UNITS)],
+    rows.add(np.r_[cat, k], np.r_[u[0], z], np.r_[-one, np.full(n_cat, MIN_LINE_UNITS)],
              -np.inf, np.zeros(n_cat))
     rows.add(np.zeros(n_cat, dtype=np.int64), z, np.ones(n_cat),
              np.array([float(constraints.min_categories)]), np.array([np.inf]))
-    # recommended purchase value (sold units plus padding) within the band
+    # recommended purchase value (every tier plus padding) within the band
     band = constraints.value_band
-    rows.add(np.zeros(n + 1, dtype=np.int64), np.r_[u, pad], np.r_[block.price, 1.0],
+    rows.add(np.zeros(n_tier * n + 1, dtype=np.int64), np.r_[u.ravel(), pad],
+             np.r_[np.tile(block.price, n_tier), 1.0],
              np.array([(1 - band) * target]), np.array([(1 + band) * target]))
-    # locks: at least the contractual units sold
+    # locks: at least the contractual units, within the forecast
     locked = np.flatnonzero(locked_pair > 0)
     if len(locked):
         row_of = np.full(n_pair, -1)
         row_of[locked] = np.arange(len(locked))
         mask = row_of[pair] >= 0
-        rows.add(row_of[pair][mask], u[mask], one[mask], locked_pair[locked], np.inf)
-    n_var = 2 * n + n_cat + 1
-    objective = np.r_[np.zeros(n), -(block.price - block.unit_cost), np.zeros(n_cat + 1)]
-    integrality = np.r_[one, np.zeros(n), np.ones(n_cat), 0.0]
-    bounds = Bounds(np.zeros(n_var), np.r_[one, block.max_units, np.ones(n_cat),
+        rows.add(row_of[pair][mask], u[0][mask], one[mask], locked_pair[locked], np.inf)
+    n_var = int(pad) + 1
+    margin = block.price - block.unit_cost
+    objective = np.r_[np.zeros(n), -np.outer(tiers.sold, margin).ravel(), np.zeros(n_cat + 1)]
+    integrality = np.r_[one, np.zeros(n_tier * n), np.ones(n_cat), 0.0]
+    bounds = Bounds(np.zeros(n_var), np.r_[one, capacity.ravel(), np.ones(n_cat),
                                            (1 + band) * target])
     result = milp(objective, integrality=integrality, bounds=bounds,
                   constraints=rows.constraint(n_var),
@@ -267,13 +311,13 @@ def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstrai
     if result.x is None:
         empty = np.zeros(n)
         return (STATUS_INFEASIBLE if result.status == 2 else STATUS_LIMIT), empty, empty
-    sold = np.where(result.x[y] > 0.5, np.clip(result.x[u], 0.0, block.max_units), 0.0)
-    sold = np.where(sold >= MIN_LINE_UNITS / 2, sold, 0.0)
-    units = sold.copy()
-    missing = (1 - band) * target - float(np.sum(block.price * sold))
+    tiered = np.clip(result.x[u], 0.0, capacity).sum(axis=0)
+    units = np.where((result.x[y] > 0.5) & (tiered >= MIN_LINE_UNITS / 2), tiered, 0.0)
+    missing = (1 - band) * target - float(np.sum(block.price * units))
     if missing > 0:  # the least padding the band needs (the solver may pad more: it is free)
-        biggest = int(np.argmax(sold * block.price))
+        biggest = int(np.argmax(units * block.price))
         units[biggest] += missing / block.price[biggest]
+    sold = np.minimum(units, block.max_units)
     return (STATUS_OPTIMAL if result.status == 0 else STATUS_LIMIT), units, sold
 
 

@@ -22,11 +22,13 @@ from deeprule.optimize.accounts import AccountHistory
 from deeprule.optimize.candidates import PlanCandidates
 from deeprule.optimize.heuristic import HeuristicConfig, appendix_e
 from deeprule.optimize.milp import (
+    EXACT,
     MIN_LINE_UNITS,
     STATUS_INFEASIBLE,
     PlanConstraints,
     PlanOptions,
     PlanResult,
+    SalesTiers,
     efficient_options,
     solve_plans,
 )
@@ -151,10 +153,11 @@ def rule_options(plan: PlanCandidates, decisions: Decisions, codes: Codes, lock:
 
 
 def exact_plans(rule: RuleOptions, target: np.ndarray, constraints: PlanConstraints,
-                customers: np.ndarray) -> tuple[PlanResult, np.ndarray]:
+                customers: np.ndarray, tiers: SalesTiers = EXACT
+                ) -> tuple[PlanResult, np.ndarray]:
     """The MILP on the predictions; (result, why each customer without a plan has none)."""
     options = efficient_options(rule.options)
-    result = solve_plans(options, target, constraints, customers=customers)
+    result = solve_plans(options, target, constraints, customers=customers, tiers=tiers)
     why = np.array([_why_no_plan(options, int(c), float(target[c]), constraints, status)
                     for c, status in zip(result.customers, result.status, strict=True)],
                    dtype=object)
@@ -239,18 +242,19 @@ def make_plans(plan: PlanCandidates, decisions: Decisions, codes: Codes, history
     factors = config.price_factors if method == "milp" else (1.0,)
     options = rule_options(plan, decisions, codes, locks[0], factors)
     plans = plans_from_options(plan.rows, options, codes, history, locks[1], rule, config,
-                               method)
+                               method, plan.tiers)
     return replace(plans, seconds=time.perf_counter() - started)
 
 
 def plans_from_options(rows: pl.DataFrame, options: RuleOptions, codes: Codes,
                        history: AccountHistory, lock_source: np.ndarray, rule: RuleRef,
-                       config: PlanConfig, method: str) -> Plans:
+                       config: PlanConfig, method: str, tiers: SalesTiers = EXACT) -> Plans:
     """Every customer's plan by `method` over given price options (a rule's, or any other
     policy's: deeprule/baselines), with lines, customer table and violations.
 
     `rows` are the candidate rows the options' `row` points into; `lock_source` is the
-    source document per candidate row.
+    source document per candidate row; `tiers` how far past its forecast the MILP may
+    recommend (default: not at all).
     """
     if method not in METHODS:
         raise ValueError(f"unknown plan method {method!r}: choose one of {METHODS}")
@@ -262,7 +266,8 @@ def plans_from_options(rows: pl.DataFrame, options: RuleOptions, codes: Codes,
                                 customers=customers, lock_source=lock_source[options.row])
         result, reason, why = allocation.result, allocation.reason, allocation.why_not
     else:
-        result, why = exact_plans(options, history.mean_value, config.constraints, customers)
+        result, why = exact_plans(options, history.mean_value, config.constraints, customers,
+                                  tiers)
         reason = milp_reasons(result, lock_source)
     seconds = time.perf_counter() - started
     checked = violations(result, history.mean_value, config.constraints)
@@ -299,7 +304,9 @@ def milp_reasons(result: PlanResult, lock_source: np.ndarray) -> np.ndarray:
             reason[j] = (f"locked by contract ({opts.min_units[j]:g} units), "
                          f"doc {lock_source[opts.sku[j]] or '?'}")
         elif result.units[j] > result.sold[j] + 1e-9:
-            reason[j] = f"exact plan: margin {rate:.0%}, padded to reach the purchase-value band"
+            reason[j] = (f"exact plan: margin {rate:.0%} on {result.sold[j]:.1f} predicted units, "
+                         f"{result.units[j]:.1f} recommended (past the forecast: a sales tier or "
+                         f"the purchase-value band's floor)")
         else:
             reason[j] = f"exact plan: margin {rate:.0%} on {result.sold[j]:.1f} predicted units"
     return reason

@@ -18,6 +18,7 @@ from deeprule.models.calibration import (
     fit_calibration,
     pair_prior,
     ratio_quantile,
+    sales_tiers,
 )
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceBasis, PriceResponse
@@ -259,3 +260,32 @@ def test_prior_names_a_sku_missing_from_the_sku_table():
     with pytest.raises(ValueError, match="s0"):
         pair_prior(SourceTables(ship, skus), ship.with_columns(month=pl.lit(MONTH)),
                    CalibrationConfig())
+
+
+def test_sales_tiers_are_the_share_of_each_tier_the_observed_units_covered():
+    """Half the volume sold 0.5x its forecast, half 1.5x: the forecast tier sells
+    (0.5 + 1) / 2, the [1, 2] tier (0 + 0.5) / 2, the [2, 3] tier nothing (not offered)."""
+    forecast = np.array([10.0, 10.0, 0.0])
+    tiers = sales_tiers(forecast, np.array([5.0, 15.0, 4.0]), (1.0, 2.0, 3.0))
+    assert tiers.upper == (1.0, 2.0)
+    assert tiers.sold == pytest.approx((0.75, 0.25))
+
+
+def test_sales_tiers_weight_rows_by_their_forecast():
+    """A row forecast at 1 unit that sold 3x says little next to one forecast at 49 that
+    sold exactly its forecast."""
+    tiers = sales_tiers(np.array([1.0, 49.0]), np.array([3.0, 49.0]), (1.0, 2.0))
+    assert tiers.sold == pytest.approx((1.0, 0.02))
+
+
+def test_calibration_carries_the_validation_rows_sales_tiers():
+    """Poisson units around a calibrated forecast: some of a tier past it sells, less than
+    of the forecast itself; `hedge_upper=(1.0,)` offers no tier past the forecast."""
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(2.0, 20.0, 2000)
+    frame, response = frame_and_response(truth, bias=1.0, traded=np.ones(2000, dtype=bool))
+    tiers = fit_calibration(frame, response, None, CalibrationConfig()).tiers
+    assert tiers.sold[0] > 0.85
+    assert 0.02 < tiers.sold[1] < 0.5
+    off = fit_calibration(frame, response, None, CalibrationConfig(hedge_upper=(1.0,))).tiers
+    assert off.upper == (1.0,)

@@ -7,7 +7,12 @@ import pytest
 from scipy.optimize import linprog
 
 from deeprule.optimize import PlanConstraints, PlanOptions, efficient_options, solve_plans
-from deeprule.optimize.milp import MIN_LINE_UNITS, STATUS_INFEASIBLE, STATUS_NO_HISTORY
+from deeprule.optimize.milp import (
+    MIN_LINE_UNITS,
+    STATUS_INFEASIBLE,
+    STATUS_NO_HISTORY,
+    SalesTiers,
+)
 
 
 def _instance(seed: int, n_sku: int = 6, n_prices: int = 2, n_cat: int = 3,
@@ -153,3 +158,43 @@ def test_parallel_workers_give_the_same_plans() -> None:
     assert list(one.status) == list(two.status)
     np.testing.assert_allclose(one.units, two.units)
     np.testing.assert_allclose(one.profit, two.profit)
+
+
+def _two_lines(max_units: float = 10.0) -> PlanOptions:
+    """Two SKUs in two categories, price 10, cost 5: margin 5 a unit, forecast `max_units`."""
+    return PlanOptions.build(customer=np.zeros(2, dtype=np.int64), sku=np.arange(2),
+                             category=np.arange(2), price=np.full(2, 10.0),
+                             unit_cost=np.full(2, 5.0), max_units=np.full(2, max_units))
+
+
+def test_tiers_recommend_past_the_forecast_where_the_band_has_room():
+    """Forecast 10 + 10 units (value 200); the band's top, 1.25 x 240 = 300, leaves room for
+    half of a [1, 2] tier on each line: recommended 15 + 15, predicted sold still 10 + 10."""
+    tiers = SalesTiers(upper=(1.0, 2.0), sold=(0.9, 0.3))
+    result = solve_plans(_two_lines(), np.array([240.0]), PlanConstraints(min_categories=2),
+                         tiers=tiers)
+    assert result.units.sum() == pytest.approx(30.0, abs=1e-6)
+    assert np.allclose(result.sold, 10.0)
+    assert result.value[0] == pytest.approx(300.0, abs=1e-4)
+
+
+def test_exact_tiers_recommend_the_forecast_only():
+    result = solve_plans(_two_lines(), np.array([240.0]), PlanConstraints(min_categories=2))
+    assert np.allclose(result.units, 10.0)
+
+
+def test_a_tight_band_fills_the_forecast_before_any_tier():
+    """Target 100: the band's top (125) holds 12.5 units; the forecast tier (worth 0.9 a
+    unit) takes them all before the beyond-forecast tier (0.3)."""
+    tiers = SalesTiers(upper=(1.0, 2.0), sold=(0.9, 0.3))
+    result = solve_plans(_two_lines(), np.array([100.0]), PlanConstraints(min_categories=2),
+                         tiers=tiers)
+    assert result.units.sum() == pytest.approx(12.5, abs=1e-6)
+    assert np.all(result.units <= 10.0 + 1e-6)
+
+
+@pytest.mark.parametrize(("upper", "sold"), [((1.0, 1.0), (1.0, 0.5)), ((1.0, 2.0), (0.5, 0.9)),
+                                             ((1.0,), (0.0,)), ((1.0, 2.0), (1.0,))])
+def test_sales_tiers_refuse_a_curve_that_is_not_concave(upper, sold):
+    with pytest.raises(ValueError, match="sales tiers"):
+        SalesTiers(upper=upper, sold=sold)
