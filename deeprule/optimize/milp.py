@@ -11,7 +11,8 @@ paper's hard constraints:
 - at least `min_categories` primary categories (each with some units);
 - recommended purchase value Σ price · units within ±`value_band` of the
   customer's target (its mean monthly purchase value over the months before);
-- every locked pair recommended with at least its minimum units.
+- every locked pair recommended with at least its minimum units (the contract's units are
+  recommended even where the forecast sells fewer: those earn nothing, like padding).
 
 Realization follows the project's rule: a customer takes min(recommended,
 sellable) units, so units beyond demand earn nothing, and the constraints are
@@ -27,7 +28,8 @@ forecast that under-shoots sells more, and costs nothing but room in the value b
 The default, `EXACT`, is one tier at the forecast, all of it sold (the oracle's case).
 
 Variables per customer: y_j (option j chosen, binary), u_jt (its units in tier t),
-z_k (category k carried, binary), pad (purchase value beyond what sells).
+z_k (category k carried, binary), pad (purchase value beyond what sells), x_j (a locked
+option's contractual units beyond its tiers, earning nothing).
 Building is vectorized per customer; customers are independent problems.
 """
 
@@ -152,9 +154,9 @@ def efficient_options(options: PlanOptions) -> PlanOptions:
     Units may be cut, so an option offers any purchase value up to price ·
     max_units at profit rate (price − cost) / price. A lower price with no more
     revenue than the revenue-maximizing one is worse on both counts. Locked pairs
-    keep every option (a lower price may be needed to reach the minimum; one that
-    sells nothing still carries the lock, so its customer is reported infeasible
-    instead of the lock vanishing), and other options that cannot carry a line are
+    keep every option (a lower price may leave more of the band for other lines; one
+    that sells nothing still carries the lock, whose units are recommended unsold
+    rather than the lock vanishing), and other options that cannot carry a line are
     dropped.
     """
     keep = (options.max_units >= MIN_LINE_UNITS) | (options.min_units > 0)
@@ -267,6 +269,8 @@ def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstrai
     y, z = np.arange(n), (1 + n_tier) * n + np.arange(n_cat)
     u = n + np.arange(n_tier * n).reshape(n_tier, n)  # u[t]: the options' units in tier t
     pad = z[-1] + 1
+    lk = np.flatnonzero(block.min_units > 0)  # locked options, each with its x
+    x = pad + 1 + np.arange(len(lk))
     capacity = tiers.widths[:, None] * block.max_units[None, :]
     rows = _Rows()
     locked_pair = np.zeros(n_pair)
@@ -278,32 +282,41 @@ def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstrai
     for t in range(n_tier):
         rows.add(np.r_[idx, idx], np.r_[u[t], y], np.r_[one, -capacity[t]], -np.inf,
                  np.zeros(n))
-    # at most max_skus per carried category; a carried category sells some units
+    # a locked option's unsold contractual units only on a chosen option
+    if len(lk):
+        at = np.arange(len(lk))
+        rows.add(np.r_[at, at], np.r_[x, y[lk]], np.r_[np.ones(len(lk)), -block.min_units[lk]],
+                 -np.inf, np.zeros(len(lk)))
+    # at most max_skus per carried category; a carried category is recommended some units
     cap = float(constraints.max_skus_per_category)
     rows.add(np.r_[cat, k], np.r_[y, z], np.r_[one, np.full(n_cat, -cap)], -np.inf,
              np.zeros(n_cat))
-    rows.add(np.r_[cat, k], np.r_[u[0], z], np.r_[-one, np.full(n_cat, MIN_LINE_UNITS)],
+    rows.add(np.r_[np.tile(cat, n_tier), cat[lk], k], np.r_[u.ravel(), x, z],
+             np.r_[-np.ones(n_tier * n + len(lk)), np.full(n_cat, MIN_LINE_UNITS)],
              -np.inf, np.zeros(n_cat))
     rows.add(np.zeros(n_cat, dtype=np.int64), z, np.ones(n_cat),
              np.array([float(constraints.min_categories)]), np.array([np.inf]))
-    # recommended purchase value (every tier plus padding) within the band
+    # recommended purchase value (every tier, padding, unsold locked units) within the band
     band = constraints.value_band
-    rows.add(np.zeros(n_tier * n + 1, dtype=np.int64), np.r_[u.ravel(), pad],
-             np.r_[np.tile(block.price, n_tier), 1.0],
+    rows.add(np.zeros(n_tier * n + 1 + len(lk), dtype=np.int64), np.r_[u.ravel(), pad, x],
+             np.r_[np.tile(block.price, n_tier), 1.0, block.price[lk]],
              np.array([(1 - band) * target]), np.array([(1 + band) * target]))
-    # locks: at least the contractual units, within the forecast
+    # locks: at least the contractual units recommended
     locked = np.flatnonzero(locked_pair > 0)
     if len(locked):
         row_of = np.full(n_pair, -1)
         row_of[locked] = np.arange(len(locked))
-        mask = row_of[pair] >= 0
-        rows.add(row_of[pair][mask], u[0][mask], one[mask], locked_pair[locked], np.inf)
-    n_var = int(pad) + 1
+        mask = np.tile(row_of[pair] >= 0, n_tier)
+        rows.add(np.r_[np.tile(row_of[pair], n_tier)[mask], row_of[pair][lk]],
+                 np.r_[u.ravel()[mask], x], np.ones(int(mask.sum()) + len(lk)),
+                 locked_pair[locked], np.inf)
+    n_var = int(pad) + 1 + len(lk)
     margin = block.price - block.unit_cost
-    objective = np.r_[np.zeros(n), -np.outer(tiers.sold, margin).ravel(), np.zeros(n_cat + 1)]
-    integrality = np.r_[one, np.zeros(n_tier * n), np.ones(n_cat), 0.0]
+    objective = np.r_[np.zeros(n), -np.outer(tiers.sold, margin).ravel(),
+                      np.zeros(n_cat + 1 + len(lk))]
+    integrality = np.r_[one, np.zeros(n_tier * n), np.ones(n_cat), np.zeros(1 + len(lk))]
     bounds = Bounds(np.zeros(n_var), np.r_[one, capacity.ravel(), np.ones(n_cat),
-                                           (1 + band) * target])
+                                           (1 + band) * target, block.min_units[lk]])
     result = milp(objective, integrality=integrality, bounds=bounds,
                   constraints=rows.constraint(n_var),
                   options={"mip_rel_gap": constraints.mip_rel_gap,
@@ -312,6 +325,7 @@ def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstrai
         empty = np.zeros(n)
         return (STATUS_INFEASIBLE if result.status == 2 else STATUS_LIMIT), empty, empty
     tiered = np.clip(result.x[u], 0.0, capacity).sum(axis=0)
+    tiered[lk] += np.clip(result.x[x], 0.0, block.min_units[lk])
     units = np.where((result.x[y] > 0.5) & (tiered >= MIN_LINE_UNITS / 2), tiered, 0.0)
     missing = (1 - band) * target - float(np.sum(block.price * units))
     if missing > 0:  # the least padding the band needs (the solver may pad more: it is free)

@@ -172,9 +172,6 @@ def _why_no_plan(options: PlanOptions, customer: int, target: float,
     if status != STATUS_INFEASIBLE:
         return status
     mine = options.customer == customer
-    short = mine & (options.min_units > options.max_units)
-    if short.any():
-        return "a lock asks more units than the predicted demand at its price"
     if len(np.unique(options.category[mine])) < constraints.min_categories:
         return f"fewer than {constraints.min_categories} categories have an eligible SKU"
     locked_value = _locked_value(options, mine)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import polars as pl
+import pytest
 
 from deeprule.baselines.common import Pricing, baseline_plans, pair_history
 from deeprule.optimize.accounts import account_history
@@ -45,11 +46,14 @@ def test_a_pricing_becomes_a_plan_under_the_hard_constraints() -> None:
     lock[6] = 1.0                     # customer 1 is locked on SKU 2, which the pricing skips
     plans = baseline_plans(month, Pricing(price, units, eligible), history,
                            (lock, np.full(8, "D-1", dtype=object)), "test")
-    assert plans.customers["status"].to_list() == ["optimal", "infeasible"]
-    # customer 1's lock asks more than the baseline expects there (0 units): reported, not dropped
-    assert "lock" in plans.customers["why_no_plan"][1]
-    lines = plans.lines
-    assert set(lines["customer_id"]) == {"C000"}
+    assert plans.customers["status"].to_list() == ["optimal", "optimal"]
+    # customer 1's lock asks more than the baseline expects there (0 units): the contract's
+    # unit is recommended all the same, forecast to sell nothing
+    locked = plans.lines.filter(pl.col("customer_id") == "C001", pl.col("sku_id") == "S02")
+    assert locked["units"].to_list() == [pytest.approx(1.0)]
+    assert locked["pred_units"].to_list() == [0.0]
+    assert locked["reason"][0].startswith("locked by contract")
+    lines = plans.lines.filter(pl.col("customer_id") == "C000")
     assert lines["primary_category"].n_unique() >= 2
     value = float((lines["units"] * lines["price"]).sum())
     assert abs(value / history.mean_value[0] - 1) <= 0.25 + 1e-6

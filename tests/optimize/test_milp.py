@@ -198,3 +198,17 @@ def test_a_tight_band_fills_the_forecast_before_any_tier():
 def test_sales_tiers_refuse_a_curve_that_is_not_concave(upper, sold):
     with pytest.raises(ValueError, match="sales tiers"):
         SalesTiers(upper=upper, sold=sold)
+
+
+def test_a_lock_above_the_forecast_is_recommended_in_full_and_predicted_to_sell_the_forecast():
+    """SKU 0 is locked at 15 units against a forecast of 10: the plan recommends the 15 (the
+    contract's), the 5 beyond the forecast earning nothing; the customer is planned."""
+    block = _two_lines()
+    locked = PlanOptions.build(**{**{f: getattr(block, f) for f in (
+        "customer", "sku", "category", "price", "unit_cost", "max_units")},
+        "min_units": np.array([15.0, 0.0])})
+    result = solve_plans(locked, np.array([240.0]), PlanConstraints(min_categories=2))
+    assert result.status[0] == "optimal"
+    assert result.units[0] == pytest.approx(15.0, abs=1e-6)
+    assert result.sold[0] == pytest.approx(10.0, abs=1e-6)
+    assert result.profit[0] == pytest.approx(5.0 * 20.0, abs=1e-4)
