@@ -259,74 +259,105 @@ def _per_block(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     return total[ends] - total[starts]
 
 
-def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstraints,
-                    tiers: SalesTiers) -> tuple[str, np.ndarray, np.ndarray]:
-    """(status, recommended units, predicted sold units) per option of one customer's MILP."""
-    n, n_tier = len(block), len(tiers.upper)
-    pair = _group_ids(np.zeros(n, dtype=np.int64), block.sku)
-    _, cat = np.unique(block.category, return_inverse=True)
-    n_pair, n_cat = int(pair.max()) + 1, int(cat.max()) + 1
-    y, z = np.arange(n), (1 + n_tier) * n + np.arange(n_cat)
-    u = n + np.arange(n_tier * n).reshape(n_tier, n)  # u[t]: the options' units in tier t
-    pad = z[-1] + 1
-    lk = np.flatnonzero(block.min_units > 0)  # locked options, each with its x
-    x = pad + 1 + np.arange(len(lk))
-    capacity = tiers.widths[:, None] * block.max_units[None, :]
+@dataclass(frozen=True)
+class _Layout:
+    """Where one customer's variables sit: y_j, u[t]_j (tier t), z_k, pad, x (per locked
+    option, in `locked` order); `pair` and `cat` are each option's dense SKU and category."""
+
+    y: np.ndarray
+    u: np.ndarray
+    z: np.ndarray
+    pad: int
+    x: np.ndarray
+    locked: np.ndarray
+    pair: np.ndarray
+    cat: np.ndarray
+    capacity: np.ndarray
+    """Per tier and option: the most units the tier holds."""
+
+    @staticmethod
+    def of(block: PlanOptions, tiers: SalesTiers) -> _Layout:
+        n, n_tier = len(block), len(tiers.upper)
+        _, cat = np.unique(block.category, return_inverse=True)
+        z = (1 + n_tier) * n + np.arange(int(cat.max()) + 1)
+        locked = np.flatnonzero(block.min_units > 0)
+        return _Layout(np.arange(n), n + np.arange(n_tier * n).reshape(n_tier, n), z,
+                       int(z[-1]) + 1, int(z[-1]) + 2 + np.arange(len(locked)), locked,
+                       _group_ids(np.zeros(n, dtype=np.int64), block.sku), cat,
+                       tiers.widths[:, None] * block.max_units[None, :])
+
+    @property
+    def n_var(self) -> int:
+        return self.pad + 1 + len(self.locked)
+
+
+def _constraints(block: PlanOptions, target: float, constraints: PlanConstraints,
+                 v: _Layout) -> LinearConstraint:
+    """The hard constraints of one customer's MILP as sparse rows."""
+    n, n_tier, n_cat, lk = len(block), len(v.u), len(v.z), v.locked
     rows = _Rows()
-    locked_pair = np.zeros(n_pair)
-    np.maximum.at(locked_pair, pair, block.min_units)
+    locked_pair = np.zeros(int(v.pair.max()) + 1)
+    np.maximum.at(locked_pair, v.pair, block.min_units)
     one, idx, k = np.ones(n), np.arange(n), np.arange(n_cat)
     # one price per SKU (exactly one for a locked SKU)
-    rows.add(pair, y, one, np.where(locked_pair > 0, 1.0, 0.0), np.ones(n_pair))
+    rows.add(v.pair, v.y, one, np.where(locked_pair > 0, 1.0, 0.0), np.ones(len(locked_pair)))
     # units only on a chosen option, each tier up to its share of the forecast
     for t in range(n_tier):
-        rows.add(np.r_[idx, idx], np.r_[u[t], y], np.r_[one, -capacity[t]], -np.inf,
+        rows.add(np.r_[idx, idx], np.r_[v.u[t], v.y], np.r_[one, -v.capacity[t]], -np.inf,
                  np.zeros(n))
     # a locked option's unsold contractual units only on a chosen option
     if len(lk):
         at = np.arange(len(lk))
-        rows.add(np.r_[at, at], np.r_[x, y[lk]], np.r_[np.ones(len(lk)), -block.min_units[lk]],
-                 -np.inf, np.zeros(len(lk)))
+        rows.add(np.r_[at, at], np.r_[v.x, v.y[lk]],
+                 np.r_[np.ones(len(lk)), -block.min_units[lk]], -np.inf, np.zeros(len(lk)))
     # at most max_skus per carried category; a carried category is recommended some units
     cap = float(constraints.max_skus_per_category)
-    rows.add(np.r_[cat, k], np.r_[y, z], np.r_[one, np.full(n_cat, -cap)], -np.inf,
+    rows.add(np.r_[v.cat, k], np.r_[v.y, v.z], np.r_[one, np.full(n_cat, -cap)], -np.inf,
              np.zeros(n_cat))
-    rows.add(np.r_[np.tile(cat, n_tier), cat[lk], k], np.r_[u.ravel(), x, z],
+    rows.add(np.r_[np.tile(v.cat, n_tier), v.cat[lk], k], np.r_[v.u.ravel(), v.x, v.z],
              np.r_[-np.ones(n_tier * n + len(lk)), np.full(n_cat, MIN_LINE_UNITS)],
              -np.inf, np.zeros(n_cat))
-    rows.add(np.zeros(n_cat, dtype=np.int64), z, np.ones(n_cat),
+    rows.add(np.zeros(n_cat, dtype=np.int64), v.z, np.ones(n_cat),
              np.array([float(constraints.min_categories)]), np.array([np.inf]))
     # recommended purchase value (every tier, padding, unsold locked units) within the band
     band = constraints.value_band
-    rows.add(np.zeros(n_tier * n + 1 + len(lk), dtype=np.int64), np.r_[u.ravel(), pad, x],
+    rows.add(np.zeros(n_tier * n + 1 + len(lk), dtype=np.int64), np.r_[v.u.ravel(), v.pad, v.x],
              np.r_[np.tile(block.price, n_tier), 1.0, block.price[lk]],
              np.array([(1 - band) * target]), np.array([(1 + band) * target]))
     # locks: at least the contractual units recommended
-    locked = np.flatnonzero(locked_pair > 0)
-    if len(locked):
-        row_of = np.full(n_pair, -1)
-        row_of[locked] = np.arange(len(locked))
-        mask = np.tile(row_of[pair] >= 0, n_tier)
-        rows.add(np.r_[np.tile(row_of[pair], n_tier)[mask], row_of[pair][lk]],
-                 np.r_[u.ravel()[mask], x], np.ones(int(mask.sum()) + len(lk)),
-                 locked_pair[locked], np.inf)
-    n_var = int(pad) + 1 + len(lk)
+    pairs = np.flatnonzero(locked_pair > 0)
+    if len(pairs):
+        row_of = np.full(len(locked_pair), -1)
+        row_of[pairs] = np.arange(len(pairs))
+        mask = np.tile(row_of[v.pair] >= 0, n_tier)
+        rows.add(np.r_[np.tile(row_of[v.pair], n_tier)[mask], row_of[v.pair][lk]],
+                 np.r_[v.u.ravel()[mask], v.x], np.ones(int(mask.sum()) + len(lk)),
+                 locked_pair[pairs], np.inf)
+    return rows.constraint(v.n_var)
+
+
+def _solve_customer(block: PlanOptions, target: float, constraints: PlanConstraints,
+                    tiers: SalesTiers) -> tuple[str, np.ndarray, np.ndarray]:
+    """(status, recommended units, predicted sold units) per option of one customer's MILP."""
+    n, v = len(block), _Layout.of(block, tiers)
+    band, lk = constraints.value_band, v.locked
     margin = block.price - block.unit_cost
     objective = np.r_[np.zeros(n), -np.outer(tiers.sold, margin).ravel(),
-                      np.zeros(n_cat + 1 + len(lk))]
-    integrality = np.r_[one, np.zeros(n_tier * n), np.ones(n_cat), np.zeros(1 + len(lk))]
-    bounds = Bounds(np.zeros(n_var), np.r_[one, capacity.ravel(), np.ones(n_cat),
-                                           (1 + band) * target, block.min_units[lk]])
+                      np.zeros(len(v.z) + 1 + len(lk))]
+    integrality = np.r_[np.ones(n), np.zeros(v.u.size), np.ones(len(v.z)),
+                        np.zeros(1 + len(lk))]
+    bounds = Bounds(np.zeros(v.n_var), np.r_[np.ones(n), v.capacity.ravel(), np.ones(len(v.z)),
+                                             (1 + band) * target, block.min_units[lk]])
     result = milp(objective, integrality=integrality, bounds=bounds,
-                  constraints=rows.constraint(n_var),
+                  constraints=_constraints(block, target, constraints, v),
                   options={"mip_rel_gap": constraints.mip_rel_gap,
                            "time_limit": constraints.time_limit_s})
     if result.x is None:
         empty = np.zeros(n)
         return (STATUS_INFEASIBLE if result.status == 2 else STATUS_LIMIT), empty, empty
-    tiered = np.clip(result.x[u], 0.0, capacity).sum(axis=0)
-    tiered[lk] += np.clip(result.x[x], 0.0, block.min_units[lk])
-    units = np.where((result.x[y] > 0.5) & (tiered >= MIN_LINE_UNITS / 2), tiered, 0.0)
+    tiered = np.clip(result.x[v.u], 0.0, v.capacity).sum(axis=0)
+    tiered[lk] += np.clip(result.x[v.x], 0.0, block.min_units[lk])
+    units = np.where((result.x[v.y] > 0.5) & (tiered >= MIN_LINE_UNITS / 2), tiered, 0.0)
     missing = (1 - band) * target - float(np.sum(block.price * units))
     if missing > 0:  # the least padding the band needs (the solver may pad more: it is free)
         biggest = int(np.argmax(units * block.price))
