@@ -318,7 +318,9 @@ def recent(history: pl.DataFrame, months: int) -> pl.DataFrame:
 
 
 def _segments(ship: pl.DataFrame, n_segments: int) -> pl.DataFrame:
-    """customer_id, code (row number), segment: quantile of mean monthly revenue."""
+    """customer_id, code (row number), segment: quantile of revenue over the whole history
+    (a total: a customer who joined late ranks low; docs/baselines.md, "tertiles of historical
+    revenue")."""
     revenue = (ship.group_by("customer_id").agg(pl.col("revenue").sum()).sort("customer_id")
                .with_row_index("code"))
     value = revenue["revenue"].to_numpy()
