@@ -5,7 +5,7 @@ the sales tiers, on the same world and demand model, one run.
 
 For each seed of `pipelines.compare` (world seed = 7 + seed, its demand model and
 calibration), the expert rule fitted on the searched rows, then its MILP plan twice: with
-the calibration's sales tiers (the default, `CalibrationConfig.hedge_upper`) and with
+the calibration's sales tiers (the default, `CalibrationConfig.tier_bounds`) and with
 `EXACT` (recommend the forecast, never beyond). Both are realized under the true demand
 and set against the constrained oracle. The truth only scores here.
 """

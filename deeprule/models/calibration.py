@@ -30,7 +30,7 @@ cheap one. Two steps, both learned from shipments only (never the simulator's tr
    pair); only the spread, not their level, is used (see `SegmentFit.factor`).
 4. Sales tiers (`sales_tiers`): how much of a recommendation beyond the calibrated forecast
    sells. Pooled over the validation rows, the volume-weighted share of each tier of units
-   (multiples of the forecast, `hedge_upper`) that the observed units covered; the MILP
+   (multiples of the forecast, `tier_bounds`) that the observed units covered; the MILP
    recommends into a tier when its expected share's margin is worth the room it takes in
    the value band (deeprule/optimize/milp.py, `SalesTiers`).
 
@@ -93,7 +93,7 @@ class CalibrationConfig:
     """A segment with fewer validation rows keeps factor 1 (too little to calibrate on)."""
     factor_bounds: tuple[float, float] = (0.2, 1.5)
     """Bounds on a row's calibration factor: calibration corrects, it does not rewrite."""
-    hedge_upper: tuple[float, ...] = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+    tier_bounds: tuple[float, ...] = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
     """Upper bounds of the sales tiers, in multiples of the calibrated forecast (the first
     is the forecast itself). (1.0,): recommend the forecast, never beyond (the ablation)."""
 
@@ -149,7 +149,7 @@ class Calibration:
     def apply(self, frame: ScoringFrame, response: PriceResponse,
               prior: np.ndarray | None) -> PriceResponse:
         """`response` re-anchored on `prior` (new pairs) and scaled per segment at each row's
-        usual price. Whether to calibrate at all (`config.enabled`) is `calibrated`'s to
+        usual price. Whether to calibrate at all (`config.enabled`) is `active`'s to
         decide, before it fits the prior this needs."""
         anchored = anchor_new_pairs(frame, response, prior, self.config)
         usual = usual_price(frame)
@@ -161,17 +161,22 @@ class Calibration:
         return replace(anchored, level=anchored.level + np.log(factor))
 
 
+def active(calibration: Calibration | None) -> Calibration | None:
+    """`calibration` when it is switched on, else None: the one place `enabled` is read."""
+    return calibration if calibration is not None and calibration.config.enabled else None
+
+
 def calibrated(calibration: Calibration | None, frame: ScoringFrame, response: PriceResponse,
                tables: SourceTables) -> PriceResponse:
     """`response` as the optimizers read it: new pairs re-anchored on their prior from the
     shipments before each row's month, each segment calibrated (unchanged without a
     calibration or with it disabled). The plans and the rule search both read this, so a
     rule's fitness and its plan's predicted units agree."""
-    if calibration is None or not calibration.config.enabled:
+    on = active(calibration)
+    if on is None:
         return response
-    prior = (pair_prior(tables, frame.rows, calibration.config)
-             if calibration.config.new_pair_prior else None)
-    return calibration.apply(frame, response, prior)
+    prior = pair_prior(tables, frame.rows, on.config) if on.config.new_pair_prior else None
+    return on.apply(frame, response, prior)
 
 
 def usual_price(frame: ScoringFrame) -> np.ndarray:
@@ -338,7 +343,7 @@ def fit_calibration(frame: ScoringFrame, response: PriceResponse, prior: np.ndar
                                                       config.factor_bounds)
         pooled.append((forecast, observed[mask]))
     forecast, seen = (np.concatenate(x) for x in zip(*pooled, strict=True))
-    return Calibration(config, segments, sales_tiers(forecast, seen, config.hedge_upper))
+    return Calibration(config, segments, sales_tiers(forecast, seen, config.tier_bounds))
 
 
 MIN_TIER_SHARE = 0.01

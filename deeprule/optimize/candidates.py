@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from deeprule.models.calibration import Calibration, calibrated
+from deeprule.models.calibration import Calibration, active, calibrated
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.matrix import scoring_frame
@@ -82,7 +82,7 @@ def plan_candidates(tables: SourceTables, scorer: DemandScorer, month: date,
                        how="left", maintain_order="left"))
     rows = cand.rows.with_columns(secondary_category=secondary["secondary_category"])
     order = np.lexsort((rows["sku_id"].to_numpy(), rows["customer_id"].to_numpy()))
-    tiers = calibration.tiers if calibration is not None and calibration.config.enabled else EXACT
+    tiers = on.tiers if (on := active(calibration)) is not None else EXACT
     return PlanCandidates(Candidates(rows[order], {k: v[order] for k, v in cand.columns.items()},
                                      response.take(order)), tiers)
 

@@ -280,12 +280,12 @@ def test_sales_tiers_weight_rows_by_their_forecast():
 
 def test_calibration_carries_the_validation_rows_sales_tiers():
     """Poisson units around a calibrated forecast: some of a tier past it sells, less than
-    of the forecast itself; `hedge_upper=(1.0,)` offers no tier past the forecast."""
+    of the forecast itself; `tier_bounds=(1.0,)` offers no tier past the forecast."""
     rng = np.random.default_rng(2)
     truth = rng.uniform(2.0, 20.0, 2000)
     frame, response = frame_and_response(truth, bias=1.0, traded=np.ones(2000, dtype=bool))
     tiers = fit_calibration(frame, response, None, CalibrationConfig()).tiers
     assert tiers.sold[0] > 0.85
     assert 0.02 < tiers.sold[1] < 0.5
-    off = fit_calibration(frame, response, None, CalibrationConfig(hedge_upper=(1.0,))).tiers
+    off = fit_calibration(frame, response, None, CalibrationConfig(tier_bounds=(1.0,))).tiers
     assert off.upper == (1.0,)
