@@ -356,10 +356,9 @@ def sales_tiers(forecast: np.ndarray, observed: np.ndarray, upper: tuple[float, 
     forecast), the share the observed units covered, each row weighted by its forecast
     (the volume at stake). Tiers past the first one selling under `MIN_TIER_SHARE` are
     dropped; no forecast at all: `EXACT`."""
-    keep = forecast > 0
-    if not keep.any():
+    ratio, weight = weighted_ratios(forecast, observed)
+    if not len(ratio):
         return EXACT
-    ratio, weight = observed[keep] / forecast[keep], forecast[keep]
     bounds = np.r_[0.0, upper]
     covered = (np.minimum(ratio[:, None], bounds[None, 1:])
                - np.minimum(ratio[:, None], bounds[None, :-1]))
@@ -383,13 +382,20 @@ def _fit_segment(name: str, predicted: np.ndarray, observed: np.ndarray,
                       curve, spread, source)
 
 
-def ratio_quantile(predicted: np.ndarray, observed: np.ndarray, q: float) -> float:
-    """The q-quantile of observed / predicted, each row weighted by its predicted units (a
-    row forecast at 0.3 units says little about the ratio); 1 when nothing is predicted."""
+def weighted_ratios(predicted: np.ndarray, observed: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """observed / predicted of the rows predicted above 0, and their weights, the predicted
+    units: a row forecast at 0.3 units says little about the ratio."""
     keep = predicted > 0
-    if not keep.any():
+    return observed[keep] / predicted[keep], predicted[keep]
+
+
+def ratio_quantile(predicted: np.ndarray, observed: np.ndarray, q: float) -> float:
+    """The q-quantile of observed / predicted, each row weighted by its predicted units
+    (`weighted_ratios`); 1 when nothing is predicted."""
+    ratio, weight = weighted_ratios(predicted, observed)
+    if not len(ratio):
         return 1.0
-    ratio, weight = observed[keep] / predicted[keep], predicted[keep]
     order = np.argsort(ratio)
     cumulative = np.cumsum(weight[order])
     at = np.searchsorted(cumulative, q * cumulative[-1])
