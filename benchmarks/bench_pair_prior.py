@@ -1,14 +1,16 @@
-"""How well the new-pair prior ranks never-traded pairs: two-way vs hierarchical, one run.
+"""How well the new-pair prior ranks and sizes never-traded pairs, variant by variant, one run.
 
     python benchmarks/bench_pair_prior.py [--preset demo] [--seeds 4] [--base-seed 7]
 
 For each world seed (world seed = base seed + i, as `pipelines.compare` builds them), the
 plan month is the first held-out month (the comparison's: 2 validation and 2 test months).
 Its never-traded candidate pairs (every customer x launched SKU without a shipment
-before the month) are scored by each prior variant (`CalibrationConfig.prior_interactions`)
+before the month) are scored by each prior variant (`CalibrationConfig`: its interactions,
+launch effect and document lifts; the documents as a perfect extraction states them)
 fitted on the shipments before the month, and compared with the true expected units at the
-pair's usual price (the scoring frame's r_usual): Spearman rank correlation and the
-correlation of log(units + 0.5). The truth only scores here; the priors never read it.
+pair's usual price (the scoring frame's r_usual): Spearman rank correlation, the
+correlation of log(units + 0.5), and the level (sum of the prior / sum of the truth). The
+truth only scores here; the priors never read it.
 
 Next to it, the learner-visible proxy the defaults were chosen on: the validation months'
 shipped pairs scored as new (each fold's prior fitted without its pairs, `folds=2`) against
@@ -27,13 +29,16 @@ import polars as pl
 from _report import print_seeds_and_mean
 from scipy.stats import spearmanr
 
+SHIPMENTS_ONLY = {"launch_effect": False, "document_lifts": False}
 VARIANTS = {
-    "two-way (customer + SKU)": (),
-    "+ customer x category": ("primary_category",),
-    "+ customer x brand": ("brand",),
-    "hierarchical (both)": ("primary_category", "brand"),
+    "two-way (customer + SKU)": {"prior_interactions": (), **SHIPMENTS_ONLY},
+    "+ customer x category": {"prior_interactions": ("primary_category",), **SHIPMENTS_ONLY},
+    "+ customer x brand": {"prior_interactions": ("brand",), **SHIPMENTS_ONLY},
+    "hierarchical (both)": SHIPMENTS_ONLY,
+    "+ launch effect": {"document_lifts": False},
+    "+ document lifts (default)": {},
 }
-"""Prior variant -> `prior_interactions`; the first is main's prior, the last the default."""
+"""Prior variant -> `CalibrationConfig` fields it changes; the last is the default."""
 TEST_MONTHS, VALIDATION_MONTHS = 2, 2
 
 
@@ -64,7 +69,7 @@ def measure_seed(preset: str, world_seed: int) -> list[dict[str, object]]:
     from deeprule.synth import build_world, resolve_spec
 
     world = build_world(resolve_spec(preset, {"seed": world_seed}))
-    tables = world_tables(world)
+    tables = world_tables(world, documents=True)
     split = choose_split(shipment_months(tables.shipments), VALIDATION_MONTHS, TEST_MONTHS)
     month = min(split.test)
     rows, usual = new_pairs(tables, month)
@@ -73,8 +78,8 @@ def measure_seed(preset: str, world_seed: int) -> list[dict[str, object]]:
     validation = tables.shipments.filter(pl.col("month").is_in(split.validation))
     observed = validation["units"].to_numpy().astype(np.float64)
     out = []
-    for name, interactions in VARIANTS.items():
-        config = replace(CalibrationConfig(), prior_interactions=interactions)
+    for name, fields in VARIANTS.items():
+        config = replace(CalibrationConfig(), **fields)
         started = time.perf_counter()
         prior = pair_prior(tables, rows, config)
         seconds = time.perf_counter() - started
@@ -82,6 +87,7 @@ def measure_seed(preset: str, world_seed: int) -> list[dict[str, object]]:
         out.append({"world_seed": world_seed, "prior": name, "new_pairs": rows.height,
                     "spearman_truth": float(spearmanr(prior, truth).statistic),
                     "log_corr_truth": log_corr(prior, truth),
+                    "level_truth": float(prior.sum() / truth.sum()),
                     "spearman_pseudo_new": float(spearmanr(pseudo, observed).statistic),
                     "log_corr_pseudo_new": log_corr(pseudo, observed),
                     "fit_seconds": seconds})

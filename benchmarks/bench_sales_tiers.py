@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 
 import polars as pl
+from _expert import expert_milp, expert_seed
 from _report import print_seeds_and_mean
 
 VARIANTS = ("forecast only (EXACT)", "sales tiers (default)")
@@ -25,26 +26,15 @@ VARIANTS = ("forecast only (EXACT)", "sales tiers (default)")
 
 def measure_seed(preset: str, seed: int) -> list[dict[str, object]]:
     """One row per variant for one seed's world."""
-    from deeprule.evaluate.compare import EXPERT, CompareSettings, seed_world
-    from deeprule.evaluate.realized import constrained_oracle, realize
+    from deeprule.evaluate.realized import realize
     from deeprule.optimize.milp import EXACT
-    from deeprule.optimize.plans import RuleRef, make_plans
-    from deeprule.rules import decide, parse_program
-    from deeprule.search.objective import RULE_FEATURES
-    from deeprule.search.reflect import EXPERT_RULE, SearchConfig, fitted
 
-    settings = CompareSettings(preset=preset)
-    sw = seed_world(settings, seed)
-    expert, _ = fitted(parse_program(EXPERT_RULE, RULE_FEATURES), sw.search_rows,
-                       SearchConfig(fitness=settings.fitness))
-    decisions = decide(expert, sw.plan.cand.columns)
-    oracle = float(constrained_oracle(sw.world, sw.month, settings.baselines.oracle)
-                   .lines["realized_profit"].sum())
+    setup = expert_seed(preset, seed)
+    sw, oracle = setup.sw, setup.oracle_profit
     out = []
     for name, plan in zip(VARIANTS, (replace(sw.plan, tiers=EXACT), sw.plan), strict=True):
         started = time.perf_counter()
-        plans = make_plans(plan, decisions, sw.codes, sw.history, sw.locks,
-                           RuleRef(EXPERT, "bench"), settings.plan, "milp")
+        plans = expert_milp(setup, plan)
         seconds = time.perf_counter() - started
         realized = realize(sw.world, plans.lines)
         profit = float(realized["realized_profit"].sum())

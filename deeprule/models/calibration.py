@@ -12,7 +12,10 @@ cheap one. Two steps, both learned from shipments only (never the simulator's tr
    effect in the SKU's category + in its brand, each ridge-shrunk and fitted on the
    shipments strictly before the row's month. It knows that this SKU sells few units
    wherever it is traded, that this customer buys little, and that it buys much of this
-   category or brand (its sales of the other SKUs of that category or brand). The
+   category or brand (its sales of the other SKUs of that category or brand). SKUs launched
+   since the shipments began share a launch effect, and a brand the documents say the
+   customer wants, or a category they say it has opened, is lifted to its strongest traded
+   one (`document_lifts`): no shipment can show a pair the logged policy never offered. The
    network's price response (its slopes) is kept: only the level moves, so units stay
    monotone in price.
 2. Validation calibration (`fit_calibration`): per segment (traded pair / new pair), an
@@ -74,6 +77,16 @@ class CalibrationConfig:
     """SKU-table columns each adding a customer x column effect to the prior: a customer's
     sales of the other SKUs of a category or brand are evidence about a SKU of it that it
     never bought. (): the two-way prior, customer + SKU only (the ablation)."""
+    launch_effect: bool = True
+    """SKUs launched since the shipments began share one effect (shrunk like the SKU
+    effects): a launch the few customers first offered it already buy says how one nobody
+    has bought yet will sell, which the average SKU's effect (a SKU's default) does not."""
+    document_lifts: bool = True
+    """A never-traded pair whose brand a negotiation names as wanted, or whose category an
+    announcement has opened (the rows' `doc_brand_wanted` / `doc_announced_now`), takes its
+    customer's strongest traded brand (category) effect instead of the unknown's 0. The
+    logged policy never offers such a pair, so no shipment shows its volume; the documents
+    say the customer asked for it. Rows without document facts are left as they are."""
     interaction_ridge: float = 2.0
     """Pseudo-rows shrinking each customer x category / brand effect towards 0: a
     customer's few rows in a brand say little about its other SKUs."""
@@ -202,8 +215,11 @@ def pair_prior(tables: SourceTables, rows: pl.DataFrame, config: CalibrationConf
     traded (a pseudo-new pair), which is how the new-pair segment is calibrated when the
     validation months ship too few genuinely new pairs.
     """
-    shipments = with_sku_columns(tables.shipments, tables.skus, config.prior_interactions)
-    rows = with_sku_columns(rows, tables.skus, config.prior_interactions)
+    skus, columns = tables.skus, config.prior_interactions
+    if config.launch_effect:
+        skus, columns = with_launch_column(skus, tables.shipments), (*columns, LAUNCHED)
+    shipments = with_sku_columns(tables.shipments, skus, columns)
+    rows = with_sku_columns(rows, skus, columns)
     out = np.full(rows.height, np.nan)
     fold, past_fold = _pair_fold(rows, folds), _pair_fold(shipments, folds)
     row_month, past_month = rows["month"].to_numpy(), shipments["month"].to_numpy()
@@ -214,6 +230,20 @@ def pair_prior(tables: SourceTables, rows: pl.DataFrame, config: CalibrationConf
             past = shipments.filter((past_month < month) & ~left_out)
             out[mask] = _prior_from(past, rows.filter(mask), config)
     return out
+
+
+LAUNCHED = "_launched"
+"""The SKU column the launch effect keys on ("true": launched since the shipments began)."""
+
+
+def with_launch_column(skus: pl.DataFrame, shipments: pl.DataFrame) -> pl.DataFrame:
+    """`skus` with LAUNCHED: whether its `launch_month` is on or after the first shipment
+    month (a SKU table without launch months launches nothing)."""
+    start = shipments["month"].min()
+    launched = (pl.col("launch_month") >= start).fill_null(False)
+    if "launch_month" not in skus.columns or start is None:
+        launched = pl.lit(False)
+    return skus.with_columns(launched.cast(pl.String).alias(LAUNCHED))
 
 
 def with_sku_columns(rows: pl.DataFrame, skus: pl.DataFrame, columns: tuple[str, ...]
@@ -244,15 +274,22 @@ def _pair_fold(rows: pl.DataFrame, folds: int) -> np.ndarray:
 
 
 def prior_effects(config: CalibrationConfig) -> list[tuple[tuple[str, ...], float]]:
-    """The prior's effects, (key columns, ridge pseudo-rows) each: customer, SKU, then one
-    customer x SKU-column interaction per `prior_interactions`."""
-    main = [(("customer_id",), config.prior_ridge), (("sku_id",), config.prior_ridge)]
+    """The prior's effects, (key columns, ridge pseudo-rows) each: customer, launch cohort
+    (with `launch_effect`), SKU, then one customer x SKU-column interaction per
+    `prior_interactions`. The cohort comes before the SKU so that backfitting gives it what
+    the launches share before the SKUs split the rest."""
+    cohort = [((LAUNCHED,), config.prior_ridge)] if config.launch_effect else []
+    main = [(("customer_id",), config.prior_ridge), *cohort, (("sku_id",), config.prior_ridge)]
     return main + [(("customer_id", column), config.interaction_ridge)
                    for column in config.prior_interactions]
 
 
 def _effect_keys(rows: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    return rows.select(pl.concat_str(*columns, separator="|")).to_series().to_numpy()
+    return rows.select(_key(columns)).to_series().to_numpy()
+
+
+def _key(columns: tuple[str, ...]) -> pl.Expr:
+    return pl.concat_str(*columns, separator="|")
 
 
 def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfig
@@ -265,10 +302,43 @@ def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfi
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
     mean, fitted = fit_additive(y, list(codes), [len(k) for k in levels],
                                 [ridge for _, ridge in effects], config.prior_sweeps)
-    log_units = mean + sum(_lookup(_effect_keys(rows, columns), known, effect)
+    log_units = mean + sum(_row_effect(past, rows, columns, known, effect, config)
                            for (columns, _), known, effect in zip(effects, levels, fitted,
                                                                   strict=True))
     return np.maximum(np.exp(log_units) - 0.5, 0.0)
+
+
+DOCUMENT_LIFTS = {"brand": "doc_brand_wanted", "primary_category": "doc_announced_now"}
+"""SKU column of a customer x column effect -> the document fact that lifts an unseen one."""
+
+
+def _row_effect(past: pl.DataFrame, rows: pl.DataFrame, columns: tuple[str, ...],
+                known: np.ndarray, effect: np.ndarray, config: CalibrationConfig
+                ) -> np.ndarray:
+    """Each row's fitted effect of `columns` (0 for a key never shipped); with
+    `document_lifts`, a customer x brand (category) key never shipped whose row's document
+    fact says wanted (opened) takes the customer's strongest shipped one."""
+    keys = _effect_keys(rows, columns)
+    value = _lookup(keys, known, effect)
+    fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
+    if not config.document_lifts or fact is None or fact not in rows.columns:
+        return value
+    lifted = (rows[fact].to_numpy() > 0) & ~np.isin(keys, known)
+    if not lifted.any():
+        return value
+    return np.where(lifted, _strongest(past, rows, columns, known, effect), value)
+
+
+def _strongest(past: pl.DataFrame, rows: pl.DataFrame, columns: tuple[str, ...],
+               known: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """Per row, its customer's largest fitted effect of `columns` among the keys it shipped,
+    at least 0 (a lift never lowers the unknown's default)."""
+    owner = past.select(key=_key(columns), customer_id=pl.col("customer_id")).unique("key")
+    best = (pl.DataFrame({"key": known, "effect": effect}).join(owner, on="key")
+            .group_by("customer_id").agg(pl.col("effect").max()))
+    return (rows.select("customer_id")
+            .join(best, on="customer_id", how="left", maintain_order="left")["effect"]
+            .fill_null(0.0).clip(lower_bound=0.0).to_numpy())
 
 
 def fit_additive(y: np.ndarray, groups: list[np.ndarray], sizes: list[int],

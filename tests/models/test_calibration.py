@@ -289,3 +289,49 @@ def test_calibration_carries_the_validation_rows_sales_tiers():
     assert 0.02 < tiers.sold[1] < 0.5
     off = fit_calibration(frame, response, None, CalibrationConfig(tier_bounds=(1.0,))).tiers
     assert off.upper == (1.0,)
+
+
+def shipped(units: dict[tuple[str, str], float], months: range = range(1, 6)) -> pl.DataFrame:
+    """Each (customer, SKU) shipped its units every month of `months` (2024)."""
+    return pl.DataFrame([{"customer_id": c, "sku_id": s, "month": date(2024, m, 1),
+                          "units": int(u)} for (c, s), u in units.items() for m in months])
+
+
+def test_launch_effect_lifts_a_launch_nobody_has_bought_yet():
+    """Old SKUs sell 10 units everywhere; the two launches the first customers were offered
+    sell 40; a third launch nobody has bought yet is expected well above the old 10 (the
+    cohort effect shares the launches' lift with their own SKU effects, so not all of it)."""
+    old = {(c, s): 10.0 for c in ("c0", "c1", "c2", "c3") for s in ("old0", "old1")}
+    launches = {("c0", "new0"): 40.0, ("c1", "new0"): 40.0, ("c1", "new2"): 40.0,
+                ("c2", "new2"): 40.0}
+    ship = pl.concat([shipped(old), shipped(launches, range(3, 6))])
+    skus = pl.DataFrame({"sku_id": ["old0", "old1", "new0", "new1", "new2"],
+                         "primary_category": ["a"] * 5, "brand": ["b"] * 5,
+                         "launch_month": [date(2019, 1, 1), None, date(2024, 3, 1), MONTH,
+                                          date(2024, 3, 1)]})
+    rows = pl.DataFrame({"customer_id": ["c3"], "sku_id": ["new1"], "month": [MONTH]})
+    tables = SourceTables(ship, skus)
+    config = replace(CalibrationConfig(), prior_ridge=1.0)
+    with_launches = pair_prior(tables, rows, config)[0]
+    without = pair_prior(tables, rows, replace(config, launch_effect=False))[0]
+    assert with_launches > 25.0  # 28 measured; the launches' mean pulls `without` to 17
+    assert with_launches > 1.5 * without
+
+
+def test_document_lifts_a_wanted_brand_to_the_customers_strongest():
+    """c0 sells 100 units of brand A and 5 of brand B; brand C it never got (others sell 10
+    of it). Its documents name C as wanted: the prior plans C like A. Not wanted, or with
+    the lifts off, C stays near the customer's average."""
+    units = {("c0", "a1"): 100.0, ("c0", "b1"): 5.0, ("c1", "c1"): 10.0, ("c1", "a1"): 10.0,
+             ("c1", "b1"): 10.0, ("c2", "c1"): 10.0, ("c2", "b1"): 10.0}
+    skus = pl.DataFrame({"sku_id": ["a1", "b1", "c1"], "primary_category": ["x"] * 3,
+                         "brand": ["A", "B", "C"]})
+    rows = pl.DataFrame({"customer_id": ["c0", "c0"], "sku_id": ["c1", "c1"],
+                         "month": [MONTH, MONTH], "doc_brand_wanted": [1.0, 0.0],
+                         "doc_announced_now": [0.0, 0.0]})
+    tables = SourceTables(shipped(units), skus)
+    wanted, unstated = pair_prior(tables, rows, CalibrationConfig())
+    off = pair_prior(tables, rows, replace(CalibrationConfig(), document_lifts=False))
+    assert wanted > 2.5 * unstated
+    assert unstated == pytest.approx(off[0], rel=1e-9)
+    assert off[1] == pytest.approx(unstated, rel=1e-9)
