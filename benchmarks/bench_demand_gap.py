@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -35,11 +36,19 @@ VARIANTS = ("forecast (the plan)", "true demand", "true demand on traded pairs",
             "true demand on new pairs", "true level, forecast price response")
 
 
+class Response(Protocol):
+    """What the optimizer reads of a forecast: units at a price per row, and a row subset."""
+
+    def units(self, price: np.ndarray) -> np.ndarray: ...
+
+    def take(self, index: np.ndarray) -> Response: ...
+
+
 class Mixed:
     """Units from `b` on the rows of `use_b`, from `a` elsewhere (the optimizer's response
     interface: `units`, `take`)."""
 
-    def __init__(self, a: object, b: object, use_b: np.ndarray) -> None:
+    def __init__(self, a: Response, b: Response, use_b: np.ndarray) -> None:
         self.a, self.b, self.use_b = a, b, use_b
 
     def units(self, price: np.ndarray) -> np.ndarray:
@@ -52,7 +61,7 @@ class Mixed:
 class LevelOf:
     """`level`'s units at each row's usual price, moved along `shape`'s price response."""
 
-    def __init__(self, shape: object, level: object, usual: np.ndarray) -> None:
+    def __init__(self, shape: Response, level: Response, usual: np.ndarray) -> None:
         self.shape, self.level, self.usual = shape, level, usual
 
     def units(self, price: np.ndarray) -> np.ndarray:
@@ -63,7 +72,7 @@ class LevelOf:
         return LevelOf(self.shape.take(index), self.level.take(index), self.usual[index])
 
 
-def responses(setup: ExpertSeed) -> dict[str, tuple[object, bool]]:
+def responses(setup: ExpertSeed) -> dict[str, tuple[Response, bool]]:
     """Variant -> (response, plan with the calibration's sales tiers); a response that is
     wholly the truth plans its units exactly, as the comparison's diagnostic does."""
     from deeprule.evaluate.compare import TrueDemand
