@@ -234,6 +234,10 @@ def pair_prior(tables: SourceTables, rows: pl.DataFrame, config: CalibrationConf
 
 LAUNCHED = "_launched"
 """The SKU column the launch effect keys on ("true": launched since the shipments began)."""
+COHORT_RIDGE = 0.0
+"""The launch cohort is not shrunk: it is estimated from every launch's rows, and shrinking
+it would only hand the launches' shared lift to their own SKU effects (it nests them),
+which a launch nobody has bought yet does not have."""
 
 
 def with_launch_column(skus: pl.DataFrame, shipments: pl.DataFrame) -> pl.DataFrame:
@@ -276,9 +280,8 @@ def _pair_fold(rows: pl.DataFrame, folds: int) -> np.ndarray:
 def prior_effects(config: CalibrationConfig) -> list[tuple[tuple[str, ...], float]]:
     """The prior's effects, (key columns, ridge pseudo-rows) each: customer, launch cohort
     (with `launch_effect`), SKU, then one customer x SKU-column interaction per
-    `prior_interactions`. The cohort comes before the SKU so that backfitting gives it what
-    the launches share before the SKUs split the rest."""
-    cohort = [((LAUNCHED,), config.prior_ridge)] if config.launch_effect else []
+    `prior_interactions`."""
+    cohort = [((LAUNCHED,), COHORT_RIDGE)] if config.launch_effect else []
     main = [(("customer_id",), config.prior_ridge), *cohort, (("sku_id",), config.prior_ridge)]
     return main + [(("customer_id", column), config.interaction_ridge)
                    for column in config.prior_interactions]
