@@ -244,9 +244,12 @@ def with_launch_column(skus: pl.DataFrame, shipments: pl.DataFrame) -> pl.DataFr
     """`skus` with LAUNCHED: whether its `launch_month` is on or after the first shipment
     month (a SKU table without launch months launches nothing)."""
     start = shipments["month"].min()
-    launched = (pl.col("launch_month") >= start).fill_null(False)
     if "launch_month" not in skus.columns or start is None:
-        launched = pl.lit(False)
+        return skus.with_columns(pl.lit("false").alias(LAUNCHED))
+    if skus.schema["launch_month"] not in (pl.Date, pl.Null):
+        raise ValueError(f"skus table: column 'launch_month' must be a date, got "
+                         f"{skus.schema['launch_month']}")
+    launched = (pl.col("launch_month") >= start).fill_null(False)
     return skus.with_columns(launched.cast(pl.String).alias(LAUNCHED))
 
 

@@ -335,3 +335,12 @@ def test_document_lifts_a_wanted_brand_to_the_customers_strongest():
     assert wanted > 2.5 * unstated
     assert unstated == pytest.approx(off[0], rel=1e-9)
     assert off[1] == pytest.approx(unstated, rel=1e-9)
+
+
+def test_launch_month_that_is_not_a_date_is_an_error_naming_the_column():
+    ship = shipped({("c0", "s0"): 5.0})
+    skus = pl.DataFrame({"sku_id": ["s0"], "primary_category": ["a"], "brand": ["b"],
+                         "launch_month": ["2024-03"]})
+    with pytest.raises(ValueError, match="launch_month"):
+        pair_prior(SourceTables(ship, skus), ship.with_columns(month=pl.lit(MONTH)),
+                   CalibrationConfig())
