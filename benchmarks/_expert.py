@@ -44,6 +44,16 @@ def expert_seed(preset: str, seed: int) -> ExpertSeed:
                       float(np.sum(oracle.lines["realized_profit"].to_numpy())))
 
 
+def realized(setup: ExpertSeed, plans: Plans) -> dict[str, float]:
+    """The plans' realized profit under the true demand, its share of the oracle, and the
+    customers with a violated constraint: the columns every plan benchmark prints."""
+    from deeprule.evaluate.realized import realize
+
+    profit = float(realize(setup.sw.world, plans.lines)["realized_profit"].sum())
+    return {"realized_profit_m": profit / 1e6, "share_of_oracle": profit / setup.oracle_profit,
+            "violating_customers": int((plans.customers["violations"] > 0).sum())}
+
+
 def expert_milp(setup: ExpertSeed, plan: PlanCandidates) -> Plans:
     """The expert rule's MILP plans on `plan` (PlanCandidates)."""
     from deeprule.evaluate.compare import EXPERT

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 import polars as pl
-from _expert import ExpertSeed, expert_milp, expert_seed
+from _expert import ExpertSeed, expert_milp, expert_seed, realized
 from _report import print_seeds_and_mean
 
 VARIANTS = ("forecast (the plan)", "true demand", "true demand on traded pairs",
@@ -72,30 +72,38 @@ class LevelOf:
         return LevelOf(self.shape.take(index), self.level.take(index), self.usual[index])
 
 
-def responses(setup: ExpertSeed) -> dict[str, tuple[Response, bool]]:
+@dataclass(frozen=True)
+class Forecasts:
+    """The plan candidates' forecast and true demand, which rows were traded, their usual
+    prices."""
+
+    model: Response
+    truth: Response
+    traded: np.ndarray
+    usual: np.ndarray
+
+    @staticmethod
+    def of(setup: ExpertSeed) -> Forecasts:
+        from deeprule.evaluate.compare import TrueDemand
+
+        cand = setup.sw.plan.cand
+        return Forecasts(cand.response, TrueDemand(setup.sw.world, cand.rows),
+                         cand.columns["hist_units"] > 0, cand.columns["usual_price"])
+
+
+def responses(f: Forecasts) -> dict[str, tuple[Response, bool]]:
     """Variant -> (response, plan with the calibration's sales tiers); a response that is
     wholly the truth plans its units exactly, as the comparison's diagnostic does."""
-    from deeprule.evaluate.compare import TrueDemand
-
-    plan = setup.sw.plan
-    model, truth = plan.cand.response, TrueDemand(setup.sw.world, plan.rows)
-    traded = plan.cand.columns["hist_units"] > 0
-    usual = plan.cand.columns["usual_price"]
-    return dict(zip(VARIANTS, ((model, True), (truth, False), (Mixed(model, truth, traded), True),
-                               (Mixed(model, truth, ~traded), True),
-                               (LevelOf(model, truth, usual), False)), strict=True))
+    model, truth = f.model, f.truth
+    return dict(zip(VARIANTS, ((model, True), (truth, False), (Mixed(model, truth, f.traded), True),
+                               (Mixed(model, truth, ~f.traded), True),
+                               (LevelOf(model, truth, f.usual), False)), strict=True))
 
 
-def accuracy(setup: ExpertSeed) -> list[dict[str, object]]:
+def accuracy(f: Forecasts, seed: int) -> list[dict[str, object]]:
     """Per segment, the forecast against the true expected units at the usual price."""
-    from deeprule.evaluate.compare import TrueDemand
-
-    plan = setup.sw.plan
-    usual = plan.cand.columns["usual_price"]
-    pred = plan.cand.response.units(usual)
-    true = TrueDemand(setup.sw.world, plan.rows).units(usual)
-    traded = plan.cand.columns["hist_units"] > 0
-    return [{"seed": setup.sw.seed, "pairs": name, "rows": int(mask.sum()),
+    pred, true, traded = f.model.units(f.usual), f.truth.units(f.usual), f.traded
+    return [{"seed": seed, "pairs": name, "rows": int(mask.sum()),
              "predicted_over_true": float(pred[mask].sum() / true[mask].sum()),
              "wape": float(np.abs(pred[mask] - true[mask]).sum() / true[mask].sum()),
              "log_corr": float(np.corrcoef(np.log(pred[mask] + 0.5),
@@ -105,23 +113,18 @@ def accuracy(setup: ExpertSeed) -> list[dict[str, object]]:
 
 def measure_seed(preset: str, seed: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """(one row per variant, one row per segment) for one seed's world."""
-    from deeprule.evaluate.realized import realize
     from deeprule.optimize.candidates import PlanCandidates
     from deeprule.optimize.milp import EXACT
 
     setup = expert_seed(preset, seed)
-    sw, out = setup.sw, []
-    for name, (response, tiered) in responses(setup).items():
+    sw, forecasts, out = setup.sw, Forecasts.of(setup), []
+    for name, (response, tiered) in responses(forecasts).items():
         plan = PlanCandidates(replace(sw.plan.cand, response=response),
                               sw.plan.tiers if tiered else EXACT)
-        plans = expert_milp(setup, plan)
-        profit = float(realize(sw.world, plans.lines)["realized_profit"].sum())
-        out.append({"seed": seed, "plan on": name, "realized_profit_m": profit / 1e6,
-                    "share_of_oracle": profit / setup.oracle_profit,
-                    "violating_customers": int((plans.customers["violations"] > 0).sum())})
+        out.append({"seed": seed, "plan on": name, **realized(setup, expert_milp(setup, plan))})
     print(f"seed {seed}: " + ", ".join(f"{r['plan on']} {r['share_of_oracle']:.3f}"
                                        for r in out), flush=True)
-    return out, accuracy(setup)
+    return out, accuracy(forecasts, seed)
 
 
 def main(argv: list[str] | None = None) -> int:

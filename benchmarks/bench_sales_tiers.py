@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 
 import polars as pl
-from _expert import expert_milp, expert_seed
+from _expert import expert_milp, expert_seed, realized
 from _report import print_seeds_and_mean
 
 VARIANTS = ("forecast only (EXACT)", "sales tiers (default)")
@@ -26,23 +26,18 @@ VARIANTS = ("forecast only (EXACT)", "sales tiers (default)")
 
 def measure_seed(preset: str, seed: int) -> list[dict[str, object]]:
     """One row per variant for one seed's world."""
-    from deeprule.evaluate.realized import realize
     from deeprule.optimize.milp import EXACT
 
     setup = expert_seed(preset, seed)
-    sw, oracle = setup.sw, setup.oracle_profit
+    sw = setup.sw
     out = []
     for name, plan in zip(VARIANTS, (replace(sw.plan, tiers=EXACT), sw.plan), strict=True):
         started = time.perf_counter()
         plans = expert_milp(setup, plan)
         seconds = time.perf_counter() - started
-        realized = realize(sw.world, plans.lines)
-        profit = float(realized["realized_profit"].sum())
-        out.append({"seed": seed, "plan": name, "lines": realized.height,
-                    "recommended_units": float(realized["units"].sum()),
-                    "realized_profit_m": profit / 1e6, "share_of_oracle": profit / oracle,
-                    "violating_customers": int((plans.customers["violations"] > 0).sum()),
-                    "solve_seconds": seconds})
+        out.append({"seed": seed, "plan": name, "lines": plans.lines.height,
+                    "recommended_units": float(plans.lines["units"].sum()),
+                    **realized(setup, plans), "solve_seconds": seconds})
     print(f"seed {seed}: tiers {sw.plan.tiers.describe()}", flush=True)
     return out
 

@@ -291,11 +291,7 @@ def prior_effects(config: CalibrationConfig) -> list[tuple[tuple[str, ...], floa
 
 
 def _effect_keys(rows: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    return rows.select(_key(columns)).to_series().to_numpy()
-
-
-def _key(columns: tuple[str, ...]) -> pl.Expr:
-    return pl.concat_str(*columns, separator="|")
+    return rows.select(pl.concat_str(*columns, separator="|")).to_series().to_numpy()
 
 
 def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfig
@@ -308,43 +304,36 @@ def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfi
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
     mean, fitted = fit_additive(y, list(codes), [len(k) for k in levels],
                                 [ridge for _, ridge in effects], config.prior_sweeps)
-    log_units = mean + sum(_row_effect(past, rows, columns, known, effect, config)
-                           for (columns, _), known, effect in zip(effects, levels, fitted,
-                                                                  strict=True))
+    customer = _find(_effect_keys(rows, ("customer_id",)), levels[0])
+    log_units = np.full(rows.height, mean)
+    for (columns, _), known, code, effect in zip(effects, levels, codes, fitted, strict=True):
+        found, at = _find(_effect_keys(rows, columns), known)
+        value = np.where(found, effect[at], 0.0)
+        fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
+        if config.document_lifts and fact is not None and fact in rows.columns:
+            strongest = _strongest(code, codes[0], effect, len(levels[0]))
+            lifted = (rows[fact].to_numpy() > 0) & ~found & customer[0]
+            value = np.where(lifted, strongest[customer[1]], value)
+        log_units += value
     return np.maximum(np.exp(log_units) - 0.5, 0.0)
 
 
 DOCUMENT_LIFTS = {"brand": "doc_brand_wanted", "primary_category": "doc_announced_now"}
-"""SKU column of a customer x column effect -> the document fact that lifts an unseen one."""
+"""SKU column of a customer x column effect -> the document fact that lifts an unseen one:
+a customer x brand (category) key never shipped whose row's fact says wanted (opened) takes
+the customer's strongest shipped one (`document_lifts`)."""
 
 
-def _row_effect(past: pl.DataFrame, rows: pl.DataFrame, columns: tuple[str, ...],
-                known: np.ndarray, effect: np.ndarray, config: CalibrationConfig
-                ) -> np.ndarray:
-    """Each row's fitted effect of `columns` (0 for a key never shipped); with
-    `document_lifts`, a customer x brand (category) key never shipped whose row's document
-    fact says wanted (opened) takes the customer's strongest shipped one."""
-    keys = _effect_keys(rows, columns)
-    value = _lookup(keys, known, effect)
-    fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
-    if not config.document_lifts or fact is None or fact not in rows.columns:
-        return value
-    lifted = (rows[fact].to_numpy() > 0) & ~np.isin(keys, known)
-    if not lifted.any():
-        return value
-    return np.where(lifted, _strongest(past, rows, columns, known, effect), value)
-
-
-def _strongest(past: pl.DataFrame, rows: pl.DataFrame, columns: tuple[str, ...],
-               known: np.ndarray, effect: np.ndarray) -> np.ndarray:
-    """Per row, its customer's largest fitted effect of `columns` among the keys it shipped,
-    at least 0 (a lift never lowers the unknown's default)."""
-    owner = past.select(key=_key(columns), customer_id=pl.col("customer_id")).unique("key")
-    best = (pl.DataFrame({"key": known, "effect": effect}).join(owner, on="key")
-            .group_by("customer_id").agg(pl.col("effect").max()))
-    return (rows.select("customer_id")
-            .join(best, on="customer_id", how="left", maintain_order="left")["effect"]
-            .fill_null(0.0).clip(lower_bound=0.0).to_numpy())
+def _strongest(key_of_row: np.ndarray, customer_of_row: np.ndarray, effect: np.ndarray,
+               customers: int) -> np.ndarray:
+    """Per customer code, its largest fitted effect among the customer x column keys it
+    shipped (the fit's codes say whose each key is), at least 0: a lift never lowers the
+    unknown's default."""
+    owner = np.zeros(len(effect), dtype=np.int64)
+    owner[key_of_row] = customer_of_row
+    best = np.zeros(customers)
+    np.maximum.at(best, owner, effect)
+    return best
 
 
 def fit_additive(y: np.ndarray, groups: list[np.ndarray], sizes: list[int],
@@ -367,11 +356,11 @@ def fit_additive(y: np.ndarray, groups: list[np.ndarray], sizes: list[int],
     return mean, effects
 
 
-def _lookup(keys: np.ndarray, known: np.ndarray, effect: np.ndarray) -> np.ndarray:
-    """Effect of each key; 0 (the shrunk default) for a key never seen."""
+def _find(keys: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether each key was seen, its index in the sorted `known`); an unseen key's effect
+    is 0, the shrunk default."""
     at = np.clip(np.searchsorted(known, keys), 0, max(len(known) - 1, 0))
-    found = (known[at] == keys) if len(known) else np.zeros(len(keys), dtype=bool)
-    return np.where(found, effect[at] if len(known) else 0.0, 0.0)
+    return known[at] == keys, at
 
 
 def anchor_new_pairs(frame: ScoringFrame, response: PriceResponse, prior: np.ndarray | None,
