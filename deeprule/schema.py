@@ -142,7 +142,10 @@ SKUS = TableSchema(
     description="Products (SKUs) with category, brand, style text and prices.",
     key=("sku_id",),
     extra_columns_allowed=True,
-    metadata={"extra columns": "further SKU attributes (the paper has 15 in all)"},
+    metadata={"extra columns": "further SKU attributes (the paper has 15 in all); one is read "
+              "by name: `launch_month` (a date), which the new-pair prior's launch effect "
+              "keys on (docs/plans.md), a SKU launched on or after the first shipment month "
+              "being a launch"},
     columns=(
         Column("sku_id", pl.String, "Unique SKU identifier."),
         Column("primary_category", pl.String, "Primary category."),
