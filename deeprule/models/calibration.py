@@ -51,7 +51,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from deeprule.models.demand import DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
-from deeprule.models.matrix import training_frame
+from deeprule.models.matrix import codes, find, training_frame
 from deeprule.models.price import PriceResponse
 from deeprule.optimize.milp import EXACT, SalesTiers
 
@@ -294,32 +294,24 @@ def _effect_keys(rows: pl.DataFrame, columns: tuple[str, ...]) -> pl.Series:
     return rows.select(pl.concat_str(*columns, separator="|")).to_series()
 
 
-def _coded(keys: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """(the distinct keys, each row's index among them) by hashing: np.unique (and polars'
-    rank) sort the strings, ~10 s per effect on `paper`'s 4M shipments, for every month and
-    fold the prior is fitted on."""
-    levels = keys.unique()
-    return levels, _find(keys, levels)[1]
-
-
 def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfig
                 ) -> np.ndarray:
     if past.is_empty():
         return np.full(rows.height, np.nan)
     effects = prior_effects(config)
-    levels, codes = zip(*(_coded(_effect_keys(past, columns)) for columns, _ in effects),
+    levels, indices = zip(*(codes(_effect_keys(past, columns)) for columns, _ in effects),
                         strict=True)
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
-    mean, fitted = fit_additive(y, list(codes), [len(k) for k in levels],
+    mean, fitted = fit_additive(y, list(indices), [len(k) for k in levels],
                                 [ridge for _, ridge in effects], config.prior_sweeps)
-    customer = _find(_effect_keys(rows, ("customer_id",)), levels[0])
+    customer = find(_effect_keys(rows, ("customer_id",)), pl.Series(levels[0]))
     log_units = np.full(rows.height, mean)
-    for (columns, _), known, code, effect in zip(effects, levels, codes, fitted, strict=True):
-        found, at = _find(_effect_keys(rows, columns), known)
+    for (columns, _), known, code, effect in zip(effects, levels, indices, fitted, strict=True):
+        found, at = find(_effect_keys(rows, columns), pl.Series(known))
         value = np.where(found, effect[at], 0.0)
         fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
         if config.document_lifts and fact is not None and fact in rows.columns:
-            strongest = _strongest(code, codes[0], effect, len(levels[0]))
+            strongest = _strongest(code, indices[0], effect, len(levels[0]))
             lifted = (rows[fact].to_numpy() > 0) & ~found & customer[0]
             value = np.where(lifted, strongest[customer[1]], value)
         log_units += value
@@ -362,15 +354,6 @@ def fit_additive(y: np.ndarray, groups: list[np.ndarray], sizes: list[int],
             effects[k] = np.bincount(group, residual, minlength=sizes[k]) / counts[k]
             residual -= effects[k][group]
     return mean, effects
-
-
-def _find(keys: pl.Series, known: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(whether each key was seen, its index in `known`); an unseen key's effect is 0, the
-    shrunk default."""
-    index = pl.DataFrame({"key": known, "at": np.arange(len(known))})
-    at = pl.DataFrame({"key": keys}).join(index, on="key", how="left",
-                                          maintain_order="left")["at"]
-    return at.is_not_null().to_numpy(), at.fill_null(0).to_numpy()
 
 
 def anchor_new_pairs(frame: ScoringFrame, response: PriceResponse, prior: np.ndarray | None,

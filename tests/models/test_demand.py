@@ -7,7 +7,7 @@ import torch
 
 from deeprule.models.dataset import ScorerData
 from deeprule.models.demand import DemandFit, DemandScorer, price_arrays, prior_matrix
-from deeprule.models.matrix import scoring_frame
+from deeprule.models.matrix import codes, find, scoring_frame
 from deeprule.models.metrics import wape
 from deeprule.models.nets import DemandNet
 
@@ -95,3 +95,18 @@ def test_scoring_candidate_rows_at_any_price(demand_fit: DemandFit, tiny_tables,
     with pytest.raises(ValueError, match="unknown sku_id"):
         scoring_frame(pl.DataFrame({"customer_id": ["C0001"], "sku_id": ["NOPE"],
                                     "month": rows["month"][:1]}), tiny_tables, tiny_data.spec)
+
+
+def test_codes_give_np_uniques_answer_and_find_marks_unseen_keys() -> None:
+    """The key coding the demand fit and the pair prior share: sorted distinct keys and each
+    row's index into them, as np.unique(return_inverse=True) gives; `find` says which keys
+    of another frame were seen."""
+    rng = np.random.default_rng(0)
+    keys = pl.Series([f"c{i}|b{j}" for i, j in rng.integers(0, 30, (5_000, 2))])
+    distinct, index = codes(keys)
+    expected, inverse = np.unique(keys.to_numpy(), return_inverse=True)
+    assert distinct.tolist() == expected.tolist()
+    assert np.array_equal(index, inverse)
+    found, at = find(pl.Series(["c1|b2", "new|key", "c29|b0"]), pl.Series(distinct))
+    assert found.tolist() == [True, False, True]
+    assert distinct[at[0]] == "c1|b2" and distinct[at[2]] == "c29|b0"
