@@ -80,10 +80,21 @@ def _reinforcement(cand: Candidates, request: SearchRequest, client: Writers | N
 
 def _tree_search(cand: Candidates, request: SearchRequest, client: Writers | None,
                  progress: Progress) -> SearchResult:
-    config = replace(MCTSConfig(), budget=request.budget, seed=request.seed,
-                     fitness=request.fitness)
-    return tree_search(needs(client, "mcts"), cand, config, progress=progress,
+    return tree_search(needs(client, "mcts"), cand, _mcts_config(request), progress=progress,
                        checkpoint=request.checkpoint)
+
+
+def _tree_search_without_llm(cand: Candidates, request: SearchRequest,
+                             client: Writers | None, progress: Progress) -> SearchResult:
+    """The same tree search with no LLM request: every node keeps the kind-balanced prior
+    and no value, so its gap to `mcts` is what the LLM's advice is worth."""
+    return tree_search((), cand, _mcts_config(request, max_llm_calls=0), progress=progress,
+                       checkpoint=request.checkpoint)
+
+
+def _mcts_config(request: SearchRequest, **changes: object) -> MCTSConfig:
+    return replace(MCTSConfig(), budget=request.budget, seed=request.seed,
+                   fitness=request.fitness, **changes)
 
 
 def _direct(cand: Candidates, request: SearchRequest, client: Writers | None,
@@ -104,6 +115,8 @@ SEARCHERS: dict[str, Searcher] = {s.name: s for s in (
     Searcher("mcts", True, _tree_search,
              "PUCT over rule tokens, LLM priors and values per expansion (SR-GPT), constants "
              "fitted"),
+    Searcher("mcts_no_llm", False, _tree_search_without_llm,
+             "mcts with its LLM removed: kind-balanced priors, no values (the LLM ablation)"),
     Searcher("direct_llm", True, _direct,
              "the LLM's rules as written, no fitting, no memory: the optimizer ablation"),
 )}

@@ -19,7 +19,8 @@ from deeprule.search.tokens import Grammar, Partial
 from tests.helpers.rules import NO_PENALTY, markup_rule, toy_candidates
 
 MARKET = toy_candidates(wholesaler=2.0)
-BUDGETS = {"llm_reflection": 5, "evolution": 150, "rl": 30, "mcts": 20, "direct_llm": 6}
+BUDGETS = {"llm_reflection": 5, "evolution": 150, "rl": 30, "mcts": 20, "mcts_no_llm": 20,
+           "direct_llm": 6}
 DEGENERATE = json.dumps({
     "reflection": "stock nothing",
     "stock": {"left": {"kind": "feature", "name": "hist_units"}, "cmp": "<",

@@ -136,3 +136,12 @@ def test_several_clients_take_turns_and_each_iteration_names_its_writer(name: st
     if name in RULE_WRITERS:  # one proposal per iteration, in turn
         assert [w[1] for w in writers] == ["model-a", "model-b"] * (len(writers) // 2) \
             + ["model-a"] * (len(writers) % 2)
+
+
+def test_mcts_without_its_llm_sends_no_request_and_names_no_model() -> None:
+    """The LLM ablation of the tree search: the same search, every node on the
+    kind-balanced prior, so nothing in it can come from a model."""
+    result = searcher("mcts_no_llm").run(MARKET, REQUEST, None, lambda _: None)
+    searched = result.iterations[1:]
+    assert searched and all(i.llm_calls == 0 and not i.llm_model for i in searched)
+    assert all(i.prompt_tokens == 0 and i.completion_tokens == 0 for i in searched)
