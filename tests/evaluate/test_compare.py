@@ -287,3 +287,31 @@ def test_report_only_prints_what_is_stored_and_runs_nothing(tmp_path, capsys, ro
     assert command.main(["--preset", "tiny", "--database", database, "--report-only"]) == 0
     shown = capsys.readouterr().out
     assert "constrained oracle" in shown and "share_of_oracle" in shown
+
+
+def test_the_deployed_rule_is_the_one_whose_plan_the_model_values_most_not_the_best_fitness(
+        ) -> None:
+    """A search's rule ahead on fitness (the searched months) whose MILP plan the model
+    predicts to earn less in the plan month is not deployed: the expert rule's plan is."""
+    def row(method: str, kind: str, searcher: str | None, optimizer: str, fitness: float | None,
+            predicted: float | None, profit: float) -> dict[str, object]:
+        return {"documents": "stated", "seed": 0, "method": method, "kind": kind,
+                "searcher": searcher, "budget": None if searcher is None else 10,
+                "backend": "none", "optimizer": optimizer, "fitness": fitness,
+                "predicted_profit": predicted, "profit": profit, "violations": 0}
+
+    rows = pl.DataFrame([
+        row(f"{EXPERT} + milp", "rule", None, "milp", 100.0, 90.0, 80.0),
+        row(f"{EXPERT} + appendix_e", "rule", None, "appendix_e", 100.0, 70.0, 60.0),
+        row("rl N=10 + milp", "searcher", "rl", "milp", 100.1, 85.0, 50.0),
+        row("rl N=10 + appendix_e", "searcher", "rl", "appendix_e", 100.1, 95.0, 40.0),
+        row("best baseline", "baseline", None, "milp", None, None, 40.0),
+        row(ORACLE, "oracle", None, "milp (truth)", None, None, 100.0),
+        row("logged policy", "logged", None, "", None, None, 50.0),
+    ])
+    top = headline(rows).row(0, named=True)
+    assert top["method"] == f"{EXPERT} + milp"
+    assert top["vs_best_baseline"] == pytest.approx(2.0)
+    ahead = rows.with_columns(pl.when(pl.col("method") == "rl N=10 + milp").then(95.0)
+                              .otherwise(pl.col("predicted_profit")).alias("predicted_profit"))
+    assert headline(ahead).row(0, named=True)["method"] == "rl N=10 + milp"
