@@ -348,8 +348,9 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
                     for r in rule_rows(sw, result.best, f"{name} N={budget}", extra,
                                        settings.plan)]
         out.rows += searched
-        if milp_prediction(searched) > deployed[0]:
-            deployed = (milp_prediction(searched), result.best, f"{name} N={budget}", extra)
+        predicted = milp_prediction(searched)
+        if predicted > deployed[0]:
+            deployed = (predicted, result.best, f"{name} N={budget}", extra)
         progress(f"seed {seed}: {name} N={budget} ({backend}) {seconds:.0f}s")
     diagnosed = [(expert, EXPERT, base)] + ([deployed[1:]] if deployed[2] != EXPERT else [])
     for program, name, extra in diagnosed:
