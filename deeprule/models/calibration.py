@@ -304,10 +304,12 @@ def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfi
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
     mean, fitted = fit_additive(y, list(indices), [len(k) for k in levels],
                                 [ridge for _, ridge in effects], config.prior_sweeps)
-    customer = find(_effect_keys(rows, ("customer_id",)), pl.Series(levels[0]))
+    lookups = [find(_effect_keys(rows, columns), known)
+               for (columns, _), known in zip(effects, levels, strict=True)]
+    customer = lookups[0]  # prior_effects: the customer effect comes first
     log_units = np.full(rows.height, mean)
-    for (columns, _), known, code, effect in zip(effects, levels, indices, fitted, strict=True):
-        found, at = find(_effect_keys(rows, columns), pl.Series(known))
+    for (columns, _), (found, at), code, effect in zip(effects, lookups, indices, fitted,
+                                                        strict=True):
         value = np.where(found, effect[at], 0.0)
         fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
         if config.document_lifts and fact is not None and fact in rows.columns:

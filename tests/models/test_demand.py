@@ -105,8 +105,8 @@ def test_codes_give_np_uniques_answer_and_find_marks_unseen_keys() -> None:
     keys = pl.Series([f"c{i}|b{j}" for i, j in rng.integers(0, 30, (5_000, 2))])
     distinct, index = codes(keys)
     expected, inverse = np.unique(keys.to_numpy(), return_inverse=True)
-    assert distinct.tolist() == expected.tolist()
+    assert distinct.to_list() == expected.tolist()
     assert np.array_equal(index, inverse)
-    found, at = find(pl.Series(["c1|b2", "new|key", "c29|b0"]), pl.Series(distinct))
+    found, at = find(pl.Series(["c1|b2", "new|key", "c29|b0"]), distinct)
     assert found.tolist() == [True, False, True]
-    assert distinct[at[0]] == "c1|b2" and distinct[at[2]] == "c29|b0"
+    assert distinct[int(at[0])] == "c1|b2" and distinct[int(at[2])] == "c29|b0"
