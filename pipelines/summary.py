@@ -18,8 +18,9 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
     "evolved_rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
     "rule_plans_vs_truth": ("search_best_gap", "expert_gap", "logged_gap"),
-    "method_comparison": ("deeprule_vs_best_baseline", "deeprule_share_of_oracle",
-                          "deeprule_violations", "full_setting_seeds"),
+    "method_comparison": ("deeprule_plan", "deeprule_vs_best_baseline",
+                          "deeprule_share_of_oracle", "deeprule_violations",
+                          "full_setting_seeds"),
 }
 """Per asset, the metadata entries worth a line in the summary (when present)."""
 NEXT_STEPS = ("make ui      lineage, runs, metadata and plots at http://localhost:3000",

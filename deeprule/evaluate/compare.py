@@ -335,8 +335,8 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
             "fitness": expert_outcome.fitness, "iterations": 0}
     expert_rows = list(rule_rows(sw, expert, EXPERT, base, settings.plan))
     out.rows += expert_rows
-    deployed: tuple[float, Program, str, dict[str, object]] = (
-        milp_prediction(expert_rows), expert, EXPERT, base)
+    candidates = [(expert, EXPERT, base)]
+    predictions = [milp_prediction(expert_rows)]
     for name, budget, llm in search_runs(settings, seed, llms):
         result, backend, seconds = run_search(sw, name, budget, settings, llm, progress)
         search_key = {**key, "searcher": name, "budget": budget, "backend": backend}
@@ -348,11 +348,12 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
                     for r in rule_rows(sw, result.best, f"{name} N={budget}", extra,
                                        settings.plan)]
         out.rows += searched
-        predicted = milp_prediction(searched)
-        if predicted > deployed[0]:
-            deployed = (predicted, result.best, f"{name} N={budget}", extra)
+        candidates.append((result.best, f"{name} N={budget}", extra))
+        predictions.append(milp_prediction(searched))
         progress(f"seed {seed}: {name} N={budget} ({backend}) {seconds:.0f}s")
-    diagnosed = [(expert, EXPERT, base)] + ([deployed[1:]] if deployed[2] != EXPERT else [])
+    at = pl.DataFrame({"at": range(len(candidates)), "predicted_profit": predictions}).select(
+        deployed("at")).item()
+    diagnosed = [candidates[0]] if at == 0 else [candidates[0], candidates[at]]
     for program, name, extra in diagnosed:
         out.rows += rule_rows(sw, program, name, extra, settings.plan, diagnostic=True)
     out.rows += _reference_rows(sw, settings, progress)
@@ -362,8 +363,19 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
 
 def milp_prediction(rows: list[dict[str, object]]) -> float:
     """The profit the model predicts for a rule's MILP plan in the plan month: what picks
-    the deployed rule (`_deployed_rule_rows`)."""
+    the deployed rule (`deployed`)."""
     return next(float(r["predicted_profit"]) for r in rows if r["optimizer"] == "milp")
+
+
+def deployed(column: str) -> pl.Expr:
+    """`column` of the rule DeepRule deploys, over rows that are each candidate rule's MILP
+    plan (the expert rule's first): the one whose plan the model predicts to earn the most
+    in the plan month. Not the best fitness: fitness is scored on the searched months, and
+    a rule ahead there by a hair can plan the plan month worse, so each added search could
+    lower the deployed plan (docs/baselines.md, "Which rule is deployed"). A tie keeps the
+    earlier row: a search must beat the expert rule, not match it. The truth is not read."""
+    return pl.col(column).sort_by("predicted_profit", descending=True, nulls_last=True,
+                                  maintain_order=True).first()
 
 
 def search_runs(settings: CompareSettings, seed: int, llms: LLMs | None
@@ -508,7 +520,7 @@ def component_losses(rows: pl.DataFrame) -> pl.DataFrame:
             "seeds": int(stated.select(pl.col(a).is_not_null() & pl.col(b).is_not_null())
                          .to_series().sum()) if b in stated.columns else 0}
            for name, a, b in losses]
-    out.append({"component": "rule prices and eligibility (oracle vs best rule on truth)",
+    out.append({"component": "rule prices and eligibility (oracle vs deployed rule on truth)",
                 "share_of_oracle_gained": _mean_diff(
                     stated.with_columns(one=pl.lit(1.0)), "one", "true_demand"),
                 "seeds": stated["true_demand"].drop_nulls().len()})
@@ -541,17 +553,12 @@ def headline(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _deployed_rule_rows(share: pl.DataFrame) -> pl.DataFrame:
     """Per documents x seed, every row (both optimizers, the true-demand diagnostic) of the
-    rule DeepRule would deploy: of the expert rule and each search's best rule, the one
-    whose MILP plan the model predicts to earn the most in the plan month. Not the best
-    fitness: fitness is scored on the searched months, and a rule ahead there by a hair
-    can plan the plan month worse, so each added search could lower the deployed plan
-    (docs/baselines.md, "Which rule is deployed")."""
+    rule DeepRule would deploy (`deployed`, over the expert rule and each search's best)."""
     rules = share.filter(pl.col("kind").is_in(["rule", "searcher", "diagnostic"]))
-    top = (rules.filter((pl.col("kind") != "diagnostic") & (pl.col("optimizer") == "milp"))
-           .sort("predicted_profit", descending=True, nulls_last=True)
-           .group_by("documents", "seed").agg(pl.col("searcher").first(),
-                                              pl.col("budget").first(),
-                                              pl.col("backend").first()))
+    plans = rules.filter((pl.col("kind") != "diagnostic") & (pl.col("optimizer") == "milp"))
+    top = (plans.sort(pl.col("kind") != "rule", maintain_order=True)
+           .group_by("documents", "seed")
+           .agg(*(deployed(c) for c in ("searcher", "budget", "backend"))))
     return rules.join(top, on=["documents", "seed", "searcher", "budget", "backend"],
                       nulls_equal=True)
 

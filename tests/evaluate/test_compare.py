@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from assets.evaluation import _full_setting
+from assets.evaluation import _full_setting, _headline
 from deeprule.evaluate.baselines import BASELINES
 from deeprule.evaluate.compare import (
     CONVERGENCE_SCHEMA,
@@ -315,3 +315,28 @@ def test_the_deployed_rule_is_the_one_whose_plan_the_model_values_most_not_the_b
     ahead = rows.with_columns(pl.when(pl.col("method") == "rl N=10 + milp").then(95.0)
                               .otherwise(pl.col("predicted_profit")).alias("predicted_profit"))
     assert headline(ahead).row(0, named=True)["method"] == "rl N=10 + milp"
+    level = rows.with_columns(pl.when(pl.col("method") == "rl N=10 + milp").then(90.0)
+                              .otherwise(pl.col("predicted_profit")).alias("predicted_profit"))
+    searches_first = level.sort(pl.col("kind") == "rule")  # a stored frame's order is not kept
+    assert headline(searches_first).row(0, named=True)["method"] == f"{EXPERT} + milp"
+
+
+def test_the_dagster_comparison_headlines_the_rule_plan_the_model_values_most() -> None:
+    """`method_comparison`'s headline plan is the deployed one of the expert rule's and the
+    searches' MILP plans, the full setting's criterion; a tie keeps the expert rule."""
+    def plan(name: str, predicted: float | None, profit: float) -> dict[str, object]:
+        return {"plan": name, "predicted_profit": predicted, "profit": profit,
+                "violations": 0}
+
+    def table(best_predicted: float) -> pl.DataFrame:
+        return pl.DataFrame([
+            plan("logged policy", None, 50.0), plan("expert rule + milp", 90.0, 80.0),
+            plan("best rule + milp", best_predicted, 60.0),
+            plan("evolved rule + milp", 70.0, 90.0), plan(BASELINES[0], None, 40.0),
+            plan(ORACLE, None, 100.0)])
+
+    name, targets = _headline(table(best_predicted=85.0), [BASELINES[0]])
+    assert name == "expert rule + milp" and targets["deeprule_vs_best_baseline"] == 2.0
+    assert _headline(table(best_predicted=90.0), [BASELINES[0]])[0] == "expert rule + milp"
+    name, targets = _headline(table(best_predicted=95.0), [BASELINES[0]])
+    assert name == "best rule + milp" and targets["deeprule_share_of_oracle"] == 0.6

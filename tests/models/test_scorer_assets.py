@@ -248,6 +248,9 @@ def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> N
     assert (methods["oracle_gap"] >= -0.01).all()
     assert meta["deeprule_share_of_oracle"].value <= 1.01
     assert meta["deeprule_vs_logged_policy"].value > 0
+    rules = plans.filter(pl.col("plan").str.ends_with("rule + milp"))
+    deployed = rules.sort("predicted_profit", descending=True, maintain_order=True)["plan"][0]
+    assert meta["deeprule_plan"].value == deployed  # the plan the model values most
     embedded_png(meta["sales_vs_profit"])
     assert "python -m pipelines.compare --preset tiny" in meta["full_setting"].value
 
