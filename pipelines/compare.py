@@ -3,6 +3,7 @@
     python -m pipelines.compare --preset demo --seeds 10 --llm-seeds 3 --budgets 50,100,300
     python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --documents off
     python -m pipelines.compare --preset demo --seeds 2 --budgets 10 --no-llm --no-calibration
+    python -m pipelines.compare --preset demo --seeds 10 --first-seed 10 --no-llm
     python -m pipelines.compare --preset demo --report-only
 
 k seeds (world seed and method seed both vary) of every method of
@@ -11,7 +12,8 @@ warehouse (`full_comparison`, `full_comparison_convergence`, `full_comparison_ru
 with the wall time), where the `method_comparison` asset shows them (mean ± sd) on its
 next materialization. Each seed is stored as it finishes, so a run stopped after hours
 keeps the seeds it finished; `--report-only` prints what is stored and runs nothing.
-A rerun replaces the rows of the same preset, documents setting and seeds; the LLM's
+A rerun replaces the rows of the same preset, documents setting and seeds (`--first-seed`
+adds later seeds beside the stored ones); the LLM's
 answers come from the response cache (docs/llm.md), so rerunning costs no LLM call.
 Each search checkpoints every iteration (`--checkpoints`): a killed comparison, run
 again, resumes its searches where they stopped. See docs/baselines.md.
@@ -79,7 +81,11 @@ def parse(argv: list[str] | None = None) -> Command:
     default = CompareSettings()
     parser.add_argument("--preset", default=default.preset)
     parser.add_argument("--seeds", type=int, default=default.seeds)
-    parser.add_argument("--llm-seeds", type=int, default=default.llm_seeds)
+    parser.add_argument("--first-seed", type=int, default=default.first_seed,
+                        help="the run's first seed: --first-seed 10 --seeds 10 adds seeds "
+                        "10-19 to a database that holds seeds 0-9")
+    parser.add_argument("--llm-seeds", type=int, default=default.llm_seeds,
+                        help="the run's first this many seeds also run the LLM searchers")
     parser.add_argument("--budgets", default=",".join(map(str, default.budgets)),
                         help="comma-separated N, e.g. 50,100,300")
     parser.add_argument("--searchers", default="",
@@ -101,7 +107,8 @@ def parse(argv: list[str] | None = None) -> Command:
     parser.add_argument("--report-only", action="store_true",
                         help="print the tables stored for --preset; run nothing")
     args = parser.parse_args(argv)
-    settings = replace(default, preset=args.preset, seeds=args.seeds, llm_seeds=args.llm_seeds,
+    settings = replace(default, preset=args.preset, seeds=args.seeds,
+                       first_seed=args.first_seed, llm_seeds=args.llm_seeds,
                        budgets=tuple(int(b) for b in args.budgets.split(",") if b),
                        searchers=tuple(s for s in args.searchers.split(",") if s),
                        documents=args.documents, checkpoints=args.checkpoints,
@@ -150,7 +157,7 @@ def run(settings: CompareSettings, llms: LLMs | None, database: str,
                 bar.update(1)
             bar.set_postfix_str(message[:60])
 
-        for seed in range(settings.seeds):
+        for seed in settings.seed_range():
             result = run_seed(settings, seed, run_id, llms, progress)
             store(database, settings, run_id, rows_frame(result.rows),
                   convergence_frame(result.convergence), time.perf_counter() - started, [seed])
@@ -166,7 +173,7 @@ def step_weights(settings: CompareSettings, llms: LLMs | None) -> list[int]:
     """The bar's steps in the order `run_seed` reports them: the world and model, each search
     (an LLM search weighs its N iterations, the slow part), the baselines with the oracle."""
     weights = []
-    for seed in range(settings.seeds):
+    for seed in settings.seed_range():
         searches = [budget + 1 if llm is not None else 1
                     for _, budget, llm in search_runs(settings, seed, llms)]
         weights += [1, *searches, 1]
@@ -179,13 +186,14 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
     run's), but of searches only those this run made (searcher x N x backend): a run of one
     searcher, without the LLM, with another model or rule form keeps the other searches'
     rows. Record the run: its wall time so far and how many seeds it has finished."""
-    seeds = list(range(settings.seeds)) if seeds is None else seeds
+    seeds = list(settings.seed_range()) if seeds is None else seeds
     searched = (rows.filter(pl.col("kind") == "searcher")
                 .select(pl.format(SEARCH_KEY, "searcher", "budget", "backend")).unique()
                 .to_series().to_list())
     run = pl.DataFrame({"run_id": [run_id], "preset": [settings.preset],
                         "documents": [settings.documents], "seeds": [settings.seeds],
-                        "seeds_finished": [max(seeds, default=-1) + 1],
+                        "seeds_finished": [max(seeds, default=settings.first_seed - 1) + 1
+                                           - settings.first_seed],
                         "finished": [datetime.now(UTC).replace(tzinfo=None)],
                         "wall_seconds": [seconds],
                         "settings": [json.dumps(asdict(settings), default=str)]})

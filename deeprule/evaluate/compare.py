@@ -112,8 +112,11 @@ class CompareSettings:
     preset: str = "demo"
     seeds: int = 10
     """k seeds for the non-LLM methods."""
+    first_seed: int = 0
+    """The run's first seed (the others follow it). Seed i is the same world and method seed
+    in any run, so a later run adds seeds to a stored one instead of recomputing them."""
     llm_seeds: int = 3
-    """The first this many seeds also run the LLM searchers."""
+    """The run's first this many seeds also run the LLM searchers."""
     base_seed: int = 7
     """World seed of seed 0 (the preset's own)."""
     budgets: tuple[int, ...] = (50, 100, 300)
@@ -146,10 +149,13 @@ class CompareSettings:
             raise ValueError(f"documents must be one of {DOCUMENTS}, not {self.documents!r}")
         return names
 
+    def seed_range(self) -> range:
+        return range(self.first_seed, self.first_seed + self.seeds)
+
     def tasks(self, seed: int) -> list[tuple[str, int]]:
         """(searcher, budget) pairs seed `seed` runs: LLM searchers on the first llm_seeds."""
         return [(name, budget) for name in self.chosen_searchers() for budget in self.budgets
-                if seed < self.llm_seeds or not SEARCHERS[name].uses_llm]
+                if seed < self.first_seed + self.llm_seeds or not SEARCHERS[name].uses_llm]
 
 
 @dataclass(frozen=True)

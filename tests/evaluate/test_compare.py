@@ -279,6 +279,26 @@ def test_a_stopped_run_keeps_the_seeds_it_finished(tmp_path, monkeypatch,
     assert runs == [(2, 1)]  # one row per run: 2 seeds asked, 1 finished
 
 
+def test_a_later_run_adds_seeds_beside_the_stored_ones(tmp_path, monkeypatch,
+                                                       results: list[SeedResult]) -> None:
+    """--first-seed 1 runs seed 1 only, the same seed a 2-seed run's second is (LLM
+    searchers on the run's first), and keeps the stored seed 0."""
+    later = parse(["--preset", "tiny", "--seeds", "1", "--first-seed", "1", "--llm-seeds",
+                   "1", "--no-llm"]).settings
+    assert list(later.seed_range()) == [1]
+    assert later.tasks(1) == replace(later, first_seed=0).tasks(0)
+    monkeypatch.setattr(command, "run_seed",
+                        lambda settings, seed, run_id, llms, progress: results[seed])
+    database = str(tmp_path / "w.duckdb")
+    command.run(replace(TINY, seeds=1), None, database, echo=lambda _: None)
+    command.run(replace(TINY, seeds=1, first_seed=1), None, database, echo=lambda _: None)
+    with duckdb.connect(database, read_only=True) as conn:
+        seeds = conn.execute(f"SELECT DISTINCT seed FROM {ROWS} ORDER BY seed").fetchall()
+        runs = conn.execute(f"SELECT seeds, seeds_finished FROM {RUNS}").fetchall()
+    assert seeds == [(0,), (1,)]
+    assert runs == [(1, 1), (1, 1)]
+
+
 def test_report_only_prints_what_is_stored_and_runs_nothing(tmp_path, capsys, rows) -> None:
     database = str(tmp_path / "w.duckdb")
     assert command.main(["--preset", "tiny", "--database", database, "--report-only"]) == 1
