@@ -280,13 +280,31 @@ def _pair_fold(rows: pl.DataFrame, folds: int) -> np.ndarray:
     return (key.to_series().to_numpy() % np.uint64(folds)).astype(np.int64)
 
 
-def prior_effects(config: CalibrationConfig) -> list[tuple[tuple[str, ...], float]]:
-    """The prior's effects, (key columns, ridge pseudo-rows) each: customer, launch cohort
-    (with `launch_effect`), SKU, then one customer x SKU-column interaction per
-    `prior_interactions`."""
-    cohort = [((LAUNCHED,), COHORT_RIDGE)] if config.launch_effect else []
-    main = [(("customer_id",), config.prior_ridge), *cohort, (("sku_id",), config.prior_ridge)]
-    return main + [(("customer_id", column), config.interaction_ridge)
+@dataclass(frozen=True)
+class Effect:
+    """One term of the new-pair prior: rows with the same `columns` share it, ridge-shrunk
+    by `ridge` pseudo-rows at 0. `lift`: the document fact (a row column) that lifts a key
+    never shipped to its customer's strongest shipped one (`document_lifts`)."""
+
+    columns: tuple[str, ...]
+    ridge: float
+    lift: str | None = None
+
+
+DOCUMENT_LIFTS = {"brand": "doc_brand_wanted", "primary_category": "doc_announced_now"}
+"""SKU column of a customer x column effect -> the document fact that lifts an unseen key:
+a brand a negotiation names as wanted, a category an announcement has opened."""
+
+
+def prior_effects(config: CalibrationConfig) -> list[Effect]:
+    """The prior's effects: customer, launch cohort (with `launch_effect`), SKU, then one
+    customer x SKU-column interaction per `prior_interactions` (lifted by its document fact
+    with `document_lifts`). The customer effect comes first: the lifts read it."""
+    cohort = [Effect((LAUNCHED,), COHORT_RIDGE)] if config.launch_effect else []
+    main = [Effect(("customer_id",), config.prior_ridge), *cohort,
+            Effect(("sku_id",), config.prior_ridge)]
+    lifts = DOCUMENT_LIFTS if config.document_lifts else {}
+    return main + [Effect(("customer_id", column), config.interaction_ridge, lifts.get(column))
                    for column in config.prior_interactions]
 
 
@@ -299,31 +317,22 @@ def _prior_from(past: pl.DataFrame, rows: pl.DataFrame, config: CalibrationConfi
     if past.is_empty():
         return np.full(rows.height, np.nan)
     effects = prior_effects(config)
-    levels, indices = zip(*(codes(_effect_keys(past, columns)) for columns, _ in effects),
-                        strict=True)
+    levels, indices = zip(*(codes(_effect_keys(past, e.columns)) for e in effects), strict=True)
     y = np.log(past["units"].to_numpy().astype(np.float64) + 0.5)
     mean, fitted = fit_additive(y, list(indices), [len(k) for k in levels],
-                                [ridge for _, ridge in effects], config.prior_sweeps)
-    lookups = [find(_effect_keys(rows, columns), known)
-               for (columns, _), known in zip(effects, levels, strict=True)]
-    customer = lookups[0]  # prior_effects: the customer effect comes first
+                                [e.ridge for e in effects], config.prior_sweeps)
+    lookups = [find(_effect_keys(rows, e.columns), known)
+               for e, known in zip(effects, levels, strict=True)]
+    customer = lookups[0]
     log_units = np.full(rows.height, mean)
-    for (columns, _), (found, at), code, effect in zip(effects, lookups, indices, fitted,
-                                                        strict=True):
+    for e, (found, at), code, effect in zip(effects, lookups, indices, fitted, strict=True):
         value = np.where(found, effect[at], 0.0)
-        fact = DOCUMENT_LIFTS.get(columns[-1]) if columns[0] == "customer_id" else None
-        if config.document_lifts and fact is not None and fact in rows.columns:
+        if e.lift is not None and e.lift in rows.columns:
             strongest = _strongest(code, indices[0], effect, len(levels[0]))
-            lifted = (rows[fact].to_numpy() > 0) & ~found & customer[0]
+            lifted = (rows[e.lift].to_numpy() > 0) & ~found & customer[0]
             value = np.where(lifted, strongest[customer[1]], value)
         log_units += value
     return np.maximum(np.exp(log_units) - 0.5, 0.0)
-
-
-DOCUMENT_LIFTS = {"brand": "doc_brand_wanted", "primary_category": "doc_announced_now"}
-"""SKU column of a customer x column effect -> the document fact that lifts an unseen one:
-a customer x brand (category) key never shipped whose row's fact says wanted (opened) takes
-the customer's strongest shipped one (`document_lifts`)."""
 
 
 def _strongest(key_of_row: np.ndarray, customer_of_row: np.ndarray, effect: np.ndarray,
