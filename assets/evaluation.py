@@ -43,6 +43,7 @@ from deeprule.evaluate.compare import (
     component_losses,
     convergence_series,
     deployed,
+    deployment_check,
     headline,
     searcher_table,
     summary_display,
@@ -422,6 +423,8 @@ def _full_setting(duckdb: DuckDBResource, preset: str
         "full_setting_searchers": dg.MetadataValue.md(table_markdown(searcher_table(rows))),
         "full_setting_components": dg.MetadataValue.md(table_markdown(
             component_losses(rows))),
+        "full_setting_deployment": dg.MetadataValue.md(table_markdown(
+            deployment_check(rows))),
         "full_setting_seeds": int(rows["seed"].n_unique()),
     }
     if runs is not None and not runs.is_empty():

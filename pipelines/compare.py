@@ -45,6 +45,7 @@ from deeprule.evaluate.compare import (
     LLMs,
     component_losses,
     convergence_frame,
+    deployment_check,
     headline,
     rows_frame,
     run_seed,
@@ -217,7 +218,8 @@ def store(database: str, settings: CompareSettings, run_id: str, rows: pl.DataFr
 
 
 def report(rows: pl.DataFrame, echo=print) -> None:
-    """Table 1 (mean ± sd), Table 2's shape and the component ablation on the terminal."""
+    """Table 1 (mean ± sd), the headline, Table 2's shape, the component ablation and the
+    deployment check on the terminal."""
     shown = summary_display(rows)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=260, fmt_str_lengths=60,
                    tbl_hide_dataframe_shape=True):
@@ -225,6 +227,7 @@ def report(rows: pl.DataFrame, echo=print) -> None:
         echo(headline(rows))
         echo(searcher_table(rows))
         echo(component_losses(rows))
+        echo(deployment_check(rows))
 
 
 def main(argv: list[str] | None = None) -> int:

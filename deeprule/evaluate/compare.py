@@ -561,12 +561,36 @@ def _deployed_rule_rows(share: pl.DataFrame) -> pl.DataFrame:
     """Per documents x seed, every row (both optimizers, the true-demand diagnostic) of the
     rule DeepRule would deploy (`deployed`, over the expert rule and each search's best)."""
     rules = share.filter(pl.col("kind").is_in(["rule", "searcher", "diagnostic"]))
-    plans = rules.filter((pl.col("kind") != "diagnostic") & (pl.col("optimizer") == "milp"))
-    top = (plans.sort(pl.col("kind") != "rule", maintain_order=True)
-           .group_by("documents", "seed")
+    top = (_rule_plans(rules).group_by("documents", "seed")
            .agg(*(deployed(c) for c in ("searcher", "budget", "backend"))))
     return rules.join(top, on=["documents", "seed", "searcher", "budget", "backend"],
                       nulls_equal=True)
+
+
+def _rule_plans(rows: pl.DataFrame) -> pl.DataFrame:
+    """The deployment's candidates: the expert rule's and each search's best rule's MILP
+    plan, the expert rule's first (`deployed` keeps it on a tie)."""
+    plans = rows.filter(pl.col("kind").is_in(["rule", "searcher"])
+                        & (pl.col("optimizer") == "milp"))
+    return plans.sort(pl.col("kind") != "rule", maintain_order=True)
+
+
+def deployment_check(rows: pl.DataFrame) -> pl.DataFrame:
+    """Whether the deployment criterion picks well, per documents setting over the seeds:
+    the mean realized profit of the deployed plan (`deployed`), of the best-fitness rule's
+    plan (the criterion it replaced) and of the best realized plan among the same
+    candidates, and on how many seeds the deployed plan realizes more / less than the
+    fitness pick and is the best. Evaluation only: it reads realized profit."""
+    by_fitness = pl.col("profit").sort_by("fitness", descending=True, nulls_last=True,
+                                          maintain_order=True).first()
+    per_seed = _rule_plans(rows).group_by("documents", "seed").agg(
+        by_fitness=by_fitness, deployed=deployed("profit"), best=pl.col("profit").max())
+    return per_seed.group_by("documents").agg(
+        pl.len().alias("seeds"), pl.col("by_fitness", "deployed", "best").mean(),
+        (pl.col("deployed") > pl.col("by_fitness")).sum().alias("deployed_better"),
+        (pl.col("deployed") < pl.col("by_fitness")).sum().alias("deployed_worse"),
+        (pl.col("deployed") == pl.col("best")).sum().alias("deployed_is_best"),
+    ).sort("documents")
 
 
 def _mean_diff(frame: pl.DataFrame, a: str, b: str) -> float | None:

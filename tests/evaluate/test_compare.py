@@ -20,6 +20,7 @@ from deeprule.evaluate.compare import (
     component_losses,
     convergence_frame,
     convergence_series,
+    deployment_check,
     headline,
     rows_frame,
     run_search,
@@ -150,6 +151,7 @@ def test_store_replaces_the_same_seeds_on_a_rerun(tmp_path, rows: pl.DataFrame,
     assert "± " in shown["full_setting"].value  # mean ± sd over the seeds
     assert "evolution" in shown["full_setting_searchers"].value
     assert "demand model" in shown["full_setting_components"].value
+    assert "deployed_is_best" in shown["full_setting_deployment"].value
     assert "share_of_oracle" in shown["full_setting_headline"].value
     embedded_png(shown["full_setting_convergence"])
     assert set(figures) == {"convergence"}
@@ -331,6 +333,10 @@ def test_the_deployed_rule_is_the_one_whose_plan_the_model_values_most_not_the_b
     ])
     top = headline(rows).row(0, named=True)
     assert top["method"] == f"{EXPERT} + milp"
+    check = deployment_check(rows).row(0, named=True)  # fitness would have deployed rl's
+    assert (check["by_fitness"], check["deployed"], check["best"]) == (50.0, 80.0, 80.0)
+    assert (check["deployed_better"], check["deployed_worse"], check["deployed_is_best"]) == (
+        1, 0, 1)
     assert top["vs_best_baseline"] == pytest.approx(2.0)
     ahead = rows.with_columns(pl.when(pl.col("method") == "rl N=10 + milp").then(95.0)
                               .otherwise(pl.col("predicted_profit")).alias("predicted_profit"))
