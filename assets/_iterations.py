@@ -16,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from deeprule.io.warehouse import add_new_columns, table_exists
 from deeprule.models.registry import TrackedRun
-from deeprule.search.reflect import Iteration
+from deeprule.search.reflect import Iteration, iteration_schema
 
 TABLE = "search_iterations"
 METRICS = ("fitness", "profit", "violations", "delta", "prompt_tokens", "completion_tokens",
@@ -41,8 +41,9 @@ class IterationRecorder:
         self._log(iteration)
 
     def _store(self, iteration: Iteration) -> None:
-        row = pl.DataFrame([{**self.keys, **asdict(iteration), "best_fitness": self.best}])
-        row = row.with_columns(pl.col(pl.Null).cast(pl.Float64))  # a value not known yet
+        keys = pl.DataFrame([self.keys]).with_columns(
+            best_fitness=pl.lit(self.best, dtype=pl.Float64))  # None: not known yet
+        row = keys.hstack(pl.DataFrame([asdict(iteration)], schema=iteration_schema()))
         with self.duckdb.get_connection() as conn:
             conn.register("finished", row.to_arrow())
             if not table_exists(conn, TABLE):

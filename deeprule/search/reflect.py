@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import get_args, get_type_hints
 
 import numpy as np
 import polars as pl
@@ -196,8 +197,21 @@ class SearchResult:
 
     def table(self) -> pl.DataFrame:
         """One row per iteration; `is_best` marks the one that produced `best`."""
-        return pl.DataFrame([vars(i) for i in self.iterations]).with_columns(
-            is_best=pl.col("number") == self.best_number)
+        return pl.DataFrame([vars(i) for i in self.iterations], schema=iteration_schema()
+                            ).with_columns(is_best=pl.col("number") == self.best_number)
+
+
+def iteration_schema() -> dict[str, type[pl.DataType]]:
+    """Iteration's columns typed from its fields, not from the values: a long search whose
+    first iterations all left a column null (repeats are not scored) still gets its floats
+    (polars infers a type from the first 100 rows only)."""
+    return {name: _column_type(hint) for name, hint in get_type_hints(Iteration).items()}
+
+
+def _column_type(hint: object) -> type[pl.DataType]:
+    """The polars type of a field typed `int`, `float` or `str`, or one of them `| None`."""
+    base = next(a for a in (get_args(hint) or (hint,)) if a is not type(None))
+    return {int: pl.Int64, float: pl.Float64, str: pl.String}[base]
 
 
 @dataclass(frozen=True)

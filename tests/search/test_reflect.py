@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from deeprule.evaluate.experiment import world_tables
@@ -24,7 +25,14 @@ from deeprule.search.objective import (
     candidates,
     outcome,
 )
-from deeprule.search.reflect import MUTATED, SearchConfig, SearchResult, search, structure
+from deeprule.search.reflect import (
+    MUTATED,
+    Iteration,
+    SearchConfig,
+    SearchResult,
+    search,
+    structure,
+)
 from deeprule.synth import build_world, resolve_spec
 from resources.paths import data_dir
 from tests.helpers.memory import WordEncoder
@@ -328,3 +336,14 @@ def test_a_text_form_search_records_the_corrected_names() -> None:
     assert step.status == "improved" and step.template == "reflection_text_v1"
     assert step.corrections == "read 'hist_unit' as 'hist_units'; read 'cots' as 'cost'"
     assert step.llm_backend == "scripted" and "row[\"cost\"]" in step.rule
+
+
+def test_a_long_search_whose_first_iterations_were_not_scored_still_tabulates() -> None:
+    """At N = 300, the first 100+ iterations can all be repeats (no fitness): the table's
+    types come from the iteration's fields, not from the first rows' values."""
+    repeats = [Iteration(n, "repeated", "", None, None, None, None, "") for n in range(150)]
+    scored = Iteration(150, "kept", "rule", 112.9, 3.5, 0, -1.5, "", loss=0.08)
+    table = SearchResult(None, None, iterations=[*repeats, scored]).table()
+    assert table.height == 151 and table["fitness"].dtype == pl.Float64
+    assert table.row(150, named=True)["fitness"] == 112.9
+    assert SearchResult(None, None).table().columns[:2] == ["number", "status"]
