@@ -147,6 +147,8 @@ class CompareSettings:
             raise ValueError(f"unknown searchers {unknown}; known: {sorted(SEARCHERS)}")
         if self.documents not in DOCUMENTS:
             raise ValueError(f"documents must be one of {DOCUMENTS}, not {self.documents!r}")
+        if self.first_seed < 0:
+            raise ValueError(f"first_seed must be 0 or more, not {self.first_seed}")
         return names
 
     def seed_range(self) -> range:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from typing import get_args, get_type_hints
 
 import numpy as np
@@ -201,6 +202,7 @@ class SearchResult:
                             ).with_columns(is_best=pl.col("number") == self.best_number)
 
 
+@cache
 def iteration_schema() -> dict[str, type[pl.DataType]]:
     """Iteration's columns typed from its fields, not from the values: a long search whose
     first iterations all left a column null (repeats are not scored) still gets its floats

@@ -288,6 +288,8 @@ def test_a_later_run_adds_seeds_beside_the_stored_ones(tmp_path, monkeypatch,
     later = parse(["--preset", "tiny", "--seeds", "1", "--first-seed", "1", "--llm-seeds",
                    "1", "--no-llm"]).settings
     assert list(later.seed_range()) == [1]
+    with pytest.raises(ValueError, match="first_seed"):
+        parse(["--preset", "tiny", "--first-seed", "-1", "--no-llm"])
     assert later.tasks(1) == replace(later, first_seed=0).tasks(0)
     monkeypatch.setattr(command, "run_seed",
                         lambda settings, seed, run_id, llms, progress: results[seed])
