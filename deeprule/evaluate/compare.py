@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -343,8 +344,7 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
             "fitness": expert_outcome.fitness, "iterations": 0}
     expert_rows = list(rule_rows(sw, expert, EXPERT, base, settings.plan))
     out.rows += expert_rows
-    candidates = [(expert, EXPERT, base)]
-    predictions = [milp_prediction(expert_rows)]
+    candidates = [Candidate(expert, EXPERT, base, milp_prediction(expert_rows))]
     for name, budget, llm in search_runs(settings, seed, llms):
         result, backend, seconds = run_search(sw, name, budget, settings, llm, progress)
         search_key = {**key, "searcher": name, "budget": budget, "backend": backend}
@@ -352,18 +352,18 @@ def run_seed(settings: CompareSettings, seed: int, run_id: str, llms: LLMs | Non
         fitness = result.best_outcome.fitness
         extra = {"kind": "searcher", "searcher": name, "budget": budget, "backend": backend,
                  "fitness": fitness, "iterations": len(result.iterations) - 1}
+        label = f"{name} N={budget}"
         searched = [{**r, "seconds": r["seconds"] + seconds}
-                    for r in rule_rows(sw, result.best, f"{name} N={budget}", extra,
-                                       settings.plan)]
+                    for r in rule_rows(sw, result.best, label, extra, settings.plan)]
         out.rows += searched
-        candidates.append((result.best, f"{name} N={budget}", extra))
-        predictions.append(milp_prediction(searched))
+        candidates.append(Candidate(result.best, label, extra, milp_prediction(searched)))
         progress(f"seed {seed}: {name} N={budget} ({backend}) {seconds:.0f}s")
-    at = pl.DataFrame({"at": range(len(candidates)), "predicted_profit": predictions}).select(
+    at = pl.DataFrame({"at": range(len(candidates)),
+                       "predicted_profit": [c.predicted for c in candidates]}).select(
         deployed("at")).item()
     diagnosed = [candidates[0]] if at == 0 else [candidates[0], candidates[at]]
-    for program, name, extra in diagnosed:
-        out.rows += rule_rows(sw, program, name, extra, settings.plan, diagnostic=True)
+    for c in diagnosed:
+        out.rows += rule_rows(sw, c.program, c.name, c.extra, settings.plan, diagnostic=True)
     out.rows += _reference_rows(sw, settings, progress)
     _finish(out, sw, settings, run_id)
     return out
@@ -375,6 +375,16 @@ def milp_prediction(rows: list[dict[str, object]]) -> float:
     return next(float(r["predicted_profit"]) for r in rows if r["optimizer"] == "milp")
 
 
+class Candidate(NamedTuple):
+    """A rule the deployment chooses among: the expert rule or one search's best."""
+
+    program: Program
+    name: str
+    extra: dict[str, object]
+    predicted: float
+    """What the model predicts its MILP plan earns in the plan month (`milp_prediction`)."""
+
+
 def deployed(column: str) -> pl.Expr:
     """`column` of the rule DeepRule deploys, over rows that are each candidate rule's MILP
     plan (the expert rule's first): the one whose plan the model predicts to earn the most
@@ -382,7 +392,12 @@ def deployed(column: str) -> pl.Expr:
     a rule ahead there by a hair can plan the plan month worse, so each added search could
     lower the deployed plan (docs/baselines.md, "Which rule is deployed"). A tie keeps the
     earlier row: a search must beat the expert rule, not match it. The truth is not read."""
-    return pl.col(column).sort_by("predicted_profit", descending=True, nulls_last=True,
+    return _first_by(column, "predicted_profit")
+
+
+def _first_by(column: str, key: str) -> pl.Expr:
+    """`column` of the row with the highest `key` (nulls last; a tie keeps the earlier row)."""
+    return pl.col(column).sort_by(key, descending=True, nulls_last=True,
                                   maintain_order=True).first()
 
 
@@ -583,10 +598,9 @@ def deployment_check(rows: pl.DataFrame) -> pl.DataFrame:
     plan (the criterion it replaced) and of the best realized plan among the same
     candidates, and on how many seeds the deployed plan realizes more / less than the
     fitness pick and is the best. Evaluation only: it reads realized profit."""
-    by_fitness = pl.col("profit").sort_by("fitness", descending=True, nulls_last=True,
-                                          maintain_order=True).first()
     per_seed = _rule_plans(rows).group_by("documents", "seed").agg(
-        by_fitness=by_fitness, deployed=deployed("profit"), best=pl.col("profit").max())
+        by_fitness=_first_by("profit", "fitness"), deployed=deployed("profit"),
+        best=pl.col("profit").max())
     return per_seed.group_by("documents").agg(
         pl.len().alias("seeds"), pl.col("by_fitness", "deployed", "best").mean(),
         (pl.col("deployed") > pl.col("by_fitness")).sum().alias("deployed_better"),
