@@ -6,9 +6,9 @@ Private to the asset modules; none of it reads the simulator's truth.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -19,6 +19,7 @@ from deeprule.models.calibration import Calibration, CalibrationConfig, validati
 from deeprule.models.split import shipment_months
 from deeprule.optimize.accounts import AccountHistory, account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates
+from deeprule.optimize.deploy import deployed
 from deeprule.optimize.plans import (
     Codes,
     PlanConfig,
@@ -29,10 +30,16 @@ from deeprule.optimize.plans import (
     priors_locks,
 )
 from deeprule.rules import Program, decide, parse_program
+from deeprule.search.cards import card_id
 from deeprule.search.objective import RULE_FEATURES
 from resources.mlflow import MlflowResource
 
-RULE_CHOICES = ("best", "expert")
+SINGLE_RULES = ("expert", "best")
+"""The rules a plan can be made of, the expert rule first (a tie deploys it)."""
+RULE_CHOICES = ("deployed", "best", "expert")
+"""`deployed`: of the expert rule and the search's best, the one whose plan the model predicts
+to earn the most (deeprule/optimize/deploy.py); `best`: the search's best by fitness;
+`expert`: the expert rule (the search's iteration 0)."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +95,49 @@ def searched_rule(rule_search: pl.DataFrame, which: str, source: str = "rule_sea
                   ) -> tuple[Program, RuleRef]:
     """A search's best rule or the expert rule (iteration 0), parsed from its audit text;
     `source` names the search asset the table came from."""
-    if which not in RULE_CHOICES:
-        raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
+    if which not in SINGLE_RULES:
+        raise ValueError(f"unknown rule {which!r}: choose one of {SINGLE_RULES}")
     row = (rule_search.filter(pl.col("is_best")) if which == "best" else rule_search.head(1)
            ).row(0, named=True)
-    version = hashlib.sha256(row["rule"].encode()).hexdigest()[:12]
     return (parse_program(row["rule"], RULE_FEATURES),
-            RuleRef(f"{source} iteration {row['number']}", version))
+            RuleRef(f"{source} iteration {row['number']}", card_id(row["rule"])))
 
 
 def plans_of(inputs: PlanInputs, rule_search: pl.DataFrame, which: str, config: PlanConfig,
              method: str | None = None, source: str = "rule_search") -> Plans:
     """One rule's plans for every customer by `method` (default: the config's)."""
-    program, ref = searched_rule(rule_search, which, source)
+    return _planned(inputs, *searched_rule(rule_search, which, source), config, method)
+
+
+class ChosenPlans(NamedTuple):
+    """The plans of the chosen rule, its id, and each rule considered (rule_id,
+    predicted_profit; the expert rule first)."""
+
+    plans: Plans
+    rule_id: str
+    considered: pl.DataFrame
+
+
+def chosen_plans(inputs: PlanInputs, rule_search: pl.DataFrame, which: str,
+                 config: PlanConfig) -> ChosenPlans:
+    """The plans of the rule `which` (one of `RULE_CHOICES`): `deployed` plans the expert
+    rule and the search's best (once if the search kept its start) and keeps the one
+    `deployed` picks."""
+    if which not in RULE_CHOICES:
+        raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
+    considered: dict[str, Plans] = {}
+    for single in SINGLE_RULES if which == "deployed" else (which,):
+        program, ref = searched_rule(rule_search, single)
+        if ref.rule_id not in considered:
+            considered[ref.rule_id] = _planned(inputs, program, ref, config)
+    table = pl.DataFrame({"rule_id": list(considered),
+                          "predicted_profit": [p.predicted_profit for p in considered.values()]})
+    rule_id = table.select(deployed("rule_id")).item()
+    return ChosenPlans(considered[rule_id], rule_id, table)
+
+
+def _planned(inputs: PlanInputs, program: Program, ref: RuleRef, config: PlanConfig,
+             method: str | None = None) -> Plans:
     decisions = decide(program, inputs.plan.cand.columns)
     return make_plans(inputs.plan, decisions, inputs.codes, inputs.history,
                       lock_columns(inputs.plan.rows, inputs.locks), ref, config, method)

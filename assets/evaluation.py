@@ -42,7 +42,6 @@ from deeprule.evaluate.compare import (
     COMPARISON_RUNS,
     component_losses,
     convergence_series,
-    deployed,
     deployment_check,
     headline,
     searcher_table,
@@ -74,6 +73,7 @@ from deeprule.models.demand import DemandConfig, DemandScorer
 from deeprule.models.frames import ScoringFrame, SourceTables
 from deeprule.models.price import PriceResponse
 from deeprule.models.split import TimeSplit
+from deeprule.optimize.deploy import deployed
 from deeprule.optimize.plans import METHODS, PlanConfig
 from deeprule.plots import (
     convergence_curves,

@@ -1,11 +1,13 @@
-"""Group `plans`: the searched rule becomes per-customer assortment-and-price plans.
+"""Group `plans`: the deployed rule becomes per-customer assortment-and-price plans.
 
 `assortment_plans` (one row per plan line) and `plan_customers` (one row per
 customer: planned or why not, target and plan value, violations) for the plan
 month — the first held-out month of the registered demand model, or the month
 after the last shipments. Candidates are every customer x launched SKU
 (deeprule/optimize/candidates.py), their predictions calibrated on the model's
-validation months (deeprule/models/calibration.py); the rule makes pairs eligible and
+validation months (deeprule/models/calibration.py). The rule is the one DeepRule deploys
+(of the expert rule and the search's best, the one whose plan the model predicts to earn
+the most: deeprule/optimize/deploy.py), or the one configured; it makes pairs eligible and
 prices them, the extracted locks stated before the plan month (customer_priors_by_month) are
 honoured, and the optimizer decides units: the paper's Appendix E heuristic by default,
 or the exact MILP (deeprule/optimize/). The check fails the plan on any hard-constraint violation.
@@ -21,7 +23,7 @@ from pydantic import Field
 
 from assets._heldout import SOURCE_DEPS
 from assets._metadata import frame_metadata, markdown_preview
-from assets._planning import plan_inputs, plans_of
+from assets._planning import RULE_CHOICES, chosen_plans, plan_inputs
 from assets._tables import read_table_or_none
 from deeprule.models.calibration import Calibration
 from deeprule.optimize.plans import PlanConfig
@@ -35,7 +37,9 @@ PLAN_DEPS = [*SOURCE_DEPS, dg.AssetKey("customers"), dg.AssetKey("expenses")]
 class AssortmentPlansConfig(dg.Config):
     """Which rule, which optimizer, which month (defaults in deeprule.optimize.plans)."""
 
-    rule: str = Field(default="best", description="'best' (the search's) or 'expert'.")
+    rule: str = Field(default=RULE_CHOICES[0], description=(
+        "'deployed' (of the expert rule and the search's best, the one whose plan the model "
+        "predicts to earn the most), 'best' (the search's, by fitness) or 'expert'."))
     method: str = Field(default=DEFAULTS.method, description="'appendix_e' or 'milp'.")
     price_factors: list[float] = Field(
         default=list(DEFAULTS.price_factors),
@@ -70,7 +74,7 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
     started = time.perf_counter()
     plan_config = config.plan_config()
     inputs = plan_inputs(mlflow, duckdb, demand_model, config.month, plan_config.calibration)
-    plans = plans_of(inputs, rule_search, config.rule, plan_config)
+    plans, rule_id, considered = chosen_plans(inputs, rule_search, config.rule, plan_config)
     customers = plans.customers.with_columns(month=pl.lit(inputs.month, dtype=pl.Date))
     planned = customers.filter(pl.col("status") == "optimal")
     statuses = customers.group_by("status").len().sort("status")
@@ -80,7 +84,10 @@ def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
     yield dg.Output(plans.lines, output_name="assortment_plans", metadata=frame_metadata(
         plans.lines, seconds, **common, candidates=inputs.plan.rows.height,
         customers_planned=planned.height,
-        predicted_profit=round(float(planned["pred_profit"].sum()), 2),
+        predicted_profit=round(plans.predicted_profit, 2),
+        rule_id=rule_id,
+        rules_considered=dg.MetadataValue.md(markdown_preview(considered,
+                                                              rows=considered.height)),
         violations=int(planned["violations"].sum()),
         expenses=("fee ratios from the expenses table" if inputs.expenses_found
                   else "no expenses table: every fee ratio is 0"),

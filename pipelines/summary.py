@@ -17,6 +17,7 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "uplift_model": ("registered_model", "registered_version", "registered_variant"),
     "rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
     "evolved_rule_search": ("best_iteration", "best_fitness", "expert_fitness"),
+    "assortment_plans": ("rule_id", "predicted_profit", "violations"),
     "rule_plans_vs_truth": ("search_best_gap", "expert_gap", "logged_gap"),
     "method_comparison": ("deeprule_plan", "deeprule_vs_best_baseline",
                           "deeprule_share_of_oracle", "deeprule_violations",

@@ -53,6 +53,7 @@ from deeprule.models.demand import DemandConfig
 from deeprule.models.frames import SourceTables
 from deeprule.optimize.accounts import account_history
 from deeprule.optimize.candidates import PlanCandidates, plan_candidates, search_candidates
+from deeprule.optimize.deploy import deployed, first_by
 from deeprule.optimize.plans import (
     METHODS,
     Codes,
@@ -385,22 +386,6 @@ class Candidate(NamedTuple):
     """What the model predicts its MILP plan earns in the plan month (`milp_prediction`)."""
 
 
-def deployed(column: str) -> pl.Expr:
-    """`column` of the rule DeepRule deploys, over rows that are each candidate rule's MILP
-    plan (the expert rule's first): the one whose plan the model predicts to earn the most
-    in the plan month. Not the best fitness: fitness is scored on the searched months, and
-    a rule ahead there by a hair can plan the plan month worse, so each added search could
-    lower the deployed plan (docs/baselines.md, "Which rule is deployed"). A tie keeps the
-    earlier row: a search must beat the expert rule, not match it. The truth is not read."""
-    return _first_by(column, "predicted_profit")
-
-
-def _first_by(column: str, key: str) -> pl.Expr:
-    """`column` of the row with the highest `key` (nulls last; a tie keeps the earlier row)."""
-    return pl.col(column).sort_by(key, descending=True, nulls_last=True,
-                                  maintain_order=True).first()
-
-
 def search_runs(settings: CompareSettings, seed: int, llms: LLMs | None
                 ) -> list[tuple[str, int, tuple[str, Clients] | None]]:
     """(searcher, budget, LLM backend) of each search seed `seed` runs: an LLM searcher once
@@ -599,7 +584,7 @@ def deployment_check(rows: pl.DataFrame) -> pl.DataFrame:
     candidates, and on how many seeds the deployed plan realizes more / less than the
     fitness pick and is the best. Evaluation only: it reads realized profit."""
     per_seed = _rule_plans(rows).group_by("documents", "seed").agg(
-        by_fitness=_first_by("profit", "fitness"), deployed=deployed("profit"),
+        by_fitness=first_by("profit", "fitness"), deployed=deployed("profit"),
         best=pl.col("profit").max())
     return per_seed.group_by("documents").agg(
         pl.len().alias("seeds"), pl.col("by_fitness", "deployed", "best").mean(),

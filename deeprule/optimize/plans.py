@@ -81,6 +81,12 @@ class Plans:
     result: PlanResult
     seconds: float
 
+    @property
+    def predicted_profit(self) -> float:
+        """What the model predicts the planned customers' plans earn (what deploys a rule)."""
+        planned = self.customers.filter(pl.col("status") == "optimal")
+        return float(planned["pred_profit"].sum())
+
 
 @dataclass(frozen=True)
 class Codes:

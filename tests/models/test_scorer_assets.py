@@ -36,6 +36,7 @@ from assets.simulator import truth_tables
 from deeprule.evaluate.baselines import BASELINES
 from deeprule.llm import LLMClient
 from deeprule.llm.testing import ScriptedBackend
+from deeprule.search.cards import card_id
 from resources.llm import LLMResource
 from resources.mlflow import MlflowResource
 from tests.helpers.document_priors import every_month, two_customer_priors
@@ -214,6 +215,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     # the oracle is the upper bound up to its price grid (a rule may price between points)
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
+    _check_deployed(scored["database"], meta["assortment_plans"], iterations, plans)
     _check_comparison(_table(scored["database"], "method_comparison"), plans,
                       meta["method_comparison"])
     _check_prediction_gap(plans, result)
@@ -224,7 +226,7 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
 
 
 def _check_cards(database: Path, iterations: pl.DataFrame) -> None:
-    """One card per search; the plans' rule_version names the card of their rule."""
+    """One card per search, of its best rule."""
     cards = _table(database, "rule_cards")
     assert cards["searcher"].to_list() == ["llm_reflection", "evolution"]
     assert (cards["predicted_units"] > 0).all() and (cards["complexity"] > 0).all()
@@ -232,8 +234,25 @@ def _check_cards(database: Path, iterations: pl.DataFrame) -> None:
     card = cards.row(0, named=True)
     assert card["rule"] == best["rule"] and card["llm_model"] == "fake-model"
     assert card["fitness"] == pytest.approx(best["fitness"])
+
+
+def _check_deployed(database: Path, meta: dict, iterations: pl.DataFrame,
+                    plans: pl.DataFrame) -> None:
+    """`assortment_plans` plans the rule DeepRule deploys: of the expert rule and the search's
+    best, the one whose heuristic plan the model predicts to earn more, as
+    `rule_plans_vs_truth` predicts them too (a tie, or a search that kept its start, keeps the
+    expert rule)."""
+    predicted = dict(zip(plans["plan"], plans["predicted_profit"], strict=True))
+    best = iterations.filter(pl.col("is_best")).row(0, named=True)
+    best_wins = predicted["best rule + appendix_e"] > predicted["expert rule + appendix_e"]
+    chosen = best if best_wins else iterations.row(0, named=True)
+    assert meta["rule_id"].value == f"rule_search iteration {chosen['number']}"
     lines = _table(database, "assortment_plans")
-    assert set(lines["rule_version"]) == {card["card_id"]}  # the plans use the best rule
+    assert set(lines["rule_id"]) == {meta["rule_id"].value}
+    assert set(lines["rule_version"]) == {card_id(chosen["rule"])}
+    considered = meta["rules_considered"].value
+    assert "rule_search iteration 0" in considered
+    assert f"rule_search iteration {best['number']}" in considered
 
 
 def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:
