@@ -368,3 +368,5 @@ def test_the_dagster_comparison_headlines_the_rule_plan_the_model_values_most() 
     assert _headline(table(best_predicted=90.0), [BASELINES[0]])[0] == "expert rule + milp"
     name, targets = _headline(table(best_predicted=95.0), [BASELINES[0]])
     assert name == "best rule + milp" and targets["deeprule_share_of_oracle"] == 0.6
+    missing = table(best_predicted=95.0).filter(pl.col("plan") != "evolved rule + milp")
+    assert _headline(missing, [BASELINES[0]])[0] == "best rule + milp"  # a plan not made
