@@ -9,9 +9,9 @@ validation months (deeprule/models/calibration.py). The rule is the one DeepRule
 (of the expert rule and the search's best, the one whose plan the model predicts to earn
 the most: deeprule/optimize/deploy.py), or the one configured; it makes pairs eligible and
 prices them, the extracted locks stated before the plan month (customer_priors_by_month) are
-honoured, and the optimizer decides units: the paper's Appendix E heuristic by default,
-or the exact MILP (deeprule/optimize/). The check fails the plan on any hard-constraint violation.
-docs/plans.md.
+honoured, and the optimizer decides units: the exact per-customer MILP by default, or the
+paper's Appendix E heuristic (deeprule/optimize/). The check fails the plan on any
+hard-constraint violation. docs/plans.md.
 """
 
 import time

@@ -135,7 +135,7 @@ def baseline_plans(month: PlanMonth, pricing: Pricing, history: AccountHistory,
     the baseline says (at its price). `history` is indexed like `Codes.of(month.rows)`;
     `locks` is (min units, source document) per candidate row.
     """
-    config = config or PlanConfig(method="milp")
+    config = config or PlanConfig()
     started = time.perf_counter()
     codes = Codes.of(month.rows)
     lock, source = locks

@@ -86,7 +86,7 @@ class BaselineSettings:
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     model_free: ModelFreeSettings = field(default_factory=ModelFreeSettings)
     mixed_logit: MixedLogitSettings = field(default_factory=MixedLogitSettings)
-    plan: PlanConfig = field(default_factory=lambda: PlanConfig(method="milp"))
+    plan: PlanConfig = field(default_factory=PlanConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     market_pairs: str = "traded"
     """"all" or "traded" (MARKET_PAIRS)."""

@@ -133,7 +133,7 @@ class CompareSettings:
     validation_months: int = 2
     test_months: int = 2
     demand: DemandConfig = field(default_factory=DemandConfig)
-    plan: PlanConfig = field(default_factory=lambda: PlanConfig(method="milp"))
+    plan: PlanConfig = field(default_factory=PlanConfig)
     fitness: FitnessConfig = FitnessConfig()
     baselines: BaselineSettings = field(default_factory=BaselineSettings)
     checkpoints: str = ""

@@ -239,12 +239,12 @@ def _check_cards(database: Path, iterations: pl.DataFrame) -> None:
 def _check_deployed(database: Path, meta: dict, iterations: pl.DataFrame,
                     plans: pl.DataFrame) -> None:
     """`assortment_plans` plans the rule DeepRule deploys: of the expert rule and the search's
-    best, the one whose heuristic plan the model predicts to earn more, as
+    best, the one whose MILP plan the model predicts to earn more, as
     `rule_plans_vs_truth` predicts them too (a tie, or a search that kept its start, keeps the
     expert rule)."""
     predicted = dict(zip(plans["plan"], plans["predicted_profit"], strict=True))
     best = iterations.filter(pl.col("is_best")).row(0, named=True)
-    best_wins = predicted["best rule + appendix_e"] > predicted["expert rule + appendix_e"]
+    best_wins = predicted["best rule + milp"] > predicted["expert rule + milp"]
     chosen = best if best_wins else iterations.row(0, named=True)
     assert meta["rule_id"].value == f"rule_search iteration {chosen['number']}"
     lines = _table(database, "assortment_plans")
