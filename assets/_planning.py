@@ -6,6 +6,7 @@ Private to the asset modules; none of it reads the simulator's truth.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -35,11 +36,11 @@ from deeprule.search.objective import RULE_FEATURES
 from resources.mlflow import MlflowResource
 
 SINGLE_RULES = ("expert", "best")
-"""The rules a plan can be made of, the expert rule first (a tie deploys it)."""
+"""What a search's table names: its iteration 0 (the expert rule) or its best."""
 RULE_CHOICES = ("deployed", "best", "expert")
-"""`deployed`: of the expert rule and the search's best, the one whose plan the model predicts
-to earn the most (deeprule/optimize/deploy.py); `best`: the search's best by fitness;
-`expert`: the expert rule (the search's iteration 0)."""
+"""`deployed`: of the expert rule and each search's best, the one whose plan the model
+predicts to earn the most (deeprule/optimize/deploy.py); `best`: the first search's best by
+fitness; `expert`: the expert rule (the first search's iteration 0)."""
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,20 @@ class ChosenPlans(NamedTuple):
     considered: pl.DataFrame
 
 
-def chosen_plans(inputs: PlanInputs, rule_search: pl.DataFrame, which: str,
+def chosen_plans(inputs: PlanInputs, searches: Mapping[str, pl.DataFrame], which: str,
                  config: PlanConfig) -> ChosenPlans:
-    """The plans of the rule `which` (one of `RULE_CHOICES`): `deployed` plans the expert
-    rule and the search's best (once if the search kept its start) and keeps the one
-    `deployed` picks."""
+    """The plans of the rule `which` (one of `RULE_CHOICES`). `searches`: each search's
+    table by its asset's name, the first one's iteration 0 the expert rule. `deployed` plans
+    the expert rule and each search's best (a rule once, however often it is named) and
+    keeps the one `deployed` picks."""
     if which not in RULE_CHOICES:
         raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
+    first = next(iter(searches))
+    rules = ([("expert", first), *(("best", source) for source in searches)]
+             if which == "deployed" else [(which, first)])
     considered: dict[str, Plans] = {}
-    for single in SINGLE_RULES if which == "deployed" else (which,):
-        program, ref = searched_rule(rule_search, single)
+    for single, source in rules:
+        program, ref = searched_rule(searches[source], single, source)
         if ref.rule_id not in considered:
             considered[ref.rule_id] = _planned(inputs, program, ref, config)
     table = pl.DataFrame({"rule_id": list(considered),

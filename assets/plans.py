@@ -6,7 +6,7 @@ month — the first held-out month of the registered demand model, or the month
 after the last shipments. Candidates are every customer x launched SKU
 (deeprule/optimize/candidates.py), their predictions calibrated on the model's
 validation months (deeprule/models/calibration.py). The rule is the one DeepRule deploys
-(of the expert rule and the search's best, the one whose plan the model predicts to earn
+(of the expert rule and each search's best, the one whose plan the model predicts to earn
 the most: deeprule/optimize/deploy.py), or the one configured; it makes pairs eligible and
 prices them, the extracted locks stated before the plan month (customer_priors_by_month) are
 honoured, and the optimizer decides units: the exact per-customer MILP by default, or the
@@ -38,8 +38,8 @@ class AssortmentPlansConfig(dg.Config):
     """Which rule, which optimizer, which month (defaults in deeprule.optimize.plans)."""
 
     rule: str = Field(default=RULE_CHOICES[0], description=(
-        "'deployed' (of the expert rule and the search's best, the one whose plan the model "
-        "predicts to earn the most), 'best' (the search's, by fitness) or 'expert'."))
+        "'deployed' (of the expert rule and each search's best, the one whose plan the model "
+        "predicts to earn the most), 'best' (rule_search's, by fitness) or 'expert'."))
     method: str = Field(default=DEFAULTS.method, description="'appendix_e' or 'milp'.")
     price_factors: list[float] = Field(
         default=list(DEFAULTS.price_factors),
@@ -70,11 +70,12 @@ class AssortmentPlansConfig(dg.Config):
 )
 def assortment_plans(config: AssortmentPlansConfig, mlflow: MlflowResource,
                      duckdb: DuckDBResource, demand_model: pl.DataFrame,
-                     rule_search: pl.DataFrame):
+                     rule_search: pl.DataFrame, evolved_rule_search: pl.DataFrame):
     started = time.perf_counter()
     plan_config = config.plan_config()
     inputs = plan_inputs(mlflow, duckdb, demand_model, config.month, plan_config.calibration)
-    plans, rule_id, considered = chosen_plans(inputs, rule_search, config.rule, plan_config)
+    searches = {"rule_search": rule_search, "evolved_rule_search": evolved_rule_search}
+    plans, rule_id, considered = chosen_plans(inputs, searches, config.rule, plan_config)
     customers = plans.customers.with_columns(month=pl.lit(inputs.month, dtype=pl.Date))
     planned = customers.filter(pl.col("status") == "optimal")
     statuses = customers.group_by("status").len().sort("status")

@@ -1,5 +1,5 @@
 """Which rule `assortment_plans` plans: the deployed one (deeprule/optimize/deploy.py) of the
-expert rule and the search's best, or the one configured."""
+expert rule and each search's best, or the one configured."""
 
 from dataclasses import dataclass, field
 
@@ -36,10 +36,17 @@ def _search(best: int) -> pl.DataFrame:
 
 
 def _choose(monkeypatch: pytest.MonkeyPatch, profits: dict[int, float], best: int,
-            which: str = "deployed") -> tuple[_planning.ChosenPlans, FakePlanner]:
+            which: str = "deployed", evolved: dict[int, float] | None = None
+            ) -> tuple[_planning.ChosenPlans, FakePlanner]:
+    """Choose among rule_search (and evolved_rule_search when `evolved` gives its rules'
+    predicted profits, its best the last)."""
     planner = FakePlanner({f"rule_search iteration {n}": p for n, p in profits.items()})
+    searches = {"rule_search": _search(best)}
+    if evolved:
+        planner.profits |= {f"evolved_rule_search iteration {n}": p for n, p in evolved.items()}
+        searches["evolved_rule_search"] = _search(max(evolved))
     monkeypatch.setattr(_planning, "_planned", planner)
-    return chosen_plans(None, _search(best), which, PlanConfig()), planner
+    return chosen_plans(None, searches, which, PlanConfig()), planner
 
 
 @pytest.mark.parametrize(("profits", "deployed"), [
@@ -56,6 +63,16 @@ def test_the_deployed_rule_is_the_one_whose_plan_the_model_values_most(
     assert chosen.considered.to_dicts() == [
         {"rule_id": f"rule_search iteration {n}", "predicted_profit": p}
         for n, p in profits.items()]
+
+
+@pytest.mark.parametrize(("evolved", "deployed"), [
+    (130.0, "evolved_rule_search iteration 2"), (110.0, "rule_search iteration 2")])
+def test_each_search_s_best_is_a_candidate(monkeypatch: pytest.MonkeyPatch, evolved: float,
+                                           deployed: str) -> None:
+    chosen, planner = _choose(monkeypatch, {0: 100.0, 2: 120.0}, best=2, evolved={2: evolved})
+    assert chosen.rule_id == deployed
+    assert planner.planned == ["rule_search iteration 0", "rule_search iteration 2",
+                               "evolved_rule_search iteration 2"]
 
 
 def test_a_search_that_kept_its_start_is_planned_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -215,9 +215,10 @@ def test_rule_search_plans_and_their_evaluation_against_truth(
     # the oracle is the upper bound up to its price grid (a rule may price between points)
     assert (optimized["oracle_gap"] >= -0.01).all()
     assert "search_best_gap" in meta["rule_plans_vs_truth"]
-    _check_deployed(scored["database"], meta["assortment_plans"], iterations, plans)
     _check_comparison(_table(scored["database"], "method_comparison"), plans,
                       meta["method_comparison"])
+    _check_deployed(scored["database"], meta, {"rule_search": iterations,
+                                               "evolved_rule_search": evolved}, plans)
     _check_prediction_gap(plans, result)
     verdicts = _run_checks(resources, [*raw_tables, *truth_tables, shipments, *FEATURES,
                                        *SCORERS, rule_search, evolved_rule_search])
@@ -236,23 +237,31 @@ def _check_cards(database: Path, iterations: pl.DataFrame) -> None:
     assert card["fitness"] == pytest.approx(best["fitness"])
 
 
-def _check_deployed(database: Path, meta: dict, iterations: pl.DataFrame,
+def _check_deployed(database: Path, meta: dict, searches: dict[str, pl.DataFrame],
                     plans: pl.DataFrame) -> None:
-    """`assortment_plans` plans the rule DeepRule deploys: of the expert rule and the search's
-    best, the one whose MILP plan the model predicts to earn more, as
-    `rule_plans_vs_truth` predicts them too (a tie, or a search that kept its start, keeps the
-    expert rule)."""
+    """`assortment_plans` plans the rule `method_comparison` headlines, the one DeepRule
+    deploys: of the expert rule and each search's best, the one whose MILP plan the model
+    predicts to earn the most (`rule_plans_vs_truth` predicts them too)."""
+    rule_search, evolved = searches["rule_search"], searches["evolved_rule_search"]
+    candidates = {"expert rule + milp": ("rule_search", rule_search.row(0, named=True)),
+                  "best rule + milp": ("rule_search", _best(rule_search)),
+                  "evolved rule + milp": ("evolved_rule_search", _best(evolved))}
+    headline = meta["method_comparison"]["deeprule_plan"].value
     predicted = dict(zip(plans["plan"], plans["predicted_profit"], strict=True))
-    best = iterations.filter(pl.col("is_best")).row(0, named=True)
-    best_wins = predicted["best rule + milp"] > predicted["expert rule + milp"]
-    chosen = best if best_wins else iterations.row(0, named=True)
-    assert meta["rule_id"].value == f"rule_search iteration {chosen['number']}"
+    assert predicted[headline] == max(predicted[plan] for plan in candidates)
+    source, chosen = candidates[headline]
+    rule_id = f"{source} iteration {chosen['number']}"
+    assert meta["assortment_plans"]["rule_id"].value == rule_id
     lines = _table(database, "assortment_plans")
-    assert set(lines["rule_id"]) == {meta["rule_id"].value}
+    assert set(lines["rule_id"]) == {rule_id}
     assert set(lines["rule_version"]) == {card_id(chosen["rule"])}
-    considered = meta["rules_considered"].value
-    assert "rule_search iteration 0" in considered
-    assert f"rule_search iteration {best['number']}" in considered
+    considered = meta["assortment_plans"]["rules_considered"].value
+    assert all(f"{s} iteration {row['number']}" in considered
+               for s, row in candidates.values())
+
+
+def _best(search: pl.DataFrame) -> dict:
+    return search.filter(pl.col("is_best")).row(0, named=True)
 
 
 def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:
@@ -278,7 +287,7 @@ def _check_plans(database: Path, meta: dict, result: dg.ExecuteInProcessResult) 
     lines = _table(database, "assortment_plans")
     customers = _table(database, "plan_customers")
     assert lines.height > 0 and (lines["units"] > 0).all() and (lines["reason"] != "").all()
-    assert lines["rule_id"].str.starts_with("rule_search iteration").all()
+    assert lines["rule_id"].str.contains("rule_search iteration ").all()  # which: _check_deployed
     n_customers = _table(database, "customers").height
     assert customers.height == n_customers  # every customer listed, planned or not
     planned = customers.filter(pl.col("status") == "optimal")
