@@ -112,7 +112,7 @@ def plans_of(inputs: PlanInputs, rule_search: pl.DataFrame, which: str, config: 
 
 class ChosenPlans(NamedTuple):
     """The plans of the chosen rule, its id, and each rule considered (rule_id,
-    predicted_profit; the expert rule first)."""
+    predicted_profit, optimizer_seconds; the expert rule first)."""
 
     plans: Plans
     rule_id: str
@@ -136,7 +136,8 @@ def chosen_plans(inputs: PlanInputs, searches: Mapping[str, pl.DataFrame], which
         if ref.rule_id not in considered:
             considered[ref.rule_id] = _planned(inputs, program, ref, config)
     table = pl.DataFrame({"rule_id": list(considered),
-                          "predicted_profit": [p.predicted_profit for p in considered.values()]})
+                          "predicted_profit": [p.predicted_profit for p in considered.values()],
+                          "optimizer_seconds": [p.seconds for p in considered.values()]})
     rule_id = table.select(deployed("rule_id")).item()
     return ChosenPlans(considered[rule_id], rule_id, table)
 
