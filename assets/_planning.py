@@ -37,10 +37,26 @@ from resources.mlflow import MlflowResource
 
 SINGLE_RULES = ("expert", "best")
 """What a search's table names: its iteration 0 (the expert rule) or its best."""
+
+
+class CandidateRule(NamedTuple):
+    """A rule the deployment chooses among: `which` (`SINGLE_RULES`) of the search asset
+    `source`; `label` names its plans in the evaluation ("<label> rule + <optimizer>")."""
+
+    label: str
+    which: str
+    source: str
+
+
+DEPLOY_CANDIDATES = (CandidateRule("expert", "expert", "rule_search"),
+                     CandidateRule("best", "best", "rule_search"),
+                     CandidateRule("evolved", "best", "evolved_rule_search"))
+"""The rules DeepRule deploys among, the expert rule first (a tie keeps it): the one home
+of the candidates `assortment_plans` plans and `rule_plans_vs_truth` evaluates."""
 RULE_CHOICES = ("deployed", "best", "expert")
-"""`deployed`: of the expert rule and each search's best, the one whose plan the model
-predicts to earn the most (deeprule/optimize/deploy.py); `best`: the first search's best by
-fitness; `expert`: the expert rule (the first search's iteration 0)."""
+"""`deployed`: of `DEPLOY_CANDIDATES`, the rule whose plan the model predicts to earn the
+most (deeprule/optimize/deploy.py); `best`: rule_search's best by fitness; `expert`: the
+expert rule (rule_search's iteration 0)."""
 
 
 @dataclass(frozen=True)
@@ -121,19 +137,20 @@ class ChosenPlans(NamedTuple):
 
 def chosen_plans(inputs: PlanInputs, searches: Mapping[str, pl.DataFrame], which: str,
                  config: PlanConfig) -> ChosenPlans:
-    """The plans of the rule `which` (one of `RULE_CHOICES`). `searches`: each search's
-    table by its asset's name, the first one's iteration 0 the expert rule. `deployed` plans
-    the expert rule and each search's best (a rule once, however often it is named) and
-    keeps the one `deployed` picks."""
+    """The plans of the rule `which` (one of `RULE_CHOICES`); `searches`: each search's
+    table by its asset's name. `deployed` plans every `DEPLOY_CANDIDATES` rule (a rule
+    text once, however often it is named: the first name keeps it) and keeps the one
+    `deployed` picks; `best` and `expert` plan that rule of `rule_search`."""
     if which not in RULE_CHOICES:
         raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
-    first = next(iter(searches))
-    rules = ([("expert", first), *(("best", source) for source in searches)]
-             if which == "deployed" else [(which, first)])
+    rules = (DEPLOY_CANDIDATES if which == "deployed"
+             else [CandidateRule(which, which, "rule_search")])
     considered: dict[str, Plans] = {}
-    for single, source in rules:
-        program, ref = searched_rule(searches[source], single, source)
-        if ref.rule_id not in considered:
+    versions: set[str] = set()
+    for rule in rules:
+        program, ref = searched_rule(searches[rule.source], rule.which, rule.source)
+        if ref.version not in versions:  # the same rule text is the same plan
+            versions.add(ref.version)
             considered[ref.rule_id] = _planned(inputs, program, ref, config)
     table = pl.DataFrame({"rule_id": list(considered),
                           "predicted_profit": [p.predicted_profit for p in considered.values()],

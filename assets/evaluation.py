@@ -26,7 +26,7 @@ from pydantic import Field
 from assets._config import from_domain
 from assets._heldout import SOURCE_DEPS, held_out_frame, registered_demand, sources
 from assets._metadata import frame_metadata, markdown_preview, no_truth, table_markdown
-from assets._planning import plan_inputs, plans_of
+from assets._planning import DEPLOY_CANDIDATES, plan_inputs, plans_of
 from assets._plots import plot_metadata
 from assets._tables import read_table_or_none
 from assets.plans import PLAN_DEPS
@@ -297,12 +297,10 @@ def rule_plans_vs_truth(config: RulePlansConfig, mlflow: MlflowResource, world: 
     n_history = with_history.len()
     rows = [outcome("logged policy", logged, logged["customer_id"].n_unique(),
                     n_history - logged["customer_id"].n_unique(), None)]
-    searches = [("expert", rule_search, "expert", "rule_search"),
-                ("best", rule_search, "best", "rule_search"),
-                ("evolved", evolved_rule_search, "best", "evolved_rule_search")]
-    for label, table, which, source in searches:
+    searches = {"rule_search": rule_search, "evolved_rule_search": evolved_rule_search}
+    for label, which, source in DEPLOY_CANDIDATES:
         for method in METHODS:
-            plans = plans_of(inputs, table, which, plan_config, method, source)
+            plans = plans_of(inputs, searches[source], which, plan_config, method, source)
             mine = plans.customers.filter(pl.col("customer_id").is_in(with_history.implode()))
             rows.append(plan_outcome(f"{label} rule + {method}", realize(truth, plans.lines),
                                      mine))
@@ -336,10 +334,10 @@ def predicted_profit_near_realized(duckdb: DuckDBResource) -> dg.AssetCheckResul
                                severity=dg.AssetCheckSeverity.WARN)
 
 
-RULE_PLANS = ("expert rule + milp", "best rule + milp", "evolved rule + milp")
-"""The exact optimizer's plans of the expert rule and each search's best rule
-(rule_plans_vs_truth names them so): DeepRule's headline plan is the one it would deploy
-(`deployed`), the expert rule first so that a search must beat it."""
+RULE_PLANS = tuple(f"{rule.label} rule + {PlanConfig().method}" for rule in DEPLOY_CANDIDATES)
+"""The default optimizer's plans of the rules DeepRule deploys among (`DEPLOY_CANDIDATES`,
+as rule_plans_vs_truth names them): the headline plan is the one `deployed` picks, as
+`assortment_plans` does, the expert rule first so that a search must beat it."""
 ONLINE = BASELINES[:2]
 """The baselines that learn from market rounds (the others fit the history only)."""
 

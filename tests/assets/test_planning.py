@@ -29,64 +29,65 @@ class FakePlanner:
         return Plans(pl.DataFrame({"rule_id": [ref.rule_id]}), customers, None, 0.0)
 
 
-def _search(best: int) -> pl.DataFrame:
-    """A search's table: iteration 0 is the expert rule, `best` the one marked best."""
-    return pl.DataFrame({"number": [0, 1, 2], "rule": [EXPERT_RULE] * 3,
-                         "is_best": [n == best for n in range(3)]})
+def _search(best: int, markups: tuple[float, ...]) -> pl.DataFrame:
+    """A search's table, one rule per markup on the usual price (iteration 0 the expert
+    rule's 1.0 in rule_search), `best` the iteration marked best."""
+    return pl.DataFrame({"number": range(len(markups)),
+                         "rule": [EXPERT_RULE.replace("* 1.0", f"* {m}") for m in markups],
+                         "is_best": [n == best for n in range(len(markups))]})
 
 
-def _choose(monkeypatch: pytest.MonkeyPatch, profits: dict[int, float], best: int,
-            which: str = "deployed", evolved: dict[int, float] | None = None
+RULE_SEARCH = (1.0, 1.1, 1.2)
+EVOLVED = (1.0, 1.3, 1.4)
+"""The evolution starts from the expert rule too (its text may be the same)."""
+
+
+def _choose(monkeypatch: pytest.MonkeyPatch, profits: dict[str, float], best: int = 2,
+            evolved_best: int = 2, which: str = "deployed"
             ) -> tuple[_planning.ChosenPlans, FakePlanner]:
-    """Choose among rule_search (and evolved_rule_search when `evolved` gives its rules'
-    predicted profits, its best the last)."""
-    planner = FakePlanner({f"rule_search iteration {n}": p for n, p in profits.items()})
-    searches = {"rule_search": _search(best)}
-    if evolved:
-        planner.profits |= {f"evolved_rule_search iteration {n}": p for n, p in evolved.items()}
-        searches["evolved_rule_search"] = _search(max(evolved))
+    """Choose among rule_search and evolved_rule_search; `profits` by rule id, each rule
+    not named predicted at 0."""
+    ids = [f"{s} iteration {n}" for s in ("rule_search", "evolved_rule_search") for n in range(3)]
+    planner = FakePlanner({i: 0.0 for i in ids} | profits)
     monkeypatch.setattr(_planning, "_planned", planner)
+    searches = {"rule_search": _search(best, RULE_SEARCH),
+                "evolved_rule_search": _search(evolved_best, EVOLVED)}
     return chosen_plans(None, searches, which, PlanConfig()), planner
 
 
+EXPERT, BEST, EVOLVED_BEST = ("rule_search iteration 0", "rule_search iteration 2",
+                              "evolved_rule_search iteration 2")
+
+
 @pytest.mark.parametrize(("profits", "deployed"), [
-    ({0: 100.0, 2: 120.0}, 2),  # the search's best plan is predicted to earn more
-    ({0: 100.0, 2: 90.0}, 0),  # ahead on fitness, behind in the plan month: the expert rule
-    ({0: 100.0, 2: 100.0}, 0),  # a tie keeps the expert rule
+    ({EXPERT: 100.0, BEST: 120.0, EVOLVED_BEST: 90.0}, BEST),  # the search's plan earns more
+    ({EXPERT: 100.0, BEST: 90.0, EVOLVED_BEST: 90.0}, EXPERT),  # ahead on fitness only
+    ({EXPERT: 100.0, BEST: 100.0, EVOLVED_BEST: 100.0}, EXPERT),  # a tie keeps the expert
+    ({EXPERT: 100.0, BEST: 120.0, EVOLVED_BEST: 130.0}, EVOLVED_BEST),
 ])
 def test_the_deployed_rule_is_the_one_whose_plan_the_model_values_most(
-        monkeypatch: pytest.MonkeyPatch, profits: dict[int, float], deployed: int) -> None:
-    chosen, planner = _choose(monkeypatch, profits, best=2)
-    assert chosen.rule_id == f"rule_search iteration {deployed}"
-    assert chosen.plans.predicted_profit == profits[deployed]
-    assert planner.planned == ["rule_search iteration 0", "rule_search iteration 2"]
-    assert chosen.considered.drop("optimizer_seconds").to_dicts() == [
-        {"rule_id": f"rule_search iteration {n}", "predicted_profit": p}
-        for n, p in profits.items()]
-
-
-@pytest.mark.parametrize(("evolved", "deployed"), [
-    (130.0, "evolved_rule_search iteration 2"), (110.0, "rule_search iteration 2")])
-def test_each_search_s_best_is_a_candidate(monkeypatch: pytest.MonkeyPatch, evolved: float,
-                                           deployed: str) -> None:
-    chosen, planner = _choose(monkeypatch, {0: 100.0, 2: 120.0}, best=2, evolved={2: evolved})
+        monkeypatch: pytest.MonkeyPatch, profits: dict[str, float], deployed: str) -> None:
+    chosen, planner = _choose(monkeypatch, profits)
     assert chosen.rule_id == deployed
-    assert planner.planned == ["rule_search iteration 0", "rule_search iteration 2",
-                               "evolved_rule_search iteration 2"]
+    assert chosen.plans.predicted_profit == profits[deployed]
+    assert planner.planned == [EXPERT, BEST, EVOLVED_BEST]
+    assert chosen.considered.drop("optimizer_seconds").to_dicts() == [
+        {"rule_id": rule_id, "predicted_profit": profit} for rule_id, profit in profits.items()]
 
 
-def test_a_search_that_kept_its_start_is_planned_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    chosen, planner = _choose(monkeypatch, {0: 100.0}, best=0)
-    assert chosen.rule_id == "rule_search iteration 0" and len(planner.planned) == 1
+def test_a_rule_text_named_twice_is_planned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both searches kept their start, the expert rule's text: one plan, the expert's."""
+    chosen, planner = _choose(monkeypatch, {EXPERT: 100.0}, best=0, evolved_best=0)
+    assert planner.planned == [EXPERT] and chosen.rule_id == EXPERT
 
 
-@pytest.mark.parametrize(("which", "planned"), [("best", 2), ("expert", 0)])
+@pytest.mark.parametrize(("which", "planned"), [("best", BEST), ("expert", EXPERT)])
 def test_a_configured_rule_is_planned_alone(monkeypatch: pytest.MonkeyPatch, which: str,
-                                            planned: int) -> None:
-    chosen, planner = _choose(monkeypatch, {0: 500.0, 2: 1.0}, best=2, which=which)
-    assert planner.planned == [chosen.rule_id] == [f"rule_search iteration {planned}"]
+                                            planned: str) -> None:
+    chosen, planner = _choose(monkeypatch, {EXPERT: 500.0, EVOLVED_BEST: 900.0}, which=which)
+    assert planner.planned == [chosen.rule_id] == [planned]
 
 
 def test_an_unknown_rule_choice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="unknown rule 'newest'.*deployed"):
-        _choose(monkeypatch, {0: 1.0}, best=0, which="newest")
+        _choose(monkeypatch, {}, which="newest")
