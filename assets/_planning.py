@@ -140,11 +140,10 @@ def chosen_plans(inputs: PlanInputs, searches: Mapping[str, pl.DataFrame], which
     """The plans of the rule `which` (one of `RULE_CHOICES`); `searches`: each search's
     table by its asset's name. `deployed` plans every `DEPLOY_CANDIDATES` rule (a rule
     text once, however often it is named: the first name keeps it) and keeps the one
-    `deployed` picks; `best` and `expert` plan that rule of `rule_search`."""
+    `deployed` picks; `best` and `expert` plan that candidate alone."""
     if which not in RULE_CHOICES:
         raise ValueError(f"unknown rule {which!r}: choose one of {RULE_CHOICES}")
-    rules = (DEPLOY_CANDIDATES if which == "deployed"
-             else [CandidateRule(which, which, "rule_search")])
+    rules = [rule for rule in DEPLOY_CANDIDATES if which in ("deployed", rule.label)]
     considered: dict[str, Plans] = {}
     versions: set[str] = set()
     for rule in rules:

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets._planning import DEPLOY_CANDIDATES
 from assets.cards import rule_cards
 from assets.checks import decision_checks
 from assets.evaluation import (
@@ -242,10 +243,9 @@ def _check_deployed(database: Path, meta: dict, searches: dict[str, pl.DataFrame
     """`assortment_plans` plans the rule `method_comparison` headlines, the one DeepRule
     deploys: of the expert rule and each search's best, the one whose MILP plan the model
     predicts to earn the most (`rule_plans_vs_truth` predicts them too)."""
-    rule_search, evolved = searches["rule_search"], searches["evolved_rule_search"]
-    candidates = {"expert rule + milp": ("rule_search", rule_search.row(0, named=True)),
-                  "best rule + milp": ("rule_search", _best(rule_search)),
-                  "evolved rule + milp": ("evolved_rule_search", _best(evolved))}
+    candidates = {f"{rule.label} rule + milp": (rule.source, _named(searches[rule.source],
+                                                                   rule.which))
+                  for rule in DEPLOY_CANDIDATES}
     headline = meta["method_comparison"]["deeprule_plan"].value
     predicted = dict(zip(plans["plan"], plans["predicted_profit"], strict=True))
     assert predicted[headline] == max(predicted[plan] for plan in candidates)
@@ -260,8 +260,10 @@ def _check_deployed(database: Path, meta: dict, searches: dict[str, pl.DataFrame
                for s, row in candidates.values())
 
 
-def _best(search: pl.DataFrame) -> dict:
-    return search.filter(pl.col("is_best")).row(0, named=True)
+def _named(search: pl.DataFrame, which: str) -> dict:
+    """The search's row of its expert rule (iteration 0) or of its best rule."""
+    return (search.filter(pl.col("is_best")) if which == "best" else search.head(1)
+            ).row(0, named=True)
 
 
 def _check_comparison(table: pl.DataFrame, plans: pl.DataFrame, meta: dict) -> None:
